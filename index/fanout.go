@@ -1,0 +1,253 @@
+package index
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Searcher is the one interface at the centre of picdex: a shard set, a
+// remote query tier or a caching wrapper all answer searches the same way.
+type Searcher interface {
+	Search(ctx context.Context, req *Request) (*Result, error)
+	Close() error
+	String() string
+}
+
+// FanoutOptions bound the work one search may do.
+type FanoutOptions struct {
+	// MaxConcurrency is how many shard calls may run at once across all
+	// searches (default 64).
+	MaxConcurrency int
+	// ShardTimeout bounds each shard call (default 10s).
+	ShardTimeout time.Duration
+}
+
+func (o *FanoutOptions) setDefaults() {
+	if o.MaxConcurrency <= 0 {
+		o.MaxConcurrency = 64
+	}
+	if o.ShardTimeout <= 0 {
+		o.ShardTimeout = 10 * time.Second
+	}
+}
+
+// Fanout searches a set of shards as one index. Scoring is two-phase:
+// first the shards' term statistics are summed, then every shard scores
+// with the sums, so scores do not depend on how documents are spread.
+// Each shard returns its best from+size hits; they are merge-sorted and
+// paged here. A failing shard is reported in the result's shard status
+// rather than failing the whole search, unless every shard fails.
+type Fanout struct {
+	shards []Shard
+	sem    chan struct{}
+	opts   FanoutOptions
+}
+
+// NewFanout returns a Searcher over shards; it does not own them.
+func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
+	opts.setDefaults()
+	return &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), opts: opts}
+}
+
+func (f *Fanout) String() string { return fmt.Sprintf("fanout(%d shards)", len(f.shards)) }
+
+// Close does nothing: the shards belong to the caller.
+func (f *Fanout) Close() error { return nil }
+
+// ErrAllShardsFailed is returned when no shard could answer.
+var ErrAllShardsFailed = errors.New("all shards failed")
+
+// callShards runs fn on every shard in parallel, bounded by the semaphore
+// and the shard timeout, turning panics into errors.
+func callShards[T any](ctx context.Context, f *Fanout, fn func(context.Context, int, Shard) (T, error)) ([]T, []error) {
+	out := make([]T, len(f.shards))
+	errs := make([]error, len(f.shards))
+	var wg sync.WaitGroup
+	for i, sh := range f.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("%s: panic: %v\n%s", sh, r, debug.Stack())
+				}
+			}()
+			select {
+			case f.sem <- struct{}{}:
+				defer func() { <-f.sem }()
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, f.opts.ShardTimeout)
+			defer cancel()
+			out[i], errs[i] = fn(cctx, i, sh)
+		}()
+	}
+	wg.Wait()
+	return out, errs
+}
+
+// Search implements Searcher.
+func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
+	start := time.Now()
+	p, err := req.validate()
+	if err != nil {
+		return nil, err
+	}
+	scored, err := translateQuery(p)
+	if err != nil {
+		return nil, err
+	}
+	status := ShardStatus{Total: len(f.shards), Failures: []ShardFailure{}}
+	alive := make([]bool, len(f.shards))
+	for i := range alive {
+		alive[i] = true
+	}
+	fail := func(i int, err error) {
+		alive[i] = false
+		status.Failures = append(status.Failures, ShardFailure{Shard: f.shards[i].String(), Reason: err.Error()})
+	}
+	requestErr := func(errs []error) error {
+		for _, err := range errs {
+			if errors.Is(err, ErrBadRequest) {
+				return err
+			}
+		}
+		return nil
+	}
+
+	var stats *TermStats
+	if scored != nil && len(f.shards) > 1 {
+		parts, errs := callShards(ctx, f, func(ctx context.Context, _ int, s Shard) (*TermStats, error) {
+			return s.TermStats(ctx, req)
+		})
+		if err := requestErr(errs); err != nil {
+			return nil, err
+		}
+		stats = newTermStats()
+		for i, part := range parts {
+			if errs[i] != nil {
+				fail(i, errs[i])
+				continue
+			}
+			stats.Add(part)
+		}
+	}
+
+	sreq := &ShardRequest{Request: req, Stats: stats}
+	results, errs := callShards(ctx, f, func(ctx context.Context, i int, s Shard) (*ShardResult, error) {
+		if !alive[i] {
+			return nil, errSkipped
+		}
+		return s.SearchShard(ctx, sreq)
+	})
+	if err := requestErr(errs); err != nil {
+		return nil, err
+	}
+	res := &Result{Hits: []Hit{}}
+	var lists [][]ShardHit
+	var facetParts []map[string][]FacetValue
+	for i, r := range results {
+		if errs[i] != nil {
+			if errs[i] != errSkipped {
+				fail(i, errs[i])
+			}
+			continue
+		}
+		if !alive[i] {
+			continue
+		}
+		status.Successful++
+		res.Total += r.Total
+		lists = append(lists, r.Hits)
+		facetParts = append(facetParts, r.Facets)
+	}
+	status.Failed = status.Total - status.Successful
+	if status.Successful == 0 && status.Total > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrAllShardsFailed, status.Failures[0].Reason)
+	}
+	res.Shards = status
+
+	skip := p.from
+	if p.after != nil {
+		skip = 0
+	}
+	merged := mergeHits(lists, p.sort, skip+p.size)
+	if skip < len(merged) {
+		merged = merged[skip:]
+	} else {
+		merged = nil
+	}
+	for i := range merged {
+		res.Hits = append(res.Hits, merged[i].Hit)
+	}
+	if len(merged) == p.size && p.size > 0 {
+		last := merged[len(merged)-1]
+		values := make([]string, len(p.sort))
+		for i, k := range p.sort {
+			switch {
+			case k.field == "_score":
+				values[i] = scoreString(last.Score)
+			case i < len(last.DecodedSort):
+				values[i] = last.DecodedSort[i]
+			}
+		}
+		res.NextCursor = encodeCursor(p.sort, values)
+	}
+	res.Facets = mergeFacets(p.facets, facetParts)
+	res.TookMS = time.Since(start).Milliseconds()
+	return res, nil
+}
+
+var errSkipped = errors.New("skipped after failing phase 1")
+
+// mergeHits k-way merges the shards' sorted lists, keeping the first n.
+func mergeHits(lists [][]ShardHit, keys []sortKey, n int) []ShardHit {
+	h := &hitHeap{keys: keys}
+	for i, l := range lists {
+		if len(l) > 0 {
+			h.items = append(h.items, cursorPos{list: i})
+		}
+	}
+	h.lists = lists
+	heap.Init(h)
+	out := make([]ShardHit, 0, n)
+	for h.Len() > 0 && len(out) < n {
+		top := h.items[0]
+		out = append(out, lists[top.list][top.pos])
+		if top.pos+1 < len(lists[top.list]) {
+			h.items[0].pos++
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return out
+}
+
+type cursorPos struct{ list, pos int }
+
+type hitHeap struct {
+	items []cursorPos
+	lists [][]ShardHit
+	keys  []sortKey
+}
+
+func (h *hitHeap) Len() int { return len(h.items) }
+func (h *hitHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	return compareHits(&h.lists[a.list][a.pos], &h.lists[b.list][b.pos], h.keys) < 0
+}
+func (h *hitHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *hitHeap) Push(x any)   { h.items = append(h.items, x.(cursorPos)) }
+func (h *hitHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}

@@ -1,0 +1,318 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/picdex/picdex/index/record"
+)
+
+// ErrNotFound is returned by Get for an id the index does not hold.
+var ErrNotFound = errors.New("image not found")
+
+// ErrShardCount means the index on disk has another number of shards than
+// the caller asked for; resharding is a reindex.
+var ErrShardCount = errors.New("shard count mismatch")
+
+// Options configure Open.
+type Options struct {
+	// Shards is the number of shards of a new index (default 4). For an
+	// existing index, 0 means "as on disk"; another value must match.
+	Shards int
+	Fanout FanoutOptions
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if o.Shards < 0 || o.Shards > 1024 {
+		return fmt.Errorf("shards: %d is not between 1 and 1024", o.Shards)
+	}
+	return nil
+}
+
+const manifestName = "picdex-index.json"
+
+// manifest records what a directory holds, so a later Open (or another
+// binary) routes documents exactly as the writer did.
+type manifest struct {
+	Shards         int    `json:"shards"`
+	MappingVersion int    `json:"mapping_version"`
+	Routing        string `json:"routing"`
+}
+
+const routing = "jump-fnv1a64"
+
+// Index is a sharded image-metadata index in one directory. It is safe for
+// concurrent use.
+type Index struct {
+	dir    string
+	shards []*localShard
+	fan    *Fanout
+}
+
+// Open opens the index in dir, creating it when absent.
+func Open(dir string, opts Options) (*Index, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	mf, err := readManifest(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		n := opts.Shards
+		if n == 0 {
+			n = 4
+		}
+		mf = manifest{Shards: n, MappingVersion: MappingVersion, Routing: routing}
+		if err := writeManifest(dir, mf); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	case opts.Shards != 0 && opts.Shards != mf.Shards:
+		return nil, fmt.Errorf("%w: %s has %d shards, %d requested; rebuild with `picdex reindex --shards %d`",
+			ErrShardCount, dir, mf.Shards, opts.Shards, opts.Shards)
+	case mf.MappingVersion != MappingVersion:
+		return nil, fmt.Errorf("%w: %s was built with mapping version %d, this picdex writes %d; rebuild it with `picdex reindex`",
+			ErrMappingVersion, dir, mf.MappingVersion, MappingVersion)
+	case mf.Routing != routing:
+		return nil, fmt.Errorf("%s: unknown routing %q", dir, mf.Routing)
+	}
+	ix := &Index{dir: dir, shards: make([]*localShard, mf.Shards)}
+	errs := make([]error, mf.Shards)
+	var wg sync.WaitGroup
+	for i := range ix.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ix.shards[i], errs[i] = openShard(filepath.Join(dir, fmt.Sprintf("shard-%03d", i)))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		ix.Close()
+		return nil, err
+	}
+	shards := make([]Shard, len(ix.shards))
+	for i, s := range ix.shards {
+		shards[i] = s
+	}
+	ix.fan = NewFanout(shards, opts.Fanout)
+	return ix, nil
+}
+
+func readManifest(dir string) (manifest, error) {
+	var mf manifest
+	data, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return mf, err
+	}
+	if err := json.Unmarshal(data, &mf); err != nil {
+		return mf, fmt.Errorf("%s: %w", manifestName, err)
+	}
+	if mf.Shards < 1 {
+		return mf, fmt.Errorf("%s: invalid shard count %d", manifestName, mf.Shards)
+	}
+	return mf, nil
+}
+
+func writeManifest(dir string, mf manifest) error {
+	data, _ := json.MarshalIndent(mf, "", "  ")
+	tmp := filepath.Join(dir, manifestName+".tmp")
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, manifestName))
+}
+
+// Dir returns the index directory.
+func (ix *Index) Dir() string { return ix.dir }
+
+// NumShards returns the number of shards.
+func (ix *Index) NumShards() int { return len(ix.shards) }
+
+// ShardOf returns the shard a record id is routed to: jump consistent
+// hashing of the id's FNV-1a hash, so growing from n to n+1 shards moves
+// only 1/(n+1) of the documents.
+func (ix *Index) ShardOf(id string) int { return ShardOf(id, len(ix.shards)) }
+
+// ShardOf routes id among n shards.
+func ShardOf(id string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return jumpHash(h.Sum64(), n)
+}
+
+// jumpHash is Lamping and Veach's jump consistent hash.
+func jumpHash(key uint64, buckets int) int {
+	var b, j int64 = -1, 0
+	for j < int64(buckets) {
+		b = j
+		key = key*2862933555777941757 + 1
+		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
+	}
+	return int(b)
+}
+
+// Apply normalizes and writes records: upserts, and deletes for records
+// with op "delete". Records are grouped by shard and each shard's group is
+// written as one atomic batch; when Apply returns nil every batch is
+// durable. Within one call, the last record for an id wins. A record that
+// fails validation fails the call before anything is written (the error
+// wraps record.ErrInvalid and says which record).
+func (ix *Index) Apply(ctx context.Context, recs []record.Record) error {
+	groups := make([][]op, len(ix.shards))
+	for i := range recs {
+		r := &recs[i]
+		if err := r.Normalize(); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		o, err := prepare(r)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		s := ix.ShardOf(r.ID)
+		groups[s] = append(groups[s], o)
+	}
+	errs := make([]error, len(ix.shards))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ix.shards[i].apply(ctx, g, nil)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ApplyShard writes already-routed, normalized records to one shard
+// together with internal key/values (such as consumed offsets), all in one
+// atomic batch. Streaming indexers use it to make progress markers commit
+// with the documents they cover.
+func (ix *Index) ApplyShard(ctx context.Context, shard int, recs []record.Record, internal map[string][]byte) error {
+	if shard < 0 || shard >= len(ix.shards) {
+		return fmt.Errorf("shard %d out of range", shard)
+	}
+	ops := make([]op, 0, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if ix.ShardOf(r.ID) != shard {
+			return fmt.Errorf("record %q belongs to shard %d, not %d", r.ID, ix.ShardOf(r.ID), shard)
+		}
+		o, err := prepare(r)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, o)
+	}
+	return ix.shards[shard].apply(ctx, ops, internal)
+}
+
+// GetInternal reads a value stored with ApplyShard.
+func (ix *Index) GetInternal(shard int, key string) ([]byte, error) {
+	if shard < 0 || shard >= len(ix.shards) {
+		return nil, fmt.Errorf("shard %d out of range", shard)
+	}
+	return ix.shards[shard].getInternal(key)
+}
+
+func prepare(r *record.Record) (op, error) {
+	if r.IsDelete() {
+		return op{rec: r}, nil
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return op{}, err
+	}
+	return op{rec: r, raw: raw}, nil
+}
+
+// Delete removes images by id; absent ids are not an error.
+func (ix *Index) Delete(ctx context.Context, ids ...string) error {
+	recs := make([]record.Record, len(ids))
+	for i, id := range ids {
+		recs[i] = record.Record{ID: id, Op: record.OpDelete}
+	}
+	return ix.Apply(ctx, recs)
+}
+
+// Get returns the stored record JSON of an image.
+func (ix *Index) Get(ctx context.Context, id string) (json.RawMessage, error) {
+	raw, err := ix.shards[ix.ShardOf(id)].get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return raw, nil
+}
+
+// Search runs a search over all shards.
+func (ix *Index) Search(ctx context.Context, req *Request) (*Result, error) {
+	return ix.fan.Search(ctx, req)
+}
+
+// Shards returns the shards as the fan-out sees them, for serving them to
+// a remote query tier.
+func (ix *Index) Shards() []Shard {
+	out := make([]Shard, len(ix.shards))
+	for i, s := range ix.shards {
+		out[i] = s
+	}
+	return out
+}
+
+func (ix *Index) String() string { return fmt.Sprintf("index %s (%d shards)", ix.dir, len(ix.shards)) }
+
+// Stats describe an index.
+type Stats struct {
+	Docs           uint64       `json:"docs"`
+	MappingVersion int          `json:"mapping_version"`
+	Shards         []ShardStats `json:"shards"`
+}
+
+// ShardStats describe one shard.
+type ShardStats struct {
+	Name    string `json:"name"`
+	Docs    uint64 `json:"docs"`
+	PHashes int    `json:"phashes"`
+}
+
+// Stats counts documents per shard.
+func (ix *Index) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{MappingVersion: MappingVersion}
+	for _, s := range ix.shards {
+		n, err := s.docCount()
+		if err != nil {
+			return st, err
+		}
+		st.Docs += n
+		st.Shards = append(st.Shards, ShardStats{Name: s.name, Docs: n, PHashes: s.ph.len()})
+	}
+	return st, ctx.Err()
+}
+
+// Close closes every shard.
+func (ix *Index) Close() error {
+	var errs []error
+	for _, s := range ix.shards {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

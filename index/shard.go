@@ -1,0 +1,344 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/picdex/picdex/index/record"
+)
+
+// ErrMappingVersion means a shard was built by another version of picdex's
+// index layout; the data must be rebuilt with `picdex reindex`.
+var ErrMappingVersion = errors.New("index mapping version mismatch")
+
+var mappingVersionKey = []byte("picdex.mapping_version")
+
+// Shard is one partition of the index, as the fan-out sees it. A local
+// bleve shard implements it; a remote shard (query tier) does too.
+type Shard interface {
+	// TermStats returns the shard's statistics for the terms req's query
+	// touches (phase 1 of a search).
+	TermStats(ctx context.Context, req *Request) (*TermStats, error)
+	// SearchShard returns the shard's best from+size hits for req, scored
+	// with the given global statistics (phase 2).
+	SearchShard(ctx context.Context, req *ShardRequest) (*ShardResult, error)
+	String() string
+	Close() error
+}
+
+// ShardRequest is a search as sent to one shard.
+type ShardRequest struct {
+	Request *Request   `json:"request"`
+	Stats   *TermStats `json:"stats,omitempty"`
+}
+
+// ShardResult is one shard's answer: its best hits with their sort values
+// and its exact facet counts (every value, not a top-N).
+type ShardResult struct {
+	Total  uint64                  `json:"total"`
+	Hits   []ShardHit              `json:"hits"`
+	Facets map[string][]FacetValue `json:"facets,omitempty"`
+}
+
+// ShardHit is a hit plus the values the fan-out merges and pages by.
+type ShardHit struct {
+	Hit
+	Sort        []string `json:"sort"`
+	DecodedSort []string `json:"decoded_sort"`
+}
+
+type localShard struct {
+	name string
+	path string
+	idx  bleve.Index
+	m    *mapping.IndexMappingImpl
+	an   analyzers
+	ph   *phashIndex
+
+	writeMu sync.Mutex // one batch at a time keeps phash in step with bleve
+	gen     atomic.Uint64
+
+	lenMu    sync.Mutex
+	lenGen   uint64
+	lenCache map[string]uint64
+}
+
+// scorchConfig tunes bleve's scorch engine for bulk loads: persisted
+// segments are merged in larger steps, and no snapshots beyond the live one
+// are kept.
+func scorchConfig() map[string]any {
+	return map[string]any{
+		"numSnapshotsToKeep": 1,
+		"scorchMergePlanOptions": map[string]any{
+			"FloorSegmentFileSize": 8 << 20,
+			"SegmentsPerMergeTask": 10,
+			"MaxSegmentsPerTier":   10,
+		},
+		"scorchPersisterOptions": map[string]any{
+			"NumPersisterWorkers":           2,
+			"MaxSizeInMemoryMergePerWorker": 32 << 20,
+		},
+	}
+}
+
+func openShard(path string) (*localShard, error) {
+	m, err := newMapping()
+	if err != nil {
+		return nil, err
+	}
+	an, err := loadAnalyzers(m)
+	if err != nil {
+		return nil, err
+	}
+	s := &localShard{name: filepath.Base(path), path: path, m: m, an: an, ph: newPHashIndex()}
+	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); errors.Is(err, os.ErrNotExist) {
+		s.idx, err = bleve.NewUsing(path, m, scorch.Name, scorch.Name, scorchConfig())
+		if err != nil {
+			return nil, fmt.Errorf("create shard %s: %w", path, err)
+		}
+		if err := s.idx.SetInternal(mappingVersionKey, []byte(strconv.Itoa(MappingVersion))); err != nil {
+			s.idx.Close()
+			return nil, err
+		}
+	} else {
+		s.idx, err = bleve.OpenUsing(path, scorchConfig())
+		if err != nil {
+			return nil, fmt.Errorf("open shard %s: %w", path, err)
+		}
+		v, err := s.idx.GetInternal(mappingVersionKey)
+		if err != nil {
+			s.idx.Close()
+			return nil, err
+		}
+		if string(v) != strconv.Itoa(MappingVersion) {
+			s.idx.Close()
+			return nil, fmt.Errorf("%w: shard %s has version %q, this picdex writes %d; rebuild it with `picdex reindex`",
+				ErrMappingVersion, path, v, MappingVersion)
+		}
+		if err := s.loadPHashes(); err != nil {
+			s.idx.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *localShard) String() string { return "shard " + s.name }
+
+func (s *localShard) Close() error { return s.idx.Close() }
+
+// loadPHashes rebuilds the in-memory near-duplicate index from the phash
+// terms stored in the shard.
+func (s *localShard) loadPHashes() error {
+	r, err := s.idx.Advanced()
+	if err != nil {
+		return err
+	}
+	reader, err := r.Reader()
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
+	dict, err := reader.FieldDict(fieldPHash)
+	if err != nil {
+		return err
+	}
+	defer dict.Close()
+	ctx := context.Background()
+	for {
+		entry, err := dict.Next()
+		if err != nil {
+			return err
+		}
+		if entry == nil {
+			return nil
+		}
+		h, err := strconv.ParseUint(entry.Term, 16, 64)
+		if err != nil {
+			continue
+		}
+		tfr, err := reader.TermFieldReader(ctx, []byte(entry.Term), fieldPHash, false, false, false)
+		if err != nil {
+			return err
+		}
+		for {
+			d, err := tfr.Next(nil)
+			if err != nil || d == nil {
+				break
+			}
+			id, err := reader.ExternalID(d.ID)
+			if err == nil {
+				s.ph.set(id, h)
+			}
+		}
+		tfr.Close()
+	}
+}
+
+// op is one prepared change for a shard.
+type op struct {
+	rec *record.Record
+	raw []byte // record JSON; nil for deletes
+}
+
+// apply writes ops and the internal key/values as one atomic bleve batch;
+// when it returns nil the batch is persisted.
+func (s *localShard) apply(ctx context.Context, ops []op, internal map[string][]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	b := s.idx.NewBatch()
+	for _, o := range ops {
+		if o.rec.IsDelete() {
+			b.Delete(o.rec.ID)
+			continue
+		}
+		if err := b.IndexAdvanced(toDocument(o.rec, o.raw, s.an)); err != nil {
+			return err
+		}
+	}
+	for k, v := range internal {
+		b.SetInternal([]byte(k), v)
+	}
+	if err := s.idx.Batch(b); err != nil {
+		return fmt.Errorf("%s: batch: %w", s, err)
+	}
+	s.gen.Add(1)
+	for _, o := range ops {
+		if h, ok := o.rec.PHashValue(); ok && !o.rec.IsDelete() {
+			s.ph.set(o.rec.ID, h)
+		} else {
+			s.ph.remove(o.rec.ID)
+		}
+	}
+	return nil
+}
+
+func (s *localShard) getInternal(key string) ([]byte, error) {
+	return s.idx.GetInternal([]byte(key))
+}
+
+// get returns the stored record JSON, or nil when the id is absent.
+func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error) {
+	req := bleve.NewSearchRequest(query.NewDocIDQuery([]string{id}))
+	req.Fields = []string{fieldRaw}
+	req.Size = 1
+	res, err := s.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Hits) == 0 {
+		return nil, nil
+	}
+	raw, _ := res.Hits[0].Fields[fieldRaw].(string)
+	return json.RawMessage(raw), nil
+}
+
+func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }
+
+// fieldLengths returns the posting count of each text field, recomputed
+// lazily after writes.
+func (s *localShard) fieldLengths(fields map[string]map[string]uint64) (map[string]uint64, error) {
+	s.lenMu.Lock()
+	defer s.lenMu.Unlock()
+	if g := s.gen.Load(); s.lenCache == nil || s.lenGen != g {
+		s.lenCache, s.lenGen = map[string]uint64{}, g
+	}
+	out := make(map[string]uint64, len(fields))
+	for f := range fields {
+		if n, ok := s.lenCache[f]; ok {
+			out[f] = n
+			continue
+		}
+		n, err := s.countPostings(f)
+		if err != nil {
+			return nil, err
+		}
+		s.lenCache[f] = n
+		out[f] = n
+	}
+	return out, nil
+}
+
+func (s *localShard) countPostings(field string) (uint64, error) {
+	adv, err := s.idx.Advanced()
+	if err != nil {
+		return 0, err
+	}
+	reader, err := adv.Reader()
+	if err != nil {
+		return 0, err
+	}
+	defer reader.Close()
+	dict, err := reader.FieldDict(field)
+	if err != nil {
+		return 0, err
+	}
+	defer dict.Close()
+	var n uint64
+	for {
+		e, err := dict.Next()
+		if err != nil {
+			return 0, err
+		}
+		if e == nil {
+			return n, nil
+		}
+		n += e.Count
+	}
+}
+
+// TermStats builds the scored part of the query against the shard without
+// running it, recording every term it opens.
+func (s *localShard) TermStats(ctx context.Context, req *Request) (*TermStats, error) {
+	p, err := req.validate()
+	if err != nil {
+		return nil, err
+	}
+	scored, err := translateQuery(p)
+	if err != nil {
+		return nil, err
+	}
+	st := newTermStats()
+	if st.DocCount, err = s.docCount(); err != nil {
+		return nil, err
+	}
+	if scored == nil {
+		return st, nil
+	}
+	sq := &statsQuery{inner: scored, recorded: newTermStats()}
+	adv, err := s.idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	reader, err := adv.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer reader.Close()
+	searcher, err := sq.Searcher(ctx, reader, s.m, search.SearcherOptions{Score: "none"})
+	if err != nil {
+		return nil, queryBuildError(err)
+	}
+	searcher.Close()
+	st.DocFreq = sq.recorded.DocFreq
+	if st.FieldLength, err = s.fieldLengths(st.DocFreq); err != nil {
+		return nil, err
+	}
+	return st, nil
+}

@@ -1,0 +1,422 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	bq "github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/picdex/picdex/index/query"
+	"github.com/picdex/picdex/index/record"
+)
+
+// translateQuery turns the request's query string into the scored bleve
+// query, or nil when there is no text to score (empty query, or "*").
+func translateQuery(p *plan) (bq.Query, error) {
+	tree, err := query.Parse(p.req.Query)
+	if err != nil {
+		return nil, &RequestError{Param: "q", Reason: err.Error(), Err: err}
+	}
+	if len(tree.Clauses) == 0 {
+		return nil, nil
+	}
+	if len(tree.Clauses) == 1 && tree.Clauses[0].Occur != query.MustNot {
+		if _, ok := tree.Clauses[0].Node.(*query.MatchAll); ok {
+			return nil, nil
+		}
+	}
+	return translateNode(tree)
+}
+
+func translateNode(n query.Node) (bq.Query, error) {
+	switch n := n.(type) {
+	case *query.Bool:
+		return translateBool(n)
+	case *query.MatchAll:
+		return bq.NewMatchAllQuery(), nil
+	case *query.Match:
+		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
+			switch spec.kind {
+			case kindText:
+				q := bq.NewMatchQuery(n.Text)
+				q.SetField(field)
+				q.SetOperator(bq.MatchQueryOperatorAnd)
+				q.SetFuzziness(n.Fuzziness)
+				return q, nil
+			case kindKeyword:
+				return termQuery(field, n.Text), nil
+			case kindKeywordLower:
+				return termQuery(field, strings.ToLower(n.Text)), nil
+			case kindNumber:
+				v, err := strconv.ParseFloat(n.Text, 64)
+				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, posError(n.Pos(), "%s is numeric; %q is not a number", field, n.Text)
+				}
+				in := true
+				q := bq.NewNumericRangeInclusiveQuery(&v, &v, &in, &in)
+				q.SetField(field)
+				return q, nil
+			case kindDate:
+				t, err := record.ParseTime(n.Text)
+				if err != nil {
+					return nil, posError(n.Pos(), "%s is a date; %q is not RFC 3339 or YYYY-MM-DD", field, n.Text)
+				}
+				end := t
+				if !strings.Contains(n.Text, "T") {
+					end = t.Add(24*time.Hour - time.Nanosecond)
+				}
+				in := true
+				q := bq.NewDateRangeInclusiveQuery(t, end, &in, &in)
+				q.SetField(field)
+				return q, nil
+			}
+			return nil, posError(n.Pos(), "field %s cannot be searched by text", field)
+		})
+	case *query.Phrase:
+		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
+			switch spec.kind {
+			case kindText:
+				q := bq.NewMatchPhraseQuery(n.Text)
+				q.SetField(field)
+				return q, nil
+			case kindKeyword:
+				return termQuery(field, n.Text), nil
+			case kindKeywordLower:
+				return termQuery(field, strings.ToLower(n.Text)), nil
+			}
+			return nil, posError(n.Pos(), "field %s cannot be searched by phrase", field)
+		})
+	case *query.Prefix:
+		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
+			if !isTermKind(spec.kind) {
+				return nil, posError(n.Pos(), "field %s cannot be searched by prefix", field)
+			}
+			q := bq.NewPrefixQuery(foldFor(spec.kind, n.Prefix))
+			q.SetField(field)
+			return q, nil
+		})
+	case *query.Wildcard:
+		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
+			if !isTermKind(spec.kind) {
+				return nil, posError(n.Pos(), "field %s cannot be searched by wildcard", field)
+			}
+			q := bq.NewRegexpQuery(wildcardToRegexp(foldFor(spec.kind, n.Pattern)))
+			q.SetField(field)
+			return q, nil
+		})
+	case *query.Regexp:
+		if _, err := regexp.Compile(n.Pattern); err != nil || len(n.Pattern) > 256 {
+			return nil, posError(n.Pos(), "invalid regular expression %q", n.Pattern)
+		}
+		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
+			if !isTermKind(spec.kind) {
+				return nil, posError(n.Pos(), "field %s cannot be searched by regexp", field)
+			}
+			q := bq.NewRegexpQuery(n.Pattern)
+			q.SetField(field)
+			return q, nil
+		})
+	case *query.Range:
+		return translateRange(n)
+	}
+	return nil, posError(n.Pos(), "unsupported query clause %T", n)
+}
+
+func translateBool(b *query.Bool) (bq.Query, error) {
+	var must, should, mustNot []bq.Query
+	for _, c := range b.Clauses {
+		q, err := translateNode(c.Node)
+		if err != nil {
+			return nil, err
+		}
+		switch c.Occur {
+		case query.Must:
+			must = append(must, q)
+		case query.MustNot:
+			mustNot = append(mustNot, q)
+		default:
+			should = append(should, q)
+		}
+	}
+	if len(must) == 1 && len(should) == 0 && len(mustNot) == 0 {
+		return must[0], nil
+	}
+	if len(should) == 1 && len(must) == 0 && len(mustNot) == 0 {
+		return should[0], nil
+	}
+	bool := bq.NewBooleanQuery(nil, nil, nil)
+	if len(must) > 0 {
+		bool.AddMust(must...)
+	}
+	if len(should) > 0 {
+		bool.AddShould(should...)
+		if len(must) == 0 {
+			bool.SetMinShould(1)
+		}
+	}
+	if len(mustNot) > 0 {
+		bool.AddMustNot(mustNot...)
+	}
+	return bool, nil
+}
+
+// perField applies build to one field, or to every default field with its
+// weight, combined as a disjunction.
+func perField(name string, boost float64, pos int, build func(string, fieldSpec) (bq.Query, error)) (bq.Query, error) {
+	if boost == 0 {
+		boost = 1
+	}
+	if name != "" {
+		field, spec, ok := resolveField(name)
+		if !ok {
+			return nil, posError(pos, "unknown field %q", name)
+		}
+		q, err := build(field, spec)
+		if err != nil {
+			return nil, err
+		}
+		setBoost(q, boost)
+		return q, nil
+	}
+	qs := make([]bq.Query, 0, len(DefaultFields))
+	for _, wf := range DefaultFields {
+		q, err := build(wf.Name, schema[wf.Name])
+		if err != nil {
+			return nil, err
+		}
+		setBoost(q, boost*wf.Boost)
+		qs = append(qs, q)
+	}
+	return bq.NewDisjunctionQuery(qs), nil
+}
+
+func setBoost(q bq.Query, b float64) {
+	if bq, ok := q.(bq.BoostableQuery); ok {
+		bq.SetBoost(b)
+	}
+}
+
+func translateRange(n *query.Range) (bq.Query, error) {
+	field, spec, ok := resolveField(n.Field)
+	if !ok {
+		return nil, posError(n.Pos(), "unknown field %q", n.Field)
+	}
+	minIn, maxIn := n.MinInclusive, n.MaxInclusive
+	var q bq.Query
+	switch spec.kind {
+	case kindNumber:
+		var lo, hi *float64
+		for _, b := range []struct {
+			s   *string
+			dst **float64
+		}{{n.Min, &lo}, {n.Max, &hi}} {
+			if b.s == nil {
+				continue
+			}
+			v, err := strconv.ParseFloat(*b.s, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, posError(n.Pos(), "%s is numeric; %q is not a number", field, *b.s)
+			}
+			*b.dst = &v
+		}
+		nq := bq.NewNumericRangeInclusiveQuery(lo, hi, &minIn, &maxIn)
+		nq.SetField(field)
+		q = nq
+	case kindDate:
+		var lo, hi time.Time
+		for _, b := range []struct {
+			s   *string
+			dst *time.Time
+		}{{n.Min, &lo}, {n.Max, &hi}} {
+			if b.s == nil {
+				continue
+			}
+			t, err := record.ParseTime(*b.s)
+			if err != nil {
+				return nil, posError(n.Pos(), "%s is a date; %q is not RFC 3339 or YYYY-MM-DD", field, *b.s)
+			}
+			*b.dst = t
+		}
+		dq := bq.NewDateRangeInclusiveQuery(lo, hi, &minIn, &maxIn)
+		dq.SetField(field)
+		q = dq
+	case kindKeyword, kindKeywordLower:
+		var lo, hi string
+		if n.Min != nil {
+			lo = foldFor(spec.kind, *n.Min)
+		}
+		if n.Max != nil {
+			hi = foldFor(spec.kind, *n.Max)
+		}
+		tq := bq.NewTermRangeInclusiveQuery(lo, hi, &minIn, &maxIn)
+		tq.SetField(field)
+		q = tq
+	default:
+		return nil, posError(n.Pos(), "field %s has no order to compare with", field)
+	}
+	if n.Boost != 0 {
+		setBoost(q, n.Boost)
+	}
+	return q, nil
+}
+
+func isTermKind(k fieldKind) bool { return k == kindText || k == kindKeyword || k == kindKeywordLower }
+
+// foldFor lower-cases a pattern for fields whose terms are lower-cased.
+func foldFor(k fieldKind, s string) string {
+	if k == kindKeyword {
+		return s
+	}
+	return strings.ToLower(s)
+}
+
+// wildcardToRegexp converts the parser's wildcard pattern ('*', '?', with
+// "\*", "\?", "\\" for literals) to an anchored-by-bleve regular expression.
+func wildcardToRegexp(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '\\' && i+1 < len(p):
+			i++
+			b.WriteString(regexp.QuoteMeta(string(p[i])))
+		case c == '*':
+			b.WriteString(".*")
+		case c == '?':
+			b.WriteString(".")
+		default:
+			j := i
+			for j < len(p) && p[j] != '*' && p[j] != '?' && p[j] != '\\' {
+				j++
+			}
+			b.WriteString(regexp.QuoteMeta(p[i:j]))
+			i = j - 1
+		}
+	}
+	return b.String()
+}
+
+func termQuery(field, term string) bq.Query {
+	q := bq.NewTermQuery(term)
+	q.SetField(field)
+	return q
+}
+
+// posError is a query error at a position of the query string.
+func posError(pos int, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	pe := &query.ParseError{Pos: pos, Msg: msg}
+	return &RequestError{Param: "q", Reason: pe.Error(), Err: pe}
+}
+
+// queryBuildError classifies an error from building bleve searchers: a
+// problem with the query (too many expansions, bad regexp) is the caller's.
+func queryBuildError(err error) error {
+	var re *RequestError
+	if errors.As(err, &re) {
+		return err
+	}
+	msg := err.Error()
+	for _, s := range []string{"too many clauses", "regexp", "fuzziness", "exceeds", "invalid", "TooManyClauses"} {
+		if strings.Contains(msg, s) {
+			return badParam("q", "%s", msg)
+		}
+	}
+	return err
+}
+
+// translateFilter builds the unscored filter, or nil when there is none.
+// ids restricts to a set of documents (near-duplicate candidates).
+func translateFilter(f *Filter, ids []string) (bq.Query, error) {
+	var parts []bq.Query
+	for _, t := range f.Tags {
+		parts = append(parts, termQuery(fieldTags, t))
+	}
+	if len(f.Format) > 0 {
+		var any []bq.Query
+		for _, v := range f.Format {
+			v = strings.ToLower(strings.TrimSpace(v))
+			if v == "jpg" {
+				v = "jpeg"
+			}
+			any = append(any, termQuery(fieldFormat, v))
+		}
+		parts = append(parts, bq.NewDisjunctionQuery(any))
+	}
+	if f.Make != "" {
+		parts = append(parts, termQuery(fieldMake, strings.ToLower(strings.TrimSpace(f.Make))))
+	}
+	if f.Model != "" {
+		parts = append(parts, termQuery(fieldModel, strings.ToLower(strings.TrimSpace(f.Model))))
+	}
+	for _, r := range []struct {
+		field    string
+		min, max *int
+	}{{fieldWidth, f.WidthMin, f.WidthMax}, {fieldHeight, f.HeightMin, f.HeightMax}} {
+		if r.min == nil && r.max == nil {
+			continue
+		}
+		var lo, hi *float64
+		if r.min != nil {
+			v := float64(*r.min)
+			lo = &v
+		}
+		if r.max != nil {
+			v := float64(*r.max)
+			hi = &v
+		}
+		in := true
+		q := bq.NewNumericRangeInclusiveQuery(lo, hi, &in, &in)
+		q.SetField(r.field)
+		parts = append(parts, q)
+	}
+	if f.TakenFrom != "" || f.TakenTo != "" {
+		var lo, hi time.Time
+		if f.TakenFrom != "" {
+			lo, _ = record.ParseTime(f.TakenFrom)
+		}
+		if f.TakenTo != "" {
+			hi, _ = record.ParseTime(f.TakenTo)
+			if !strings.Contains(f.TakenTo, "T") {
+				hi = hi.Add(24*time.Hour - time.Nanosecond)
+			}
+		}
+		in := true
+		q := bq.NewDateRangeInclusiveQuery(lo, hi, &in, &in)
+		q.SetField(fieldTakenAt)
+		parts = append(parts, q)
+	}
+	if f.Near != "" {
+		n, err := parseNear(f.Near)
+		if err != nil {
+			return nil, err
+		}
+		q := bq.NewGeoDistanceQuery(n.lon, n.lat, strconv.FormatFloat(n.km, 'f', -1, 64)+"km")
+		q.SetField(fieldLocation)
+		parts = append(parts, q)
+	}
+	if f.BBox != "" {
+		b, err := parseBBox(f.BBox)
+		if err != nil {
+			return nil, err
+		}
+		q := bq.NewGeoBoundingBoxQuery(b.left, b.top, b.right, b.bottom)
+		q.SetField(fieldLocation)
+		parts = append(parts, q)
+	}
+	if ids != nil {
+		parts = append(parts, bq.NewDocIDQuery(ids))
+	}
+	switch len(parts) {
+	case 0:
+		return nil, nil
+	case 1:
+		return parts[0], nil
+	}
+	return bq.NewConjunctionQuery(parts), nil
+}
