@@ -123,7 +123,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 
 	var stats *TermStats
-	if scored != nil && len(f.shards) > 1 {
+	if scored != nil {
 		parts, errs := callShards(ctx, f, func(ctx context.Context, _ int, s Shard) (*TermStats, error) {
 			return s.TermStats(ctx, req)
 		})
@@ -245,7 +245,7 @@ func (h *hitHeap) Less(i, j int) bool {
 	return compareHits(&h.lists[a.list][a.pos], &h.lists[b.list][b.pos], h.keys) < 0
 }
 func (h *hitHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *hitHeap) Push(x any)   { h.items = append(h.items, x.(cursorPos)) }
+func (h *hitHeap) Push(x any)    { h.items = append(h.items, x.(cursorPos)) }
 func (h *hitHeap) Pop() any {
 	x := h.items[len(h.items)-1]
 	h.items = h.items[:len(h.items)-1]

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -32,7 +33,7 @@ const MappingVersion = 1
 
 // Analyzer names registered in the mapping.
 const (
-	textAnalyzer    = "picdex_text"     // unicode words, CJK bigrams, lower case, English stop words and stemming
+	textAnalyzer    = "picdex_text"       // unicode words, CJK bigrams, lower case, English stop words and stemming
 	lowerKWAnalyzer = "picdex_keyword_lc" // the whole value as one lower-cased term
 )
 
@@ -144,6 +145,18 @@ var fieldAliases = map[string]string{
 	"iso":   fieldISO,
 	"color": fieldColors,
 }
+
+// textFields are the analyzed fields, whose lengths BM25 normalizes by.
+var textFields = func() []string {
+	var out []string
+	for name, spec := range schema {
+		if spec.kind == kindText {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}()
 
 func resolveField(name string) (string, fieldSpec, bool) {
 	if a, ok := fieldAliases[name]; ok {

@@ -14,15 +14,15 @@ import (
 // Limits on a search request. Deep paging past MaxWindow goes through
 // cursors, which cost the same on page 1 and page 1,000.
 const (
-	DefaultSize     = 10
-	MaxSize         = 1000
-	MaxWindow       = 10000 // from + size
-	MaxFacets       = 16
-	DefaultFacetLen = 10
-	MaxFacetLen     = 1000
-	MaxPHashDist    = 10
+	DefaultSize      = 10
+	MaxSize          = 1000
+	MaxWindow        = 10000 // from + size
+	MaxFacets        = 16
+	DefaultFacetLen  = 10
+	MaxFacetLen      = 1000
+	MaxPHashDist     = 10
 	DefaultPHashDist = 6
-	maxFilterValues = 256
+	maxFilterValues  = 256
 )
 
 // ErrBadRequest is wrapped by every error caused by the request itself, so
@@ -154,13 +154,13 @@ type facetSpec struct {
 
 // plan is a validated request: everything a shard needs, parsed once.
 type plan struct {
-	req      *Request
-	size     int
-	from     int
-	sort     []sortKey
-	after    []string // search_after values from the cursor
-	facets   []facetSpec
-	similar  *similarSpec
+	req       *Request
+	size      int
+	from      int
+	sort      []sortKey
+	after     []string // search_after values from the cursor
+	facets    []facetSpec
+	similar   *similarSpec
 	highlight bool
 }
 

@@ -17,7 +17,8 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 	if err != nil {
 		return nil, err
 	}
-	scored, err := translateQuery(p)
+	tr := translator{text: s.an.text, expand: sr.Stats.expander()}
+	scored, err := tr.query(p)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/picdex/picdex/index/record"
 )
@@ -251,16 +253,17 @@ func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }
 
-// fieldLengths returns the posting count of each text field, recomputed
-// lazily after writes.
-func (s *localShard) fieldLengths(fields map[string]map[string]uint64) (map[string]uint64, error) {
+// fieldLengths returns the posting count of every text field, recomputed
+// lazily after writes. Every shard reports every text field, whether or
+// not the query's terms occur in it there, so the sums are global.
+func (s *localShard) fieldLengths() (map[string]uint64, error) {
 	s.lenMu.Lock()
 	defer s.lenMu.Unlock()
 	if g := s.gen.Load(); s.lenCache == nil || s.lenGen != g {
 		s.lenCache, s.lenGen = map[string]uint64{}, g
 	}
-	out := make(map[string]uint64, len(fields))
-	for f := range fields {
+	out := make(map[string]uint64, len(textFields))
+	for _, f := range textFields {
 		if n, ok := s.lenCache[f]; ok {
 			out[f] = n
 			continue
@@ -304,24 +307,12 @@ func (s *localShard) countPostings(field string) (uint64, error) {
 }
 
 // TermStats builds the scored part of the query against the shard without
-// running it, recording every term it opens.
+// running it, recording every term it opens and every expansion.
 func (s *localShard) TermStats(ctx context.Context, req *Request) (*TermStats, error) {
 	p, err := req.validate()
 	if err != nil {
 		return nil, err
 	}
-	scored, err := translateQuery(p)
-	if err != nil {
-		return nil, err
-	}
-	st := newTermStats()
-	if st.DocCount, err = s.docCount(); err != nil {
-		return nil, err
-	}
-	if scored == nil {
-		return st, nil
-	}
-	sq := &statsQuery{inner: scored, recorded: newTermStats()}
 	adv, err := s.idx.Advanced()
 	if err != nil {
 		return nil, err
@@ -331,14 +322,76 @@ func (s *localShard) TermStats(ctx context.Context, req *Request) (*TermStats, e
 		return nil, err
 	}
 	defer reader.Close()
+	st := newTermStats()
+	if st.DocCount, err = reader.DocCount(); err != nil {
+		return nil, err
+	}
+	tr := translator{text: s.an.text, expand: func(mt multiTerm) ([]string, error) {
+		terms, err := listTerms(reader, mt)
+		if err != nil {
+			return nil, err
+		}
+		st.Expansions[mt.signature()] = terms
+		return terms, nil
+	}}
+	scored, err := tr.query(p)
+	if err != nil || scored == nil {
+		return st, err
+	}
+	sq := &statsQuery{inner: scored, recorded: newTermStats()}
 	searcher, err := sq.Searcher(ctx, reader, s.m, search.SearcherOptions{Score: "none"})
 	if err != nil {
 		return nil, queryBuildError(err)
 	}
 	searcher.Close()
 	st.DocFreq = sq.recorded.DocFreq
-	if st.FieldLength, err = s.fieldLengths(st.DocFreq); err != nil {
+	if st.FieldLength, err = s.fieldLengths(); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// listTerms enumerates the shard's terms matching a multi-term clause,
+// sorted, stopping past MaxExpansions.
+func listTerms(reader bindex.IndexReader, mt multiTerm) ([]string, error) {
+	var dict bindex.FieldDict
+	var err error
+	switch mt.kind {
+	case "prefix":
+		dict, err = reader.FieldDictPrefix(mt.field, []byte(mt.pattern))
+	case "regexp":
+		rr, ok := reader.(bindex.IndexReaderRegexp)
+		if !ok {
+			return nil, fmt.Errorf("reader cannot expand regular expressions")
+		}
+		dict, err = rr.FieldDictRegexp(mt.field, mt.pattern)
+	case "fuzzy":
+		fr, ok := reader.(bindex.IndexReaderFuzzy)
+		if !ok {
+			return nil, fmt.Errorf("reader cannot expand fuzzy terms")
+		}
+		dict, err = fr.FieldDictFuzzy(mt.field, mt.pattern, mt.fuzz, "")
+	default:
+		return nil, fmt.Errorf("unknown multi-term kind %q", mt.kind)
+	}
+	if err != nil {
+		return nil, badParam("q", "%s %q: %v", mt.kind, mt.pattern, err)
+	}
+	defer dict.Close()
+	var terms []string
+	for {
+		e, err := dict.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			break
+		}
+		terms = append(terms, e.Term)
+		if len(terms) > MaxExpansions {
+			break
+		}
+	}
+	sort.Strings(terms)
+	return terms, nil
 }

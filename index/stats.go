@@ -28,10 +28,13 @@ type TermStats struct {
 	FieldLength map[string]uint64 `json:"field_length"`
 	// DocFreq is, per field and term, the number of documents containing it.
 	DocFreq map[string]map[string]uint64 `json:"doc_freq"`
+	// Expansions lists, per multi-term clause (fuzzy, prefix, wildcard,
+	// regexp; keyed by multiTerm.signature), the sorted terms it matches.
+	Expansions map[string][]string `json:"expansions,omitempty"`
 }
 
 func newTermStats() *TermStats {
-	return &TermStats{FieldLength: map[string]uint64{}, DocFreq: map[string]map[string]uint64{}}
+	return &TermStats{FieldLength: map[string]uint64{}, DocFreq: map[string]map[string]uint64{}, Expansions: map[string][]string{}}
 }
 
 // Add accumulates another shard's statistics.
@@ -50,6 +53,37 @@ func (s *TermStats) Add(o *TermStats) {
 			dst[t] += n
 		}
 	}
+	for sig, terms := range o.Expansions {
+		s.Expansions[sig] = unionSorted(s.Expansions[sig], terms)
+	}
+}
+
+// unionSorted merges two sorted, duplicate-free lists.
+func unionSorted(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+// expander hands back the global expansions in phase 2.
+func (s *TermStats) expander() expander {
+	if s == nil {
+		return nil
+	}
+	return func(mt multiTerm) ([]string, error) { return s.Expansions[mt.signature()], nil }
 }
 
 func (s *TermStats) docFreq(field string, term []byte) (uint64, bool) {

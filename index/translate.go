@@ -2,7 +2,9 @@ package index
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"math"
 	"regexp"
 	"strconv"
@@ -15,9 +17,39 @@ import (
 	"github.com/picdex/picdex/index/record"
 )
 
+// MaxExpansions bounds how many terms one fuzzy, prefix, wildcard or
+// regexp clause may expand to across the whole index.
+const MaxExpansions = 1024
+
+// multiTerm is a clause that matches many terms of one field.
+type multiTerm struct {
+	kind    string // "prefix", "regexp" or "fuzzy"
+	field   string
+	pattern string // prefix, regular expression or the term
+	fuzz    int
+}
+
+func (m multiTerm) signature() string {
+	return fmt.Sprintf("%s|%s|%d|%s", m.kind, m.field, m.fuzz, m.pattern)
+}
+
+// expander resolves a multi-term clause to the terms it matches. A shard
+// in phase 1 lists its own terms; in phase 2 the union over all shards is
+// handed back, so that every shard builds the same disjunction (same
+// children, same coordination factor and query norm) and scores alike.
+type expander func(mt multiTerm) ([]string, error)
+
+// translator turns query syntax into bleve queries inside a shard.
+type translator struct {
+	text   analysis.Analyzer // analyzes fuzzy clauses into terms
+	expand expander          // nil: let bleve expand natively
+}
+
 // translateQuery turns the request's query string into the scored bleve
 // query, or nil when there is no text to score (empty query, or "*").
-func translateQuery(p *plan) (bq.Query, error) {
+func translateQuery(p *plan) (bq.Query, error) { return translator{}.query(p) }
+
+func (tr translator) query(p *plan) (bq.Query, error) {
 	tree, err := query.Parse(p.req.Query)
 	if err != nil {
 		return nil, &RequestError{Param: "q", Reason: err.Error(), Err: err}
@@ -30,19 +62,22 @@ func translateQuery(p *plan) (bq.Query, error) {
 			return nil, nil
 		}
 	}
-	return translateNode(tree)
+	return tr.node(tree)
 }
 
-func translateNode(n query.Node) (bq.Query, error) {
+func (tr translator) node(n query.Node) (bq.Query, error) {
 	switch n := n.(type) {
 	case *query.Bool:
-		return translateBool(n)
+		return tr.boolean(n)
 	case *query.MatchAll:
 		return bq.NewMatchAllQuery(), nil
 	case *query.Match:
 		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
 			switch spec.kind {
 			case kindText:
+				if n.Fuzziness > 0 && tr.expand != nil {
+					return tr.fuzzyMatch(field, n.Text, n.Fuzziness)
+				}
 				q := bq.NewMatchQuery(n.Text)
 				q.SetField(field)
 				q.SetOperator(bq.MatchQueryOperatorAnd)
@@ -96,18 +131,14 @@ func translateNode(n query.Node) (bq.Query, error) {
 			if !isTermKind(spec.kind) {
 				return nil, posError(n.Pos(), "field %s cannot be searched by prefix", field)
 			}
-			q := bq.NewPrefixQuery(foldFor(spec.kind, n.Prefix))
-			q.SetField(field)
-			return q, nil
+			return tr.multi(multiTerm{kind: "prefix", field: field, pattern: foldFor(spec.kind, n.Prefix)})
 		})
 	case *query.Wildcard:
 		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
 			if !isTermKind(spec.kind) {
 				return nil, posError(n.Pos(), "field %s cannot be searched by wildcard", field)
 			}
-			q := bq.NewRegexpQuery(wildcardToRegexp(foldFor(spec.kind, n.Pattern)))
-			q.SetField(field)
-			return q, nil
+			return tr.multi(multiTerm{kind: "regexp", field: field, pattern: wildcardToRegexp(foldFor(spec.kind, n.Pattern))})
 		})
 	case *query.Regexp:
 		if _, err := regexp.Compile(n.Pattern); err != nil || len(n.Pattern) > 256 {
@@ -117,9 +148,7 @@ func translateNode(n query.Node) (bq.Query, error) {
 			if !isTermKind(spec.kind) {
 				return nil, posError(n.Pos(), "field %s cannot be searched by regexp", field)
 			}
-			q := bq.NewRegexpQuery(n.Pattern)
-			q.SetField(field)
-			return q, nil
+			return tr.multi(multiTerm{kind: "regexp", field: field, pattern: n.Pattern})
 		})
 	case *query.Range:
 		return translateRange(n)
@@ -127,10 +156,10 @@ func translateNode(n query.Node) (bq.Query, error) {
 	return nil, posError(n.Pos(), "unsupported query clause %T", n)
 }
 
-func translateBool(b *query.Bool) (bq.Query, error) {
+func (tr translator) boolean(b *query.Bool) (bq.Query, error) {
 	var must, should, mustNot []bq.Query
 	for _, c := range b.Clauses {
-		q, err := translateNode(c.Node)
+		q, err := tr.node(c.Node)
 		if err != nil {
 			return nil, err
 		}
@@ -199,6 +228,62 @@ func setBoost(q bq.Query, b float64) {
 	if bq, ok := q.(bq.BoostableQuery); ok {
 		bq.SetBoost(b)
 	}
+}
+
+// multi builds a multi-term clause: bleve's own query when nothing
+// expands it, else a disjunction over exactly the expanded terms.
+func (tr translator) multi(mt multiTerm) (bq.Query, error) {
+	if tr.expand == nil {
+		switch mt.kind {
+		case "prefix":
+			q := bq.NewPrefixQuery(mt.pattern)
+			q.SetField(mt.field)
+			return q, nil
+		case "regexp":
+			q := bq.NewRegexpQuery(mt.pattern)
+			q.SetField(mt.field)
+			return q, nil
+		}
+		q := bq.NewFuzzyQuery(mt.pattern)
+		q.SetField(mt.field)
+		q.SetFuzziness(mt.fuzz)
+		return q, nil
+	}
+	terms, err := tr.expand(mt)
+	if err != nil {
+		return nil, err
+	}
+	if len(terms) > MaxExpansions {
+		return nil, badParam("q", "%s %q on %s matches more than %d terms; make it more specific", mt.kind, mt.pattern, mt.field, MaxExpansions)
+	}
+	qs := make([]bq.Query, len(terms))
+	for i, t := range terms {
+		qs[i] = termQuery(mt.field, t)
+	}
+	if len(qs) == 0 {
+		return bq.NewMatchNoneQuery(), nil
+	}
+	return bq.NewDisjunctionQuery(qs), nil
+}
+
+// fuzzyMatch analyzes a word and requires every resulting term, each
+// within the edit distance.
+func (tr translator) fuzzyMatch(field, text string, fuzz int) (bq.Query, error) {
+	var parts []bq.Query
+	for _, tok := range tr.text.Analyze([]byte(text)) {
+		q, err := tr.multi(multiTerm{kind: "fuzzy", field: field, pattern: string(tok.Term), fuzz: fuzz})
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, q)
+	}
+	switch len(parts) {
+	case 0:
+		return bq.NewMatchNoneQuery(), nil
+	case 1:
+		return parts[0], nil
+	}
+	return bq.NewConjunctionQuery(parts), nil
 }
 
 func translateRange(n *query.Range) (bq.Query, error) {

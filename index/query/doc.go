@@ -31,7 +31,8 @@
 //	f:*                  Prefix with an empty prefix: any term in field f
 //
 // Range values are strings; the executor decides from the field whether they
-// are numbers or dates. A range has one bound: write a closed interval as
+// are numbers or dates. Field names are literal text: they cannot hold an
+// unescaped wildcard and cannot be empty. A range has one bound: write a closed interval as
 // two required clauses, +iso:>=100 +iso:<800. Wildcards are not allowed in a
 // range value, and a field cannot be followed by a group: f:(a b) is an
 // error.
@@ -94,6 +95,7 @@
 //	* ?                         to match a literal star or question mark
 //	+ - /                       at the start of a clause
 //	/ > <                       at the start of a value after field:
+//	=                           at the start of a value after field:> or field:<
 //
 // Escaping any other character, such as bleve's reserved = & | ! { } [ ],
 // is allowed and has no effect. Inside a word, '+', '-', '/', '>', '<' and

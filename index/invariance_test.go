@@ -1,0 +1,88 @@
+package index
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var invarianceQueries = []string{
+	"zephyr",                     // term skewed onto one shard
+	"quokka",                     // rarer skewed term
+	"zephyr lantern",             // match, should
+	"title:zephyr",               // field term
+	`"red bus"`,                  // phrase
+	`caption:"zephyr"`,           // field phrase
+	"+zephyr -lantern",           // boolean
+	"+red +bus river^2",          // boolean with boost
+	"(zephyr OR quokka) AND red", // grouping
+	"zephir~1",                   // fuzzy
+	"zeph*",                      // prefix
+	"z?phyr",                     // wildcard
+	"/qu.kka/",                   // regexp
+	"bus",                        // common term
+}
+
+// TestScoresIndependentOfShardCount is the ranking guarantee: the same
+// corpus in 1, 4 and 16 shards gives the same hits in the same order with
+// the same scores.
+func TestScoresIndependentOfShardCount(t *testing.T) {
+	corpus := skewedCorpus(1200, 7)
+	indexes := map[int]*Index{}
+	for _, n := range []int{1, 4, 16} {
+		indexes[n] = openWith(t, n, corpus)
+	}
+	for _, q := range invarianceQueries {
+		for _, req := range []Request{
+			{Query: q, Size: 50},
+			{Query: q, Size: 20, Filter: Filter{Format: []string{"jpeg", "png"}}},
+		} {
+			base := mustSearch(t, indexes[1], req)
+			require.NotEmpty(t, base.Hits, "query %q finds nothing; the test corpus is wrong", q)
+			for _, n := range []int{4, 16} {
+				got := mustSearch(t, indexes[n], req)
+				require.Equal(t, base.Total, got.Total, "%q total, %d shards", q, n)
+				require.Len(t, got.Hits, len(base.Hits), "%q, %d shards", q, n)
+				for i := range base.Hits {
+					b, g := base.Hits[i], got.Hits[i]
+					require.Equal(t, b.ID, g.ID, "%q hit %d, %d shards", q, i, n)
+					require.InDelta(t, 0, relDiff(b.Score, g.Score), 1e-6, "%q hit %d score %v vs %v, %d shards", q, i, b.Score, g.Score, n)
+				}
+			}
+		}
+	}
+}
+
+// TestLocalStatisticsWouldDiffer shows the test above has teeth: scoring
+// each shard with its own statistics (what bleve does by default) changes
+// the scores of the skewed terms.
+func TestLocalStatisticsWouldDiffer(t *testing.T) {
+	corpus := skewedCorpus(1200, 7)
+	one := openWith(t, 1, corpus)
+	four := openWith(t, 4, corpus)
+	req := &Request{Query: "zephyr", Size: 10}
+	base := mustSearch(t, one, *req)
+	local, err := four.shards[0].SearchShard(context.Background(), &ShardRequest{Request: req})
+	require.NoError(t, err)
+	require.NotEmpty(t, local.Hits)
+	want := map[string]float64{}
+	for _, h := range base.Hits {
+		want[h.ID] = h.Score
+	}
+	differs := false
+	for _, h := range local.Hits {
+		if s, ok := want[h.ID]; ok && relDiff(s, h.Score) > 1e-3 {
+			differs = true
+		}
+	}
+	require.True(t, differs, "local statistics gave the same scores; the corpus is not skewed")
+}
+
+func relDiff(a, b float64) float64 {
+	if a == b {
+		return 0
+	}
+	return math.Abs(a-b) / math.Max(math.Abs(a), math.Abs(b))
+}
