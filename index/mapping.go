@@ -3,7 +3,6 @@ package index
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -145,18 +144,6 @@ var fieldAliases = map[string]string{
 	"iso":   fieldISO,
 	"color": fieldColors,
 }
-
-// textFields are the analyzed fields, whose lengths BM25 normalizes by.
-var textFields = func() []string {
-	var out []string
-	for name, spec := range schema {
-		if spec.kind == kindText {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
-}()
 
 func resolveField(name string) (string, fieldSpec, bool) {
 	if a, ok := fieldAliases[name]; ok {

@@ -253,27 +253,35 @@ func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }
 
-// fieldLengths returns the posting count of every text field, recomputed
-// lazily after writes. Every shard reports every text field, whether or
-// not the query's terms occur in it there, so the sums are global.
-func (s *localShard) fieldLengths() (map[string]uint64, error) {
+// fieldLengths returns, for every field a query can score, the sum of its
+// field lengths, recomputed lazily after writes. Text fields count their
+// postings; keyword, numeric and date values are one term per document, so
+// their sum is the document count. Every shard reports every field,
+// whether or not the query's terms occur in it there, so the sums are
+// global.
+func (s *localShard) fieldLengths(docs uint64) (map[string]uint64, error) {
 	s.lenMu.Lock()
 	defer s.lenMu.Unlock()
 	if g := s.gen.Load(); s.lenCache == nil || s.lenGen != g {
 		s.lenCache, s.lenGen = map[string]uint64{}, g
 	}
-	out := make(map[string]uint64, len(textFields))
-	for _, f := range textFields {
-		if n, ok := s.lenCache[f]; ok {
+	out := make(map[string]uint64, len(schema))
+	for f, spec := range schema {
+		switch {
+		case spec.kind == kindGeo:
+		case spec.kind != kindText:
+			out[f] = docs
+		default:
+			n, ok := s.lenCache[f]
+			if !ok {
+				var err error
+				if n, err = s.countPostings(f); err != nil {
+					return nil, err
+				}
+				s.lenCache[f] = n
+			}
 			out[f] = n
-			continue
 		}
-		n, err := s.countPostings(f)
-		if err != nil {
-			return nil, err
-		}
-		s.lenCache[f] = n
-		out[f] = n
 	}
 	return out, nil
 }
@@ -345,7 +353,7 @@ func (s *localShard) TermStats(ctx context.Context, req *Request) (*TermStats, e
 	}
 	searcher.Close()
 	st.DocFreq = sq.recorded.DocFreq
-	if st.FieldLength, err = s.fieldLengths(); err != nil {
+	if st.FieldLength, err = s.fieldLengths(st.DocCount); err != nil {
 		return nil, err
 	}
 	return st, nil

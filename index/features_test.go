@@ -1,0 +1,425 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/picdex/picdex/index/query"
+	"github.com/picdex/picdex/index/record"
+)
+
+// TestFacetsExact checks merged facet counts against counting the corpus
+// directly, for several shard counts and with filters.
+func TestFacetsExact(t *testing.T) {
+	corpus := skewedCorpus(800, 3)
+	for _, n := range []int{1, 5} {
+		ix := openWith(t, n, corpus)
+		res := mustSearch(t, ix, Request{Query: "bus", Facets: []string{"tags:100", "format", "camera.make", "width", "taken_at:50"}, Size: 1})
+		want := map[string]map[string]int{"tags": {}, "format": {}, "camera.make": {}, "width": {}}
+		matched := 0
+		for _, r := range corpus {
+			if !containsWord(r.Title+" "+r.Caption+" "+r.Alt, "bus") && !contains(r.Tags, "bus") {
+				continue
+			}
+			matched++
+			for _, tg := range r.Tags {
+				want["tags"][tg]++
+			}
+			want["format"][r.Format]++
+			if r.Camera != nil {
+				want["camera.make"][lower(r.Camera.Make)]++
+			}
+			for _, b := range pixelBuckets {
+				if (b.min == nil || float64(r.Width) >= *b.min) && (b.max == nil || float64(r.Width) < *b.max) {
+					want["width"][b.name]++
+				}
+			}
+		}
+		require.EqualValues(t, matched, res.Total)
+		for name, counts := range want {
+			got := map[string]int{}
+			for _, v := range res.Facets[name] {
+				got[v.Value] = v.Count
+			}
+			require.Equal(t, counts, got, "facet %s, %d shards", name, n)
+		}
+		years := 0
+		for _, v := range res.Facets["taken_at"] {
+			years += v.Count
+		}
+		require.Equal(t, matched, years, "every match has a taken_at in one bucket")
+		// Term facets are ordered by count, then value, and trimmed once.
+		small := mustSearch(t, ix, Request{Query: "bus", Facets: []string{"tags:3"}})
+		require.Len(t, small.Facets["tags"], 3)
+		require.Equal(t, res.Facets["tags"][:3], small.Facets["tags"])
+	}
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsWord(text, w string) bool {
+	start := 0
+	for i := 0; i <= len(text); i++ {
+		if i == len(text) || text[i] == ' ' {
+			if text[start:i] == w {
+				return true
+			}
+			start = i + 1
+		}
+	}
+	return false
+}
+
+// TestSimilarNeverMisses compares near-duplicate search with a brute-force
+// scan for every distance up to the maximum, alone and with a filter.
+func TestSimilarNeverMisses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var corpus []record.Record
+	base := make([]uint64, 20)
+	for i := range base {
+		base[i] = rng.Uint64()
+	}
+	for i := 0; i < 1500; i++ {
+		h := base[rng.IntN(len(base))]
+		for k := rng.IntN(14); k > 0; k-- { // flip up to 13 bits
+			h ^= 1 << rng.IntN(64)
+		}
+		corpus = append(corpus, record.Record{
+			ID: fmt.Sprintf("p%04d", i), URL: fmt.Sprintf("https://x/%d.png", i),
+			PHash: fmt.Sprintf("%016x", h), Format: []string{"jpeg", "png"}[i%2],
+		})
+	}
+	ix := openWith(t, 4, corpus)
+	for k := 0; k <= MaxPHashDist; k++ {
+		for _, q := range base[:5] {
+			for _, format := range []string{"", "png"} {
+				var want []string
+				for _, r := range corpus {
+					v, _ := r.PHashValue()
+					if bits.OnesCount64(v^q) <= k && (format == "" || r.Format == format) {
+						want = append(want, r.ID)
+					}
+				}
+				req := Request{Size: MaxSize, Filter: Filter{Similar: fmt.Sprintf("%016x", q), Distance: &k}}
+				if format != "" {
+					req.Format = []string{format}
+				}
+				res := mustSearch(t, ix, req)
+				var got []string
+				last := -1
+				for _, h := range res.Hits {
+					got = append(got, h.ID)
+					require.NotNil(t, h.Distance)
+					require.GreaterOrEqual(t, *h.Distance, last, "nearest first")
+					last = *h.Distance
+				}
+				sort.Strings(got)
+				sort.Strings(want)
+				require.Equal(t, want, got, "k=%d format=%q", k, format)
+			}
+		}
+	}
+}
+
+// TestCursorPaging walks every page with cursors and compares with one
+// large page, for score, field and distance sorts.
+func TestCursorPaging(t *testing.T) {
+	corpus := skewedCorpus(600, 5)
+	ix := openWith(t, 3, corpus)
+	var someHash string
+	for _, r := range corpus {
+		if r.PHash != "" {
+			someHash = r.PHash
+			break
+		}
+	}
+	sixty := 60
+	for _, req := range []Request{
+		{Query: "bus river"},
+		{Query: "red", Sort: []string{"-width"}},
+		{Sort: []string{"taken_at", "-height"}},
+		{Query: "bus", Sort: []string{"format", "-_score"}},
+		{Filter: Filter{Similar: someHash, Distance: &sixty}},
+	} {
+		if req.Distance != nil {
+			ten := 10
+			req.Distance = &ten
+		}
+		all := req
+		all.Size = MaxSize
+		full := mustSearch(t, ix, all)
+		var paged []string
+		page := req
+		page.Size = 7
+		for i := 0; i < 200; i++ {
+			res := mustSearch(t, ix, page)
+			for _, h := range res.Hits {
+				paged = append(paged, h.ID)
+			}
+			if res.NextCursor == "" {
+				break
+			}
+			page.Cursor = res.NextCursor
+		}
+		var want []string
+		for _, h := range full.Hits {
+			want = append(want, h.ID)
+		}
+		require.Equal(t, want, paged, "request %+v", req)
+		// from/size pages agree with the same window of the full list
+		if len(want) > 10 {
+			res := mustSearch(t, ix, Request{Query: req.Query, Sort: req.Sort, Filter: req.Filter, From: 3, Size: 5})
+			var got []string
+			for _, h := range res.Hits {
+				got = append(got, h.ID)
+			}
+			require.Equal(t, want[3:8], got)
+		}
+	}
+}
+
+// TestBadRequests: every malformed request is a typed client error.
+func TestBadRequests(t *testing.T) {
+	ix := openWith(t, 2, skewedCorpus(50, 1))
+	neg, big := -1, 11
+	for _, req := range []Request{
+		{Size: -1}, {Size: MaxSize + 1}, {From: -5}, {From: MaxWindow},
+		{Cursor: "not-a-cursor"}, {Cursor: "e30"}, {Query: "bus", Cursor: encodeCursor([]sortKey{{field: "width"}}, []string{"1"})},
+		{Sort: []string{"caption"}}, {Sort: []string{"location"}}, {Facets: []string{"caption"}}, {Facets: []string{"tags:0"}},
+		{Facets: []string{"tags:x"}}, {Filter: Filter{Near: "1,2"}}, {Filter: Filter{Near: "91,0,5"}},
+		{Filter: Filter{Near: "0,0,-1"}}, {Filter: Filter{Near: "a,b,c"}}, {Filter: Filter{BBox: "10,0,20,5"}},
+		{Filter: Filter{BBox: "10,200,0,5"}}, {Filter: Filter{Similar: "xyz"}}, {Filter: Filter{Similar: "00000000000000000"}},
+		{Filter: Filter{Similar: "0000000000000000", Distance: &big}}, {Filter: Filter{Similar: "0000000000000000", Distance: &neg}},
+		{Filter: Filter{Distance: &big}}, {Filter: Filter{TakenFrom: "yesterday"}},
+		{Filter: Filter{WidthMin: &big, WidthMax: &neg}},
+		{Query: `"unterminated`}, {Query: "title:"}, {Query: "nosuchfield:x"}, {Query: "width:abc"},
+		{Query: "taken_at:>notadate"}, {Query: "/[/"}, {Query: "location:x"},
+	} {
+		_, err := ix.Search(context.Background(), &req)
+		require.Error(t, err, "request %+v", req)
+		require.True(t, errors.Is(err, ErrBadRequest), "request %+v: %v is not a bad request", req, err)
+	}
+	_, err := ix.Search(context.Background(), &Request{Query: "red (bus"})
+	var pe *query.ParseError
+	require.True(t, errors.As(err, &pe), "%v", err)
+	require.Equal(t, 4, pe.Pos)
+}
+
+// TestDurableAcrossReopen: what Apply acknowledged is there after a reopen,
+// with its near-duplicate index rebuilt; updates and deletes stick.
+func TestDurableAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := Open(dir, Options{Shards: 3})
+	require.NoError(t, err)
+	corpus := skewedCorpus(200, 9)
+	require.NoError(t, ix.Apply(context.Background(), corpus))
+	updated := corpus[0]
+	updated.Title = "completely renamed"
+	updated.Extra = map[string]json.RawMessage{"x_custom": json.RawMessage(`{"kept":true}`)}
+	require.NoError(t, ix.Apply(context.Background(), []record.Record{updated}))
+	require.NoError(t, ix.Delete(context.Background(), corpus[1].ID))
+	before := mustSearch(t, ix, Request{Filter: Filter{Similar: "0000000000000000", Distance: ptr(10)}})
+	require.NoError(t, ix.Close())
+
+	ix, err = Open(dir, Options{})
+	require.NoError(t, err)
+	defer ix.Close()
+	st, err := ix.Stats(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 199, st.Docs)
+	raw, err := ix.Get(context.Background(), corpus[0].ID)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "completely renamed")
+	require.Contains(t, string(raw), `"x_custom":{"kept":true}`)
+	_, err = ix.Get(context.Background(), corpus[1].ID)
+	require.ErrorIs(t, err, ErrNotFound)
+	res := mustSearch(t, ix, Request{Query: "renamed"})
+	require.EqualValues(t, 1, res.Total)
+	after := mustSearch(t, ix, Request{Filter: Filter{Similar: "0000000000000000", Distance: ptr(10)}})
+	require.Equal(t, before.Total, after.Total)
+	phashes := 0
+	for _, s := range st.Shards {
+		phashes += s.PHashes
+	}
+	want := 0
+	for _, r := range corpus[2:] {
+		if r.PHash != "" {
+			want++
+		}
+	}
+	if corpus[0].PHash != "" {
+		want++
+	}
+	require.Equal(t, want, phashes)
+
+	_, err = Open(dir, Options{Shards: 5})
+	require.ErrorIs(t, err, ErrShardCount)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestMappingVersionMismatch: an index built by another layout version is
+// refused with an error that asks for a reindex.
+func TestMappingVersionMismatch(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := Open(dir, Options{Shards: 1})
+	require.NoError(t, err)
+	require.NoError(t, ix.shards[0].idx.SetInternal(mappingVersionKey, []byte("0")))
+	require.NoError(t, ix.Close())
+	_, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrMappingVersion)
+	require.Contains(t, err.Error(), "reindex")
+
+	mf, err := readManifest(dir)
+	require.NoError(t, err)
+	mf.MappingVersion = MappingVersion + 1
+	require.NoError(t, writeManifest(dir, mf))
+	_, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrMappingVersion)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, manifestName), []byte("{"), 0o644))
+	_, err = Open(dir, Options{})
+	require.Error(t, err)
+}
+
+// TestFilters checks each structured filter against the corpus.
+func TestFilters(t *testing.T) {
+	corpus := skewedCorpus(500, 21)
+	corpus[0].Location = &record.Location{Lat: 37.5665, Lon: 126.978} // Seoul
+	corpus[1].Location = &record.Location{Lat: 35.6762, Lon: 139.6503} // Tokyo
+	corpus[2].Location = &record.Location{Lat: 37.45, Lon: 126.70}     // Incheon, ~27 km from Seoul
+	ix := openWith(t, 4, corpus)
+	count := func(pred func(r record.Record) bool) uint64 {
+		n := uint64(0)
+		for _, r := range corpus {
+			if pred(r) {
+				n++
+			}
+		}
+		return n
+	}
+	w := 1000
+	h := 2000
+	cases := []struct {
+		f    Filter
+		pred func(r record.Record) bool
+	}{
+		{Filter{Tags: []string{"red"}}, func(r record.Record) bool { return contains(r.Tags, "red") }},
+		{Filter{Tags: []string{"red", "lantern"}}, func(r record.Record) bool { return contains(r.Tags, "red") && contains(r.Tags, "lantern") }},
+		{Filter{Format: []string{"png", "JPG"}}, func(r record.Record) bool { return r.Format == "png" || r.Format == "jpeg" }},
+		{Filter{Make: "canon"}, func(r record.Record) bool { return r.Camera != nil && r.Camera.Make == "Canon" }},
+		{Filter{Make: "NIKON", Model: "m1"}, func(r record.Record) bool {
+			return r.Camera != nil && r.Camera.Make == "NIKON" && r.Camera.Model == "M1"
+		}},
+		{Filter{WidthMin: &w}, func(r record.Record) bool { return r.Width >= w }},
+		{Filter{WidthMin: &w, HeightMax: &h}, func(r record.Record) bool { return r.Width >= w && r.Height <= h }},
+		{Filter{TakenFrom: "2010-01-01", TakenTo: "2014-12-31"}, func(r record.Record) bool {
+			return r.TakenAt >= "2010-01-01" && r.TakenAt < "2015"
+		}},
+		{Filter{Near: "37.5665,126.978,50"}, func(r record.Record) bool { return r.Location != nil && r.Location.Lon < 130 }},
+		{Filter{Near: "37.5665,126.978,10"}, func(r record.Record) bool { return r.Location != nil && r.Location.Lat == 37.5665 }},
+		{Filter{BBox: "40,120,30,145"}, func(r record.Record) bool { return r.Location != nil }},
+	}
+	for _, c := range cases {
+		res := mustSearch(t, ix, Request{Filter: c.f})
+		require.Equal(t, count(c.pred), res.Total, "filter %+v", c.f)
+		for _, h := range res.Hits {
+			require.Zero(t, h.Score, "filter-only searches do not score")
+		}
+	}
+	// Filters do not change scores of a text query.
+	plain := mustSearch(t, ix, Request{Query: "bus", Size: MaxSize})
+	scores := map[string]float64{}
+	for _, h := range plain.Hits {
+		scores[h.ID] = h.Score
+	}
+	filtered := mustSearch(t, ix, Request{Query: "bus", Size: MaxSize, Filter: Filter{Format: []string{"png"}}})
+	require.NotEmpty(t, filtered.Hits)
+	for _, h := range filtered.Hits {
+		require.Equal(t, scores[h.ID], h.Score)
+	}
+}
+
+// TestQuerySyntaxFeatures exercises the text side: stemming, stop words,
+// CJK, fields, ranges and highlighting.
+func TestQuerySyntaxFeatures(t *testing.T) {
+	recs := []record.Record{
+		{ID: "en", URL: "u1", Title: "Children running in the park", Caption: "two kids were running past the <old> fountain", Width: 3000},
+		{ID: "ko", URL: "u2", Caption: "강아지가 공원에서 뛰어놀고 있어요", Title: "서울숲 산책"},
+		{ID: "ja", URL: "u3", Caption: "東京タワーの夜景", Tags: []string{"夜景"}},
+		{ID: "zh", URL: "u4", Caption: "长城在北京附近", Width: 800},
+	}
+	ix := openWith(t, 2, recs)
+	ids := func(q string) []string {
+		res := mustSearch(t, ix, Request{Query: q})
+		var out []string
+		for _, h := range res.Hits {
+			out = append(out, h.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	require.Equal(t, []string{"en"}, ids("run"), "stemming")
+	require.Equal(t, []string{"en"}, ids("kid"), "stemming kids→kid")
+	require.Equal(t, []string{"en"}, ids(`"running past"`))
+	require.Empty(t, ids("the"), "stop word alone matches nothing")
+	require.Equal(t, []string{"ko"}, ids("강아지"))
+	require.Equal(t, []string{"ko"}, ids("공원"))
+	require.Equal(t, []string{"ja"}, ids("東京タワー"))
+	require.Equal(t, []string{"ja"}, ids("tags:夜景"))
+	require.Equal(t, []string{"zh"}, ids("长城"))
+	require.Equal(t, []string{"zh"}, ids("北京"))
+	require.Equal(t, []string{"en"}, ids("width:>1000"))
+	require.Equal(t, []string{"en", "zh"}, ids("width:>=800"))
+	require.Equal(t, []string{"en"}, ids("+run -강아지"))
+	res := mustSearch(t, ix, Request{Query: "old fountain"})
+	require.Equal(t, []string{"two kids were running past the &lt;<mark>old</mark>&gt; <mark>fountain</mark>"}, res.Hits[0].Highlights["caption"])
+	res = mustSearch(t, ix, Request{Query: "강아지"})
+	require.Equal(t, "<mark>강아지</mark>가 공원에서 뛰어놀고 있어요", res.Hits[0].Highlights["caption"][0])
+}
+
+// TestRoutingStable pins the routing function: changing it would silently
+// send updates to the wrong shard of existing indexes.
+func TestRoutingStable(t *testing.T) {
+	got := ""
+	for i := 0; i < 8; i++ {
+		got += strconv.Itoa(ShardOf(fmt.Sprintf("id-%d", i), 16)) + ","
+	}
+	require.Equal(t, "15,4,14,4,7,14,9,5,", got)
+	// Growing 8→9 shards moves about 1/9 of ids.
+	moved := 0
+	for i := 0; i < 9000; i++ {
+		id := fmt.Sprintf("doc%d", i)
+		if ShardOf(id, 8) != ShardOf(id, 9) {
+			moved++
+		}
+	}
+	require.InDelta(t, 1000, moved, 150)
+}

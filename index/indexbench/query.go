@@ -1,0 +1,329 @@
+package indexbench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
+)
+
+// Targets of the query suite.
+const (
+	termTargetP99   = 2 * time.Millisecond
+	filterTargetP99 = 10 * time.Millisecond
+)
+
+const warmupQueries = 200
+
+// facetFields are the facets a search page asks for next to its hits.
+var facetFields = []string{"tags", "format", "camera.make", "taken_at"}
+
+// queryClass is a named list of searches measured together.
+type queryClass struct {
+	name   string
+	target time.Duration // p99 target; 0 for none
+	reqs   []*index.Request
+}
+
+// corpusStats is what query sampling needs to know about a corpus.
+type corpusStats struct {
+	terms   *weighted // content words by document frequency
+	tags    *weighted // tags by number of records
+	formats *weighted
+}
+
+func analyzeCorpus(recs []record.Record) corpusStats {
+	df, tags, formats := map[string]int{}, map[string]int{}, map[string]int{}
+	seen := map[string]bool{}
+	for i := range recs {
+		r := &recs[i]
+		clear(seen)
+		for _, text := range [...]string{r.Title, r.Caption, r.Alt, r.Description, strings.Join(r.Tags, " ")} {
+			for _, w := range words(text) {
+				if isContentWord(w) && isASCIILower(w) && !seen[w] {
+					seen[w] = true
+					df[w]++
+				}
+			}
+		}
+		for _, t := range r.Tags {
+			tags[t]++
+		}
+		if r.Format != "" {
+			formats[r.Format]++
+		}
+	}
+	return corpusStats{terms: newWeighted(df), tags: newWeighted(tags), formats: newWeighted(formats)}
+}
+
+// term samples a single-term query: half by document frequency (common
+// words), half uniformly over the vocabulary (mostly rare words).
+func (c corpusStats) term(r *rand.Rand) (string, int) {
+	if r.IntN(2) == 0 {
+		return c.terms.byCount(r)
+	}
+	return c.terms.uniform(r)
+}
+
+func intp(v int) *int { return &v }
+
+// filterFacet is a faceted browse: a popular tag, one or two formats, a
+// width range, four facets, and optionally a common text term.
+func (c corpusStats) filterFacet(r *rand.Rand, withText bool) *index.Request {
+	tag, _ := c.tags.byCount(r)
+	req := &index.Request{Facets: facetFields}
+	req.Tags = []string{tag}
+	f1, _ := c.formats.byCount(r)
+	req.Format = []string{f1}
+	if f2, _ := c.formats.byCount(r); f2 != f1 && r.IntN(2) == 0 {
+		req.Format = append(req.Format, f2)
+	}
+	req.WidthMin = intp([]int{320, 640, 1024, 1920}[r.IntN(4)])
+	if r.IntN(2) == 0 {
+		req.WidthMax = intp([]int{4000, 8000}[r.IntN(2)])
+	}
+	if withText {
+		req.Query, _ = c.terms.byCount(r)
+	}
+	return req
+}
+
+// phrase takes two adjacent content words from a record's caption (or
+// title) as a quoted phrase; ok is false when there are none.
+func phrase(r *rand.Rand, rec *record.Record) (string, bool) {
+	text := rec.Caption
+	if text == "" {
+		text = rec.Title
+	}
+	// Adjacent whole words; a token with inner punctuation (girl's,
+	// double-decker) breaks the chain, since the analyzer splits it.
+	var pairs [][2]string
+	prev := ""
+	for _, t := range strings.Fields(strings.ToLower(text)) {
+		w := strings.TrimFunc(t, func(c rune) bool { return !unicode.IsLetter(c) })
+		if !isASCIILower(w) || !isContentWord(w) {
+			prev = ""
+			continue
+		}
+		if prev != "" {
+			pairs = append(pairs, [2]string{prev, w})
+		}
+		prev = w
+	}
+	if len(pairs) == 0 {
+		return "", false
+	}
+	p := pairs[r.IntN(len(pairs))]
+	return `"` + p[0] + " " + p[1] + `"`, true
+}
+
+// queryClasses samples every class but cursor paging, which needs the
+// index to find page 1's cursor.
+func queryClasses(recs []record.Record, cs corpusStats, n int, seed int64) (classes []*queryClass, termDF []int) {
+	r := newRand(seed, 0x71756572)
+	term := &queryClass{name: "term", target: termTargetP99}
+	for range n {
+		t, df := cs.term(r)
+		term.reqs = append(term.reqs, &index.Request{Query: t})
+		termDF = append(termDF, df)
+	}
+	ff := &queryClass{name: "filter+facet", target: filterTargetP99}
+	fft := &queryClass{name: "filter+facet+term", target: filterTargetP99}
+	for range n {
+		ff.reqs = append(ff.reqs, cs.filterFacet(r, false))
+		fft.reqs = append(fft.reqs, cs.filterFacet(r, true))
+	}
+	phr := &queryClass{name: "phrase"}
+	for tries := 0; len(phr.reqs) < n && tries < 20*n; tries++ {
+		if q, ok := phrase(r, &recs[r.IntN(len(recs))]); ok {
+			phr.reqs = append(phr.reqs, &index.Request{Query: q})
+		}
+	}
+	sim := &queryClass{name: "similar(d=8)"}
+	for tries := 0; len(sim.reqs) < n && tries < 20*n; tries++ {
+		if h := recs[r.IntN(len(recs))].PHash; h != "" {
+			sim.reqs = append(sim.reqs, &index.Request{Filter: index.Filter{Similar: h, Distance: intp(8)}})
+		}
+	}
+	return []*queryClass{term, ff, fft, phr, sim}, termDF
+}
+
+// cursorClass builds page-2 requests: for a common term sorted by score,
+// and for a tag browse sorted by capture time, it runs page 1 and keeps its
+// cursor.
+func cursorClass(ctx context.Context, ix *index.Index, cs corpusStats, n int, seed int64) (*queryClass, error) {
+	r := newRand(seed, 0x63757273)
+	c := &queryClass{name: "cursor-page2"}
+	for tries := 0; len(c.reqs) < n && tries < 4*n; tries++ {
+		var page1 index.Request
+		if tries%2 == 0 {
+			page1.Query, _ = cs.terms.byCount(r)
+		} else {
+			tag, _ := cs.tags.byCount(r)
+			page1.Tags = []string{tag}
+			page1.Sort = []string{"-taken_at"}
+		}
+		res, err := ix.Search(ctx, &page1)
+		if err != nil {
+			return nil, fmt.Errorf("cursor page 1 %+v: %w", page1, err)
+		}
+		if res.NextCursor == "" {
+			continue
+		}
+		page2 := page1
+		page2.Cursor = res.NextCursor
+		c.reqs = append(c.reqs, &page2)
+	}
+	return c, nil
+}
+
+// buildIndex loads recs into a new picdex index at dir and leaves it open.
+func buildIndex(ctx context.Context, dir string, shards int, recs []record.Record) (*index.Index, time.Duration, error) {
+	start := time.Now()
+	ix, err := index.Open(dir, index.Options{Shards: shards})
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := 0; i < len(recs); i += picdexBatch {
+		if err := ix.Apply(ctx, recs[i:min(i+picdexBatch, len(recs))]); err != nil {
+			ix.Close()
+			return nil, 0, err
+		}
+	}
+	return ix, time.Since(start), nil
+}
+
+// settle waits until the index's files stop changing, that is until
+// scorch's background merges are done, so latencies measure a quiet
+// index; it gives up after limit.
+func settle(ctx context.Context, dir string, limit time.Duration) time.Duration {
+	start := time.Now()
+	last, stable := "", 0
+	for time.Since(start) < limit && stable < 3 {
+		var b strings.Builder
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".zap") {
+				b.WriteString(p)
+				b.WriteByte('\n')
+			}
+			return nil
+		})
+		if b.String() == last {
+			stable++
+		} else {
+			last, stable = b.String(), 0
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(time.Second):
+		}
+	}
+	return time.Since(start)
+}
+
+// runClass times every request of c once, sequentially.
+func runClass(ctx context.Context, ix *index.Index, c *queryClass, lat []time.Duration) (out []time.Duration, nonEmpty int, err error) {
+	out = lat[:0]
+	for _, req := range c.reqs {
+		start := time.Now()
+		res, err := ix.Search(ctx, req)
+		d := time.Since(start)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s query %+v: %w", c.name, *req, err)
+		}
+		if len(res.Hits) > 0 {
+			nonEmpty++
+		}
+		out = append(out, d)
+	}
+	return out, nonEmpty, nil
+}
+
+func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, recs []record.Record) error {
+	fmt.Fprintf(w, "\n== query: %d synth records, %d shards, %d queries per class, %d repeats; sequential, in process ==\n",
+		len(recs), o.Shards, o.Queries, o.Repeat)
+	dir := filepath.Join(scratch, "query-index")
+	defer os.RemoveAll(dir)
+	ix, took, err := buildIndex(ctx, dir, o.Shards, recs)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	waited := settle(ctx, dir, 2*time.Minute)
+	fmt.Fprintf(w, "built index in %s (%.0f records/s); waited %s for merges to settle\n",
+		took.Round(time.Millisecond), float64(len(recs))/took.Seconds(), waited.Round(time.Second))
+
+	cs := analyzeCorpus(recs)
+	classes, termDF := queryClasses(recs, cs, o.Queries, o.Seed)
+	cur, err := cursorClass(ctx, ix, cs, o.Queries, o.Seed)
+	if err != nil {
+		return err
+	}
+	classes = append(classes, cur)
+	dfs := make([]float64, len(termDF))
+	rare := 0
+	for i, df := range termDF {
+		dfs[i] = float64(df)
+		if df <= 10 {
+			rare++
+		}
+	}
+	fmt.Fprintf(w, "term sample: %d-word vocabulary; half by document frequency, half uniform; median df %.0f, %.0f%% with df <= 10\n",
+		cs.terms.len(), median(dfs), 100*float64(rare)/float64(max(1, len(termDF))))
+
+	lat := make([]time.Duration, 0, o.Queries)
+	for _, c := range classes {
+		warm := &queryClass{name: c.name, reqs: c.reqs[:min(len(c.reqs), warmupQueries)]}
+		if _, _, err := runClass(ctx, ix, warm, lat); err != nil {
+			return err
+		}
+	}
+	per := make([][]latencies, len(classes))
+	nonEmpty := make([]int, len(classes))
+	for rep := 0; rep < o.Repeat; rep++ {
+		for i, c := range classes {
+			runtime.GC()
+			ds, ne, err := runClass(ctx, ix, c, lat)
+			if err != nil {
+				return err
+			}
+			per[i] = append(per[i], summarize(ds))
+			nonEmpty[i] = ne
+		}
+	}
+
+	fmt.Fprintf(w, "%-18s %7s %6s %9s %9s %9s %9s  %-26s %s\n", "class", "queries", "hits", "p50", "p90", "p99", "max", "p99 per repeat", "target")
+	for i, c := range classes {
+		var p50, p90, p99 []float64
+		var worst time.Duration
+		var reps []string
+		for _, l := range per[i] {
+			p50 = append(p50, float64(l.p50))
+			p90 = append(p90, float64(l.p90))
+			p99 = append(p99, float64(l.p99))
+			worst = max(worst, l.max)
+			reps = append(reps, fmt.Sprintf("%.2f", float64(l.p99)/float64(time.Millisecond)))
+		}
+		mp99 := time.Duration(median(p99))
+		target := ""
+		if c.target > 0 {
+			target = fmt.Sprintf("p99 < %s: %s", c.target, passFail(mp99 < c.target))
+		}
+		fmt.Fprintf(w, "%-18s %7d %5.0f%% %9s %9s %9s %9s  %-26s %s\n", c.name, len(c.reqs),
+			100*float64(nonEmpty[i])/float64(max(1, len(c.reqs))),
+			ms(time.Duration(median(p50))), ms(time.Duration(median(p90))), ms(mp99), ms(worst),
+			strings.Join(reps, " "), target)
+	}
+	fmt.Fprintln(w, "(p50/p90/p99: median over repeats; max: over all repeats; hits: share of queries with at least one hit)")
+	return nil
+}
