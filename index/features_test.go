@@ -312,7 +312,7 @@ func TestMappingVersionMismatch(t *testing.T) {
 // TestFilters checks each structured filter against the corpus.
 func TestFilters(t *testing.T) {
 	corpus := skewedCorpus(500, 21)
-	corpus[0].Location = &record.Location{Lat: 37.5665, Lon: 126.978} // Seoul
+	corpus[0].Location = &record.Location{Lat: 37.5665, Lon: 126.978}  // Seoul
 	corpus[1].Location = &record.Location{Lat: 35.6762, Lon: 139.6503} // Tokyo
 	corpus[2].Location = &record.Location{Lat: 37.45, Lon: 126.70}     // Incheon, ~27 km from Seoul
 	ix := openWith(t, 4, corpus)

@@ -58,7 +58,7 @@ func TestInflect(t *testing.T) {
 		{"glass", "glasses"},
 		{"church", "churches"},
 		{"city", "cities"},
-		{"day", "days"},
+		{"valley", "valleys"},
 		{"tree", "trees"},
 		{"deer", "deers"},
 	} {
@@ -126,7 +126,7 @@ func TestRunSmall(t *testing.T) {
 	var out bytes.Buffer
 	start := time.Now()
 	err := Run(context.Background(), &out, Options{
-		N: 2000, Repeat: 1, Queries: 200, Targets: 300, Seed: 1,
+		N: 2000, Repeat: 1, Queries: 100, Targets: 150, Seed: 1,
 		Dir: t.TempDir(), TatePath: tatePath(t),
 	})
 	t.Logf("took %s\n%s", time.Since(start).Round(time.Millisecond), out.String())

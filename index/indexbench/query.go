@@ -76,23 +76,57 @@ func (c corpusStats) term(r *rand.Rand) (string, int) {
 
 func intp(v int) *int { return &v }
 
-// filterFacet is a faceted browse: a popular tag, one or two formats, a
-// width range, four facets, and optionally a common text term.
-func (c corpusStats) filterFacet(r *rand.Rand, withText bool) *index.Request {
-	tag, _ := c.tags.byCount(r)
+// filterFacet is a faceted drill-down from a record a user has seen: one
+// of its tags, its format (sometimes with a second one), a width range
+// around its width, four facets and, optionally, one of its words. Every
+// such search has at least that record as a hit; records are drawn
+// uniformly, so popular tags and words come up as often as they occur.
+func (c corpusStats) filterFacet(r *rand.Rand, recs []record.Record, withText bool) *index.Request {
+	var rec *record.Record
+	var terms []string
+	for tries := 0; ; tries++ {
+		if tries == 10_000 {
+			return &index.Request{Facets: facetFields} // no record to drill down from
+		}
+		rec = &recs[r.IntN(len(recs))]
+		if len(rec.Tags) == 0 || rec.Format == "" || rec.Width == 0 {
+			continue
+		}
+		if !withText {
+			break
+		}
+		terms = terms[:0]
+		for _, w := range words(rec.Title + " " + rec.Caption + " " + rec.Description) {
+			if isContentWord(w) && isASCIILower(w) {
+				terms = append(terms, w)
+			}
+		}
+		if len(terms) > 0 {
+			break
+		}
+	}
 	req := &index.Request{Facets: facetFields}
-	req.Tags = []string{tag}
-	f1, _ := c.formats.byCount(r)
-	req.Format = []string{f1}
-	if f2, _ := c.formats.byCount(r); f2 != f1 && r.IntN(2) == 0 {
+	req.Tags = []string{rec.Tags[r.IntN(len(rec.Tags))]}
+	req.Format = []string{rec.Format}
+	if f2, _ := c.formats.byCount(r); f2 != rec.Format && r.IntN(2) == 0 {
 		req.Format = append(req.Format, f2)
 	}
-	req.WidthMin = intp([]int{320, 640, 1024, 1920}[r.IntN(4)])
-	if r.IntN(2) == 0 {
-		req.WidthMax = intp([]int{4000, 8000}[r.IntN(2)])
+	var lows, highs []int
+	for _, v := range []int{320, 640, 1024, 1920, 3000} {
+		if v <= rec.Width {
+			lows = append(lows, v)
+		} else {
+			highs = append(highs, v)
+		}
+	}
+	if len(lows) > 0 {
+		req.WidthMin = intp(lows[r.IntN(len(lows))])
+	}
+	if len(highs) > 0 && (req.WidthMin == nil || r.IntN(2) == 0) {
+		req.WidthMax = intp(highs[r.IntN(len(highs))])
 	}
 	if withText {
-		req.Query, _ = c.terms.byCount(r)
+		req.Query = terms[r.IntN(len(terms))]
 	}
 	return req
 }
@@ -139,8 +173,8 @@ func queryClasses(recs []record.Record, cs corpusStats, n int, seed int64) (clas
 	ff := &queryClass{name: "filter+facet", target: filterTargetP99}
 	fft := &queryClass{name: "filter+facet+term", target: filterTargetP99}
 	for range n {
-		ff.reqs = append(ff.reqs, cs.filterFacet(r, false))
-		fft.reqs = append(fft.reqs, cs.filterFacet(r, true))
+		ff.reqs = append(ff.reqs, cs.filterFacet(r, recs, false))
+		fft.reqs = append(fft.reqs, cs.filterFacet(r, recs, true))
 	}
 	phr := &queryClass{name: "phrase"}
 	for tries := 0; len(phr.reqs) < n && tries < 20*n; tries++ {

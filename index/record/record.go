@@ -116,6 +116,9 @@ func Parse(data []byte) (Record, error) {
 		return r, invalid("record", "%d bytes exceeds the %d byte limit", len(data), MaxRecordBytes)
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
+		if !errors.Is(err, ErrInvalid) {
+			err = invalid("record", "malformed JSON: %v", err)
+		}
 		return Record{}, err
 	}
 	if err := r.Normalize(); err != nil {
@@ -345,7 +348,7 @@ func (r *Record) IsDelete() bool { return r.Op == OpDelete }
 // PHashValue returns the perceptual hash as a number; ok is false when the
 // record has none.
 func (r *Record) PHashValue() (v uint64, ok bool) {
-	if r.PHash == "" {
+	if len(r.PHash) != 16 {
 		return 0, false
 	}
 	var b [8]byte
