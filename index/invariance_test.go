@@ -23,6 +23,8 @@ var invarianceQueries = []string{
 	"z?phyr",                     // wildcard
 	"/qu.kka/",                   // regexp
 	"bus",                        // common term
+	"bus width:>2000",            // numeric range, constant score
+	"+red taken_at:>=2015-01-01", // date range
 }
 
 // TestScoresIndependentOfShardCount is the ranking guarantee: the same

@@ -15,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/numeric"
 	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/picdex/picdex/index/record"
@@ -88,7 +89,7 @@ const (
 	kindText fieldKind = iota
 	kindKeyword
 	kindKeywordLower
-	kindNumber
+	kindNumber // one order-preserving term per value; see numberTerm
 	kindDate
 	kindGeo
 )
@@ -224,7 +225,9 @@ func fieldMapping(spec fieldSpec) *mapping.FieldMapping {
 		fm = mapping.NewTextFieldMapping()
 		fm.Analyzer = lowerKWAnalyzer
 	case kindNumber:
-		fm = mapping.NewNumericFieldMapping()
+		// Indexed as a single prefix-coded term (numberTerm), so to bleve
+		// it is a keyword field whose doc values decode as numbers.
+		fm = mapping.NewKeywordFieldMapping()
 	case kindDate:
 		fm = mapping.NewDateTimeFieldMapping()
 	case kindGeo:
@@ -278,7 +281,7 @@ func toDocument(r *record.Record, raw []byte, a analyzers) *document.Document {
 		}
 	}
 	num := func(name string, v float64) {
-		d.AddField(document.NewNumericFieldWithIndexingOptions(name, nil, v, schema[name].options))
+		d.AddField(document.NewTextFieldCustom(name, nil, numberTerm(v), schema[name].options, a.keyword))
 	}
 	text(fieldTitle, r.Title)
 	text(fieldCaption, r.Caption)
@@ -335,6 +338,17 @@ func toDocument(r *record.Record, raw []byte, a analyzers) *document.Document {
 	}
 	d.AddField(document.NewTextFieldWithIndexingOptions(fieldRaw, nil, raw, bindex.StoreField))
 	return d
+}
+
+// numberTerm encodes a number as the one term indexed for it: bleve's
+// prefix coding at shift 0, whose byte order is numeric order and whose doc
+// values bleve's numeric sorts and range facets decode. bleve's own numeric
+// fields also index 15 coarser terms per value to speed up wide ranges;
+// picdex's numeric fields (sizes, camera settings) have few distinct values,
+// where a range is a short term-range scan, and those extra terms were the
+// largest single cost of indexing.
+func numberTerm(v float64) []byte {
+	return numeric.MustNewPrefixCodedInt64(numeric.Float64ToInt64(v), 0)
 }
 
 // decodeRaw parses a stored record.

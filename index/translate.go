@@ -92,10 +92,7 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 					return nil, posError(n.Pos(), "%s is numeric; %q is not a number", field, n.Text)
 				}
-				in := true
-				q := bq.NewNumericRangeInclusiveQuery(&v, &v, &in, &in)
-				q.SetField(field)
-				return q, nil
+				return constantScore(termQuery(field, string(numberTerm(v)))), nil
 			case kindDate:
 				t, err := record.ParseTime(n.Text)
 				if err != nil {
@@ -108,7 +105,7 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 				in := true
 				q := bq.NewDateRangeInclusiveQuery(t, end, &in, &in)
 				q.SetField(field)
-				return q, nil
+				return constantScore(q), nil
 			}
 			return nil, posError(n.Pos(), "field %s cannot be searched by text", field)
 		})
@@ -295,10 +292,10 @@ func translateRange(n *query.Range) (bq.Query, error) {
 	var q bq.Query
 	switch spec.kind {
 	case kindNumber:
-		var lo, hi *float64
+		var lo, hi string
 		for _, b := range []struct {
 			s   *string
-			dst **float64
+			dst *string
 		}{{n.Min, &lo}, {n.Max, &hi}} {
 			if b.s == nil {
 				continue
@@ -307,11 +304,9 @@ func translateRange(n *query.Range) (bq.Query, error) {
 			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, posError(n.Pos(), "%s is numeric; %q is not a number", field, *b.s)
 			}
-			*b.dst = &v
+			*b.dst = string(numberTerm(v))
 		}
-		nq := bq.NewNumericRangeInclusiveQuery(lo, hi, &minIn, &maxIn)
-		nq.SetField(field)
-		q = nq
+		q = numberRange(field, lo, hi, minIn, maxIn)
 	case kindDate:
 		var lo, hi time.Time
 		for _, b := range []struct {
@@ -344,10 +339,28 @@ func translateRange(n *query.Range) (bq.Query, error) {
 	default:
 		return nil, posError(n.Pos(), "field %s has no order to compare with", field)
 	}
+	q = constantScore(q)
 	if n.Boost != 0 {
 		setBoost(q, n.Boost)
 	}
 	return q, nil
+}
+
+// constantScore makes a clause match like q but score a constant, as
+// ranges do in Lucene: how many distinct values a range spans on a shard
+// says nothing about relevance, and would make scores shard-dependent.
+func constantScore(q bq.Query) bq.Query {
+	b := bq.NewBooleanQuery([]bq.Query{bq.NewMatchAllQuery()}, nil, nil)
+	b.AddFilter(q)
+	return b
+}
+
+// numberRange matches numeric terms between the encoded bounds; "" is
+// unbounded.
+func numberRange(field, lo, hi string, loIn, hiIn bool) bq.Query {
+	q := bq.NewTermRangeInclusiveQuery(lo, hi, &loIn, &hiIn)
+	q.SetField(field)
+	return q
 }
 
 func isTermKind(k fieldKind) bool { return k == kindText || k == kindKeyword || k == kindKeywordLower }
@@ -446,19 +459,14 @@ func translateFilter(f *Filter, ids []string) (bq.Query, error) {
 		if r.min == nil && r.max == nil {
 			continue
 		}
-		var lo, hi *float64
+		var lo, hi string
 		if r.min != nil {
-			v := float64(*r.min)
-			lo = &v
+			lo = string(numberTerm(float64(*r.min)))
 		}
 		if r.max != nil {
-			v := float64(*r.max)
-			hi = &v
+			hi = string(numberTerm(float64(*r.max)))
 		}
-		in := true
-		q := bq.NewNumericRangeInclusiveQuery(lo, hi, &in, &in)
-		q.SetField(r.field)
-		parts = append(parts, q)
+		parts = append(parts, numberRange(r.field, lo, hi, true, true))
 	}
 	if f.TakenFrom != "" || f.TakenTo != "" {
 		var lo, hi time.Time
