@@ -1,0 +1,118 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fakeShard misbehaves in one way, or delegates to a real shard.
+type fakeShard struct {
+	Shard
+	name  string
+	mode  string // "fail", "panic", "hang", "bad", or "" to delegate
+	phase int    // fail only in this phase (1 stats, 2 search); 0 both
+}
+
+func (f *fakeShard) String() string { return f.name }
+
+func (f *fakeShard) misbehave(ctx context.Context, phase int) error {
+	if f.phase != 0 && f.phase != phase {
+		return nil
+	}
+	switch f.mode {
+	case "fail":
+		return errors.New("disk on fire")
+	case "panic":
+		panic("shard bug")
+	case "hang":
+		<-ctx.Done()
+		return ctx.Err()
+	case "bad":
+		return badParam("q", "rejected by shard")
+	}
+	return nil
+}
+
+func (f *fakeShard) TermStats(ctx context.Context, req *Request) (*TermStats, error) {
+	if err := f.misbehave(ctx, 1); err != nil {
+		return nil, err
+	}
+	if f.Shard == nil {
+		return newTermStats(), nil
+	}
+	return f.Shard.TermStats(ctx, req)
+}
+
+func (f *fakeShard) SearchShard(ctx context.Context, req *ShardRequest) (*ShardResult, error) {
+	if err := f.misbehave(ctx, 2); err != nil {
+		return nil, err
+	}
+	if f.Shard == nil {
+		return &ShardResult{}, nil
+	}
+	return f.Shard.SearchShard(ctx, req)
+}
+
+func TestFanoutPartialFailures(t *testing.T) {
+	ix := openWith(t, 2, skewedCorpus(300, 2))
+	full := mustSearch(t, ix, Request{Query: "bus", Size: 100})
+	good := []Shard{&fakeShard{Shard: ix.shards[0], name: "s0"}, &fakeShard{Shard: ix.shards[1], name: "s1"}}
+	for _, mode := range []string{"fail", "panic", "hang"} {
+		for _, phase := range []int{1, 2} {
+			bad := &fakeShard{name: "broken", mode: mode, phase: phase}
+			f := NewFanout(append(append([]Shard{}, good...), bad), FanoutOptions{ShardTimeout: 200 * time.Millisecond})
+			res, err := f.Search(context.Background(), &Request{Query: "bus", Size: 100})
+			require.NoError(t, err, "%s in phase %d", mode, phase)
+			require.Equal(t, 3, res.Shards.Total)
+			require.Equal(t, 2, res.Shards.Successful)
+			require.Equal(t, 1, res.Shards.Failed)
+			require.Len(t, res.Shards.Failures, 1)
+			require.Equal(t, "broken", res.Shards.Failures[0].Shard)
+			require.Equal(t, full.Total, res.Total, "%s in phase %d: the healthy shards' hits are all there", mode, phase)
+		}
+	}
+	// Every shard failing is an error, not an empty result.
+	f := NewFanout([]Shard{&fakeShard{name: "a", mode: "fail"}, &fakeShard{name: "b", mode: "fail"}}, FanoutOptions{})
+	_, err := f.Search(context.Background(), &Request{Query: "bus"})
+	require.ErrorIs(t, err, ErrAllShardsFailed)
+	// A shard that calls the request bad makes the whole request bad.
+	f = NewFanout(append(append([]Shard{}, good...), &fakeShard{name: "c", mode: "bad"}), FanoutOptions{})
+	_, err = f.Search(context.Background(), &Request{Query: "bus"})
+	require.ErrorIs(t, err, ErrBadRequest)
+	// A cancelled caller stops the search.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f = NewFanout([]Shard{&fakeShard{name: "h", mode: "hang"}}, FanoutOptions{})
+	_, err = f.Search(ctx, &Request{Query: "bus"})
+	require.Error(t, err)
+}
+
+// TestSearcherSuite runs the same checks against every Searcher
+// implementation: the Index itself and a Fanout over its shards.
+func TestSearcherSuite(t *testing.T) {
+	corpus := skewedCorpus(400, 8)
+	ix := openWith(t, 3, corpus)
+	for name, s := range map[string]Searcher{
+		"index":  ix,
+		"fanout": NewFanout(ix.Shards(), FanoutOptions{MaxConcurrency: 1}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := mustSearch(t, s, Request{})
+			require.EqualValues(t, len(corpus), res.Total, "empty query matches all")
+			res = mustSearch(t, s, Request{Query: "zephyr", Size: 5, Facets: []string{"format"}})
+			require.Len(t, res.Hits, 5)
+			require.NotEmpty(t, res.NextCursor)
+			require.NotEmpty(t, res.Facets["format"])
+			for i := 1; i < len(res.Hits); i++ {
+				require.GreaterOrEqual(t, res.Hits[i-1].Score, res.Hits[i].Score)
+			}
+			_, err := s.Search(context.Background(), &Request{Query: "("})
+			require.ErrorIs(t, err, ErrBadRequest)
+			require.NotEmpty(t, s.String())
+		})
+	}
+}
