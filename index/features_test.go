@@ -423,3 +423,16 @@ func TestRoutingStable(t *testing.T) {
 	}
 	require.InDelta(t, 1000, moved, 150)
 }
+
+// TestSecondOpenFailsFast: a directory held open elsewhere is reported,
+// not waited on forever.
+func TestSecondOpenFailsFast(t *testing.T) {
+	dir := t.TempDir()
+	require.False(t, Exists(dir))
+	ix, err := Open(dir, Options{Shards: 1})
+	require.NoError(t, err)
+	defer ix.Close()
+	require.True(t, Exists(dir))
+	_, err = Open(dir, Options{})
+	require.ErrorIs(t, err, ErrLocked)
+}

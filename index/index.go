@@ -109,6 +109,12 @@ func Open(dir string, opts Options) (*Index, error) {
 	return ix, nil
 }
 
+// Exists reports whether dir holds a picdex index.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, manifestName))
+	return err == nil
+}
+
 func readManifest(dir string) (manifest, error) {
 	var mf manifest
 	data, err := os.ReadFile(filepath.Join(dir, manifestName))

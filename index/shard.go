@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,9 @@ import (
 // ErrMappingVersion means a shard was built by another version of picdex's
 // index layout; the data must be rebuilt with `picdex reindex`.
 var ErrMappingVersion = errors.New("index mapping version mismatch")
+
+// ErrLocked means another process has the index open.
+var ErrLocked = errors.New("index is open in another process (query the running server instead)")
 
 var mappingVersionKey = []byte("picdex.mapping_version")
 
@@ -84,6 +88,9 @@ type localShard struct {
 func scorchConfig() map[string]any {
 	return map[string]any{
 		"numSnapshotsToKeep": 1,
+		// Another process holding the shard open (a running serve) makes
+		// Open fail after this long instead of waiting forever.
+		"bolt_timeout": "2s",
 		"scorchMergePlanOptions": map[string]any{
 			"FloorSegmentFileSize": 8 << 20,
 			"SegmentsPerMergeTask": 10,
@@ -118,6 +125,9 @@ func openShard(path string) (*localShard, error) {
 	} else {
 		s.idx, err = bleve.OpenUsing(path, scorchConfig())
 		if err != nil {
+			if strings.Contains(err.Error(), "timeout") {
+				return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+			}
 			return nil, fmt.Errorf("open shard %s: %w", path, err)
 		}
 		v, err := s.idx.GetInternal(mappingVersionKey)

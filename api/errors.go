@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/query"
+	"github.com/picdex/picdex/index/record"
+)
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong. Param names the offending request
+// parameter; Position is the byte offset of a query syntax error.
+type ErrorDetail struct {
+	Code     string        `json:"code"`
+	Message  string        `json:"message"`
+	Param    string        `json:"param,omitempty"`
+	Position *int          `json:"position,omitempty"`
+	Records  []RecordError `json:"records,omitempty"`
+}
+
+// RecordError is one rejected record of a batch ingest.
+type RecordError struct {
+	Index  int    `json:"index"`          // 0-based position in the batch
+	Line   int    `json:"line,omitempty"` // 1-based line, for NDJSON bodies
+	Reason string `json:"reason"`
+}
+
+func writeError(c *gin.Context, status int, code, msg string) {
+	writeDetail(c, status, ErrorDetail{Code: code, Message: msg})
+}
+
+func writeDetail(c *gin.Context, status int, d ErrorDetail) {
+	c.AbortWithStatusJSON(status, ErrorBody{Error: d})
+}
+
+// fail answers err with the status its kind calls for: 4xx for what the
+// caller got wrong, 503/504 for overload and timeouts, 500 (logged, with a
+// generic message) for everything else.
+func (s *server) fail(c *gin.Context, err error) {
+	var (
+		pe *query.ParseError
+		re *index.RequestError
+	)
+	switch {
+	case errors.As(err, &pe):
+		pos := pe.Pos
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "invalid_query", Message: pe.Error(), Param: "q", Position: &pos})
+	case errors.As(err, &re):
+		code := "bad_request"
+		if re.Param == "q" {
+			code = "invalid_query"
+		}
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: code, Message: re.Error(), Param: re.Param})
+	case errors.Is(err, index.ErrBadRequest):
+		writeError(c, http.StatusBadRequest, "bad_request", err.Error())
+	case errors.Is(err, record.ErrInvalid):
+		writeError(c, http.StatusBadRequest, "invalid_record", err.Error())
+	case errors.Is(err, index.ErrNotFound):
+		writeError(c, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(c, http.StatusGatewayTimeout, "timeout", "the request took too long")
+	case errors.Is(err, context.Canceled):
+		// The client went away or the server is shutting down; either way
+		// nobody should retry against this instance right now.
+		writeError(c, http.StatusServiceUnavailable, "unavailable", "request canceled")
+	case errors.Is(err, index.ErrAllShardsFailed):
+		s.log.Error("search failed on every shard", "path", c.Request.URL.Path, "err", err)
+		writeError(c, http.StatusServiceUnavailable, "unavailable", "no index shard could answer")
+	default:
+		s.log.Error("internal error", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		writeError(c, http.StatusInternalServerError, "internal", "internal server error")
+	}
+}

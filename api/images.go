@@ -1,0 +1,198 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/picdex/picdex/index/record"
+)
+
+// maxReportedRecords caps the per-record reasons in a rejected batch.
+const maxReportedRecords = 100
+
+func imageID(c *gin.Context) (string, bool) {
+	id := strings.TrimPrefix(c.Param("id"), "/")
+	if id == "" {
+		writeError(c, http.StatusBadRequest, "bad_request", "missing image id")
+		return "", false
+	}
+	if len(id) > record.MaxIDBytes {
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "bad_request", Param: "id",
+			Message: fmt.Sprintf("id longer than %d bytes", record.MaxIDBytes)})
+		return "", false
+	}
+	return id, true
+}
+
+func (s *server) getImage(c *gin.Context) {
+	if s.opts.Store == nil {
+		writeError(c, http.StatusNotImplemented, "not_implemented", "this server does not store images")
+		return
+	}
+	id, ok := imageID(c)
+	if !ok {
+		return
+	}
+	raw, err := s.opts.Store.Get(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", raw)
+}
+
+func (s *server) deleteImage(c *gin.Context) {
+	if s.opts.Store == nil {
+		writeError(c, http.StatusNotImplemented, "not_implemented", "this server does not store images")
+		return
+	}
+	id, ok := imageID(c)
+	if !ok {
+		return
+	}
+	if err := s.opts.Store.Delete(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"deleted": id})
+}
+
+// ingest accepts a JSON array of records, a single record object, or
+// NDJSON. Every record is parsed before any is handed on, so a batch is
+// accepted whole or not at all.
+func (s *server) ingest(c *gin.Context) {
+	if s.opts.Ingester == nil {
+		writeError(c, http.StatusNotImplemented, "not_implemented", "this server does not ingest")
+		return
+	}
+	ndjson, ok := ingestFormat(c.ContentType())
+	if !ok {
+		writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type %q: POST /v1/images takes application/json (an array or one record) or application/x-ndjson", c.ContentType()))
+		return
+	}
+	body, err := readBody(c, s.opts.MaxIngestBytes)
+	if err != nil {
+		s.bodyError(c, err)
+		return
+	}
+	var recs []record.Record
+	var bad []RecordError
+	if ndjson {
+		recs, bad = parseNDJSON(body)
+	} else {
+		var detail *ErrorDetail
+		recs, bad, detail = parseJSONBatch(body)
+		if detail != nil {
+			writeDetail(c, http.StatusBadRequest, *detail)
+			return
+		}
+	}
+	if len(bad) > 0 {
+		n := len(bad)
+		if len(bad) > maxReportedRecords {
+			bad = bad[:maxReportedRecords]
+		}
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "invalid_record", Records: bad,
+			Message: fmt.Sprintf("%d of %d records are invalid; nothing was ingested (first: record %d: %s)",
+				n, len(recs)+n, bad[0].Index, bad[0].Reason)})
+		return
+	}
+	if len(recs) == 0 {
+		writeError(c, http.StatusBadRequest, "bad_request", "the body holds no records")
+		return
+	}
+	n, err := s.opts.Ingester.Ingest(c.Request.Context(), recs)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"accepted": n})
+}
+
+// ingestFormat reports whether ct is NDJSON, and whether it is accepted at all.
+func ingestFormat(ct string) (ndjson, ok bool) {
+	if ct == "" {
+		return false, true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false, false
+	}
+	switch mt {
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
+		return true, true
+	}
+	return false, isJSON(mt)
+}
+
+func parseJSONBatch(body []byte) ([]record.Record, []RecordError, *ErrorDetail) {
+	trimmed := bytes.TrimSpace(body)
+	if trimmed[0] == '{' {
+		rec, err := record.Parse(trimmed)
+		if err != nil {
+			return nil, []RecordError{{Index: 0, Reason: reason(err)}}, nil
+		}
+		return []record.Record{rec}, nil, nil
+	}
+	if trimmed[0] != '[' {
+		return nil, nil, &ErrorDetail{Code: "bad_request", Message: "body must be a JSON array of records or one record object"}
+	}
+	var raws []json.RawMessage
+	if err := decodeStrict(trimmed, &raws); err != nil {
+		d := jsonErrorDetail(err)
+		return nil, nil, &d
+	}
+	recs := make([]record.Record, 0, len(raws))
+	var bad []RecordError
+	for i, raw := range raws {
+		rec, err := record.Parse(raw)
+		if err != nil {
+			bad = append(bad, RecordError{Index: i, Reason: reason(err)})
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	return recs, bad, nil
+}
+
+func parseNDJSON(body []byte) ([]record.Record, []RecordError) {
+	var recs []record.Record
+	var bad []RecordError
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(nil, len(body)+1) // the body is bounded already; lines are bounded by record.Parse
+	line, i := 0, 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		rec, err := record.Parse(text)
+		if err != nil {
+			bad = append(bad, RecordError{Index: i, Line: line, Reason: reason(err)})
+		} else {
+			recs = append(recs, rec)
+		}
+		i++
+	}
+	return recs, bad
+}
+
+// reason is a record error without the "invalid record: " prefix every one
+// of them carries.
+func reason(err error) string {
+	var fe *record.FieldError
+	if errors.As(err, &fe) {
+		return fe.Field + ": " + fe.Reason
+	}
+	return err.Error()
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/picdex/picdex"
+	"github.com/picdex/picdex/api"
+	"github.com/picdex/picdex/index"
+)
+
+var serveCmd = &command{
+	name:     "serve",
+	synopsis: "run the HTTP API and web UI over a local index",
+	usage:    "serve [--data DIR] [--addr HOST:PORT] [--shards N]",
+	help: `
+Serve opens (or creates) the index in DIR and serves the search API, the web
+UI and the health probes on ADDR. A new, empty index is loaded with the
+bundled demo corpus first, so the UI has something to show. POST /v1/images
+applies records to the index directly.
+
+SIGINT or SIGTERM stops accepting connections, lets requests in flight
+finish (up to 15s) and closes the index.
+
+--brokers (Kafka ingestion) is not available in this build yet.`,
+}
+
+func init() { serveCmd.run = runServe }
+
+const shutdownGrace = 15 * time.Second
+
+func runServe(ctx context.Context, e *env, args []string) int {
+	c := serveCmd
+	fs := c.flags()
+	data := fs.String("data", "./data", "index `directory`")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free one)")
+	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
+	brokers := fs.String("brokers", "", "Kafka `brokers` B,... (not available in this build)")
+	rest, code, ok := c.parse(e, fs, args)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	if *brokers != "" {
+		fmt.Fprintln(e.stderr, "picdex serve: --brokers: Kafka ingestion is not available in this build yet; run without --brokers to use the in-process index")
+		return 2
+	}
+
+	fresh := isEmptyDir(*data)
+	ix, err := index.Open(*data, index.Options{Shards: *shards})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := ix.Close(); err != nil {
+			log.Error("closing index", "err", err)
+		}
+	}()
+	if fresh {
+		if err := loadDemo(ctx, ix, log); err != nil {
+			fmt.Fprintf(e.stderr, "picdex serve: loading the demo corpus: %v\n", err)
+			return 1
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+		return 1
+	}
+	backend := api.IndexBackend{Index: ix}
+	srv := &http.Server{
+		Handler:           api.New(api.Options{Searcher: backend, Store: backend, Ingester: backend, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("picdex serving", "url", "http://"+ln.Addr().String()+"/", "data", *data, "shards", ix.NumShards())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at shutdown", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("server", "err", err)
+	}
+	return 0
+}
+
+// isEmptyDir reports whether dir is absent or holds nothing, i.e. the index
+// Open is about to create is new.
+func isEmptyDir(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return (err != nil && errors.Is(err, os.ErrNotExist)) || (err == nil && len(entries) == 0)
+}
+
+// loadDemo applies the bundled demo corpus.
+func loadDemo(ctx context.Context, ix *index.Index, log *slog.Logger) error {
+	st, err := ix.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Docs > 0 {
+		return nil
+	}
+	start := time.Now()
+	var report strings.Builder
+	l := newLoader(ix, 1000, &report)
+	if err := l.load(ctx, "demo.jsonl", bytes.NewReader(picdex.DemoJSONL)); err != nil {
+		return err
+	}
+	if err := l.flush(ctx); err != nil {
+		return err
+	}
+	if l.stats.rejected > 0 {
+		log.Warn("demo corpus has invalid records", "rejected", l.stats.rejected, "first", strings.SplitN(report.String(), "\n", 2)[0])
+	}
+	log.Info("loaded the demo corpus", "records", l.stats.indexed, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
