@@ -33,7 +33,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{serveCmd, indexCmd, searchCmd, genCmd}
+var commands = []*command{serveCmd, indexCmd, searchCmd, genCmd, benchCmd}
 
 func main() {
 	gin.SetMode(gin.ReleaseMode)
