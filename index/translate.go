@@ -72,6 +72,9 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 	case *query.MatchAll:
 		return bq.NewMatchAllQuery(), nil
 	case *query.Match:
+		if q, ok, err := tr.bm25Match(n); ok || err != nil {
+			return q, err
+		}
 		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
 			switch spec.kind {
 			case kindText:
@@ -225,6 +228,42 @@ func setBoost(q bq.Query, b float64) {
 	if bq, ok := q.(bq.BoostableQuery); ok {
 		bq.SetBoost(b)
 	}
+}
+
+// bm25Match scores a plain word on text fields with bm25Query: every term
+// the word analyzes to is required (a CJK word becomes several bigrams,
+// "e-mail" two terms). ok is false when the clause is not a plain word on
+// text fields.
+func (tr translator) bm25Match(n *query.Match) (bq.Query, bool, error) {
+	if tr.text == nil || n.Fuzziness > 0 {
+		return nil, false, nil
+	}
+	fields := DefaultFields
+	if n.Field != "" {
+		field, spec, ok := resolveField(n.Field)
+		if !ok {
+			return nil, false, posError(n.Pos(), "unknown field %q", n.Field)
+		}
+		if spec.kind != kindText {
+			return nil, false, nil
+		}
+		fields = []WeightedField{{field, 1}}
+	}
+	boost := n.Boost
+	if boost == 0 {
+		boost = 1
+	}
+	var parts []bq.Query
+	for _, tok := range tr.text.Analyze([]byte(n.Text)) {
+		parts = append(parts, &bm25Query{term: string(tok.Term), fields: fields, boost: boost})
+	}
+	switch len(parts) {
+	case 0:
+		return bq.NewMatchNoneQuery(), true, nil
+	case 1:
+		return parts[0], true, nil
+	}
+	return bq.NewConjunctionQuery(parts), true, nil
 }
 
 // multi builds a multi-term clause: bleve's own query when nothing

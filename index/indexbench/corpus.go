@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/picdex/picdex/crawler/synth"
@@ -45,7 +46,7 @@ type tateArtwork struct {
 	Acno         string   `json:"acno"`
 	Title        string   `json:"title"`
 	Artists      []string `json:"artists"`
-	YearStart    *int     `json:"year_start"`
+	YearStart    tateYear `json:"year_start"`
 	Medium       string   `json:"medium"`
 	Subjects     []string `json:"subjects"`
 	ThumbnailURL string   `json:"thumbnail_url"`
@@ -73,10 +74,33 @@ func (a *tateArtwork) toRecord() record.Record {
 	if a.Acno != "" {
 		r.ID = "tate-" + a.Acno
 	}
-	if a.YearStart != nil && *a.YearStart > 0 && *a.YearStart < 10000 {
-		r.TakenAt = fmt.Sprintf("%04d-01-01", *a.YearStart)
+	if a.YearStart > 0 && a.YearStart < 10000 {
+		r.TakenAt = fmt.Sprintf("%04d-01-01", int(a.YearStart))
 	}
 	return r
+}
+
+// tateYear is year_start: a number, null, or now and then text such as
+// "2005" or "c.1997-9", whose first four-digit run is taken.
+type tateYear int
+
+func (y *tateYear) UnmarshalJSON(data []byte) error {
+	var n int
+	if json.Unmarshal(data, &n) == nil {
+		*y = tateYear(n)
+		return nil
+	}
+	var s string
+	if json.Unmarshal(data, &s) != nil {
+		return nil // null or something unusable: no year
+	}
+	for i := 0; i+4 <= len(s); i++ {
+		if n, err := strconv.Atoi(s[i : i+4]); err == nil && n > 0 {
+			*y = tateYear(n)
+			return nil
+		}
+	}
+	return nil
 }
 
 // errNoTate means the Tate file is absent; the suite skips that corpus.

@@ -31,6 +31,10 @@
 // cannot run. Everything Run creates on disk lives under one scratch
 // directory that is removed before Run returns.
 //
+// Latency targets are absolute, so every suite (and every load run) also
+// reports how many CPUs other processes kept busy meanwhile, read from
+// Linux's /proc: a FAIL on a shared machine can be told from a regression.
+//
 // Run writes only to the io.Writer it is given; the Go benchmarks in this
 // package are the CI-sized versions of the load and query suites.
 package indexbench

@@ -3,6 +3,7 @@ package indexbench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -274,3 +275,27 @@ func benchmarkQueries(b *testing.B, class string) {
 func BenchmarkQueryTerm(b *testing.B) { benchmarkQueries(b, "term") }
 
 func BenchmarkQueryFilterFacet(b *testing.B) { benchmarkQueries(b, "filter+facet") }
+
+func TestTateMapping(t *testing.T) {
+	for _, tc := range []struct {
+		line    string
+		takenAt string
+		url     string
+	}{
+		{`{"acno":"A1","title":"Sea","year_start":1826,"subjects":["sea","boat"],"artists":["A","B"],"medium":"Oil","thumbnail_url":"http://t/1.jpg","url":"http://p/1"}`, "1826-01-01T00:00:00Z", "http://t/1.jpg"},
+		{`{"acno":"A2","title":"Sea","year_start":"c.1997-9","url":"http://p/2","thumbnail_url":null}`, "1997-01-01T00:00:00Z", "http://p/2"},
+		{`{"acno":"A3","title":"Sea","year_start":null,"url":"http://p/3"}`, "", "http://p/3"},
+	} {
+		var a tateArtwork
+		if err := json.Unmarshal([]byte(tc.line), &a); err != nil {
+			t.Fatal(err)
+		}
+		r := a.toRecord()
+		if err := r.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		if r.TakenAt != tc.takenAt || r.URL != tc.url || r.ID != "tate-"+a.Acno {
+			t.Errorf("%s: got taken_at %q url %q id %q", tc.line, r.TakenAt, r.URL, r.ID)
+		}
+	}
+}

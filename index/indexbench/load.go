@@ -101,6 +101,7 @@ type loadResult struct {
 	allocBytes uint64 // heap bytes allocated during the load
 	allocs     uint64 // heap objects allocated during the load
 	diskBytes  int64
+	others     string // CPUs other processes kept busy meanwhile
 }
 
 func (r loadResult) perSecond() float64 { return float64(r.records) / r.dur.Seconds() }
@@ -121,9 +122,13 @@ func measureLoad(ctx context.Context, scratch string, l loader, recs []record.Re
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	start := time.Now()
+	start, cpu := time.Now(), sampleCPU()
 	err = l.load(ctx, dir, recs)
 	dur := time.Since(start)
+	others := "-"
+	if n, ok := otherCPUs(cpu, sampleCPU()); ok {
+		others = fmt.Sprintf("%.2f", n)
+	}
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		return loadResult{}, fmt.Errorf("%s load: %w", l.name, err)
@@ -135,6 +140,7 @@ func measureLoad(ctx context.Context, scratch string, l loader, recs []record.Re
 		allocBytes: after.TotalAlloc - before.TotalAlloc,
 		allocs:     after.Mallocs - before.Mallocs,
 		diskBytes:  dirSize(dir),
+		others:     others,
 	}, nil
 }
 
@@ -156,7 +162,7 @@ func dirSize(dir string) int64 {
 func loadSuite(ctx context.Context, w io.Writer, o Options, scratch string, recs []record.Record) error {
 	fmt.Fprintf(w, "\n== load: bulk load of %d synth records (picdex: %d shards, batches of %d; bleve-default: 1 index, batches of %d), %d repeats ==\n",
 		len(recs), o.Shards, picdexBatch, bleveBatch, o.Repeat)
-	fmt.Fprintf(w, "%-4s %-14s %11s %9s %11s %11s %10s\n", "run", "engine", "records/s", "time", "alloc/rec", "allocs/rec", "disk")
+	fmt.Fprintf(w, "%-4s %-14s %11s %9s %11s %11s %10s %12s\n", "run", "engine", "records/s", "time", "alloc/rec", "allocs/rec", "disk", "others' CPUs")
 	engines := []loader{picdexLoader(o.Shards), bleveLoader}
 	results := map[string][]loadResult{}
 	for run := 1; run <= o.Repeat; run++ {
@@ -170,8 +176,8 @@ func loadSuite(ctx context.Context, w io.Writer, o Options, scratch string, recs
 				return err
 			}
 			results[l.name] = append(results[l.name], r)
-			fmt.Fprintf(w, "%-4d %-14s %11.0f %9s %11s %11.0f %10s\n", run, r.engine, r.perSecond(),
-				r.dur.Round(time.Millisecond), formatBytes(r.bytesPerRecord()), r.allocsPerRecord(), formatBytes(float64(r.diskBytes)))
+			fmt.Fprintf(w, "%-4d %-14s %11.0f %9s %11s %11.0f %10s %12s\n", run, r.engine, r.perSecond(),
+				r.dur.Round(time.Millisecond), formatBytes(r.bytesPerRecord()), r.allocsPerRecord(), formatBytes(float64(r.diskBytes)), r.others)
 		}
 	}
 	med := map[string]float64{}

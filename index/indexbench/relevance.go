@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func knownItems(recs []record.Record, n int, seed int64) []knownItem {
 		}
 		k := min(len(pool), 2+r.IntN(3))
 		pick := r.Perm(len(pool))[:k]
-		sortInts(pick) // keep the words in reading order
+		slices.Sort(pick) // keep the words in reading order
 		it := knownItem{target: t}
 		for _, i := range pick {
 			w := pool[i]
@@ -89,14 +90,6 @@ func knownItems(recs []record.Record, n int, seed int64) []knownItem {
 		out = append(out, it)
 	}
 	return out
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 // textKey is everything either engine can see of a record. Records with

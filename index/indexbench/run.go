@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/picdex/picdex/index/record"
@@ -32,9 +30,6 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	fmt.Fprintf(w, "%s %s/%s, %d CPUs, GOMAXPROCS=%d, scratch %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), scratch)
 
-	if l, ok := loadAverage(); ok {
-		fmt.Fprintf(w, "load average %.2f at start%s\n", l, busyNote(l))
-	}
 	start := time.Now()
 	recs, err := synthCorpus(ctx, o.N, o.Seed)
 	if err != nil {
@@ -53,38 +48,15 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		if !o.runs(s.name) {
 			continue
 		}
-		start := time.Now()
+		start, cpu := time.Now(), sampleCPU()
 		if err := s.run(ctx, w, o, scratch, recs); err != nil {
 			return fmt.Errorf("%s suite: %w", s.name, err)
 		}
-		note := ""
-		if l, ok := loadAverage(); ok {
-			note = fmt.Sprintf(", load average %.2f%s", l, busyNote(l))
+		note := contention(cpu, sampleCPU())
+		if note != "" {
+			note = "; " + note
 		}
 		fmt.Fprintf(w, "(%s suite took %s%s)\n", s.name, time.Since(start).Round(time.Second), note)
 	}
 	return nil
-}
-
-// loadAverage is the one-minute load average where the system reports it.
-// Latency targets are absolute, so a report says when other work shared
-// the CPUs; ratios to a baseline in the same run are affected far less.
-func loadAverage() (float64, bool) {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0, false
-	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return 0, false
-	}
-	l, err := strconv.ParseFloat(f[0], 64)
-	return l, err == nil
-}
-
-func busyNote(load float64) string {
-	if load > float64(runtime.NumCPU())/2 {
-		return fmt.Sprintf(" (busy machine: other work shares the %d CPUs; absolute latencies are inflated)", runtime.NumCPU())
-	}
-	return ""
 }
