@@ -154,6 +154,11 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	var lists [][]ShardHit
 	var facetParts []map[string][]FacetValue
 	for i, r := range results {
+		if r != nil {
+			for j := range r.Hits {
+				r.Hits[j].shard = i
+			}
+		}
 		if errs[i] != nil {
 			if errs[i] != errSkipped {
 				fail(i, errs[i])
@@ -172,7 +177,6 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	if status.Successful == 0 && status.Total > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrAllShardsFailed, status.Failures[0].Reason)
 	}
-	res.Shards = status
 
 	skip := p.from
 	if p.after != nil {
@@ -184,7 +188,25 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	} else {
 		merged = nil
 	}
+	if err := f.fetch(ctx, merged, &status); err != nil {
+		return nil, err
+	}
+	res.Shards = status
+	var hl *highlighter
+	if p.highlight && stats != nil {
+		an, err := textAnalyzerOnce()
+		if err != nil {
+			return nil, err
+		}
+		hl = &highlighter{an: an, terms: stats.DocFreq}
+	}
 	for i := range merged {
+		if merged[i].Image == nil {
+			continue // its shard failed to fetch it; reported in status
+		}
+		if hl != nil {
+			merged[i].Highlights = hl.highlight(merged[i].Image)
+		}
 		res.Hits = append(res.Hits, merged[i].Hit)
 	}
 	if len(merged) == p.size && p.size > 0 {
@@ -206,6 +228,44 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 }
 
 var errSkipped = errors.New("skipped after failing phase 1")
+
+// fetch loads the records of the final page from the shards that hold
+// them (phase 3), so only size records are read rather than from+size per
+// shard. A shard that fails here is reported and its hits dropped.
+func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus) error {
+	byShard := make([][]int, len(f.shards))
+	for i, h := range page {
+		byShard[h.shard] = append(byShard[h.shard], i)
+	}
+	_, errs := callShards(ctx, f, func(ctx context.Context, s int, sh Shard) (struct{}, error) {
+		if len(byShard[s]) == 0 {
+			return struct{}{}, nil
+		}
+		ids := make([]string, len(byShard[s]))
+		for j, i := range byShard[s] {
+			ids[j] = page[i].ID
+		}
+		raws, err := sh.Fetch(ctx, ids)
+		if err != nil {
+			return struct{}{}, err
+		}
+		for j, i := range byShard[s] {
+			page[i].Image = raws[j]
+		}
+		return struct{}{}, nil
+	})
+	for s, err := range errs {
+		if err != nil {
+			status.Failed++
+			status.Successful--
+			status.Failures = append(status.Failures, ShardFailure{Shard: f.shards[s].String(), Reason: "fetch: " + err.Error()})
+		}
+	}
+	if status.Successful <= 0 && len(page) > 0 {
+		return fmt.Errorf("%w: %s", ErrAllShardsFailed, status.Failures[0].Reason)
+	}
+	return nil
+}
 
 // mergeHits k-way merges the shards' sorted lists, keeping the first n.
 func mergeHits(lists [][]ShardHit, keys []sortKey, n int) []ShardHit {

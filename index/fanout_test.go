@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ type fakeShard struct {
 	Shard
 	name  string
 	mode  string // "fail", "panic", "hang", "bad", or "" to delegate
-	phase int    // fail only in this phase (1 stats, 2 search); 0 both
+	phase int    // fail only in this phase (1 stats, 2 search, 3 fetch); 0 all
 }
 
 func (f *fakeShard) String() string { return f.name }
@@ -57,6 +58,13 @@ func (f *fakeShard) SearchShard(ctx context.Context, req *ShardRequest) (*ShardR
 	return f.Shard.SearchShard(ctx, req)
 }
 
+func (f *fakeShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
+	if err := f.misbehave(ctx, 3); err != nil {
+		return nil, err
+	}
+	return f.Shard.Fetch(ctx, ids)
+}
+
 func TestFanoutPartialFailures(t *testing.T) {
 	ix := openWith(t, 2, skewedCorpus(300, 2))
 	full := mustSearch(t, ix, Request{Query: "bus", Size: 100})
@@ -75,9 +83,22 @@ func TestFanoutPartialFailures(t *testing.T) {
 			require.Equal(t, full.Total, res.Total, "%s in phase %d: the healthy shards' hits are all there", mode, phase)
 		}
 	}
+	// A shard failing to fetch its records loses its hits from the page,
+	// and says so.
+	flaky := &fakeShard{Shard: ix.shards[1], name: "flaky", mode: "fail", phase: 3}
+	f := NewFanout([]Shard{good[0], flaky}, FanoutOptions{})
+	res, err := f.Search(context.Background(), &Request{Query: "bus", Size: 100})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Shards.Failed)
+	require.Contains(t, res.Shards.Failures[0].Reason, "fetch")
+	require.Less(t, len(res.Hits), len(full.Hits))
+	for _, h := range res.Hits {
+		require.NotEmpty(t, h.Image)
+	}
+
 	// Every shard failing is an error, not an empty result.
-	f := NewFanout([]Shard{&fakeShard{name: "a", mode: "fail"}, &fakeShard{name: "b", mode: "fail"}}, FanoutOptions{})
-	_, err := f.Search(context.Background(), &Request{Query: "bus"})
+	f = NewFanout([]Shard{&fakeShard{name: "a", mode: "fail"}, &fakeShard{name: "b", mode: "fail"}}, FanoutOptions{})
+	_, err = f.Search(context.Background(), &Request{Query: "bus"})
 	require.ErrorIs(t, err, ErrAllShardsFailed)
 	// A shard that calls the request bad makes the whole request bad.
 	f = NewFanout(append(append([]Shard{}, good...), &fakeShard{name: "c", mode: "bad"}), FanoutOptions{})

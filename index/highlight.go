@@ -1,14 +1,14 @@
 package index
 
 import (
+	"encoding/json"
 	"html"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
-	"github.com/blevesearch/bleve/v2/search"
-
-	"github.com/picdex/picdex/index/record"
+	"github.com/blevesearch/bleve/v2/analysis"
 )
 
 // Highlighted fields, and the longest fragment returned for each.
@@ -16,38 +16,49 @@ var highlightFields = []string{fieldTitle, fieldCaption, fieldAlt}
 
 const fragmentBytes = 160
 
-// highlight marks the matched terms of a hit in the stored record's text,
-// using the byte offsets bleve's term vectors give; the rest of the text is
-// HTML-escaped, so a fragment is safe to insert into a page.
-func highlight(raw []byte, locs search.FieldTermLocationMap) map[string][]string {
-	if len(locs) == 0 {
+// textAnalyzer returns the analyzer of the text fields, built once.
+var textAnalyzerOnce = sync.OnceValues(func() (analysis.Analyzer, error) {
+	m, err := newMapping()
+	if err != nil {
+		return nil, err
+	}
+	a, err := loadAnalyzers(m)
+	return a.text, err
+})
+
+// highlighter marks, in a page of records, the words whose analyzed terms
+// the query looked up in that field (phase 1 recorded them, expansions of
+// fuzzy and prefix clauses included). Re-analyzing the few records of a
+// page is far cheaper than reading term vectors for every match.
+type highlighter struct {
+	an    analysis.Analyzer
+	terms map[string]map[string]uint64 // field → terms, from TermStats.DocFreq
+}
+
+// highlight returns <mark>ed, HTML-escaped fragments for a stored record.
+func (h *highlighter) highlight(raw []byte) map[string][]string {
+	var text struct {
+		Title   string `json:"title"`
+		Caption string `json:"caption"`
+		Alt     string `json:"alt"`
+	}
+	if json.Unmarshal(raw, &text) != nil {
 		return nil
 	}
-	var rec record.Record
 	var out map[string][]string
-	decoded := false
 	for _, f := range highlightFields {
-		terms := locs[f]
+		terms := h.terms[f]
 		if len(terms) == 0 {
 			continue
 		}
-		if !decoded {
-			var err error
-			if rec, err = decodeRaw(raw); err != nil {
-				return nil
-			}
-			decoded = true
-		}
-		text := map[string]string{fieldTitle: rec.Title, fieldCaption: rec.Caption, fieldAlt: rec.Alt}[f]
+		s := map[string]string{fieldTitle: text.Title, fieldCaption: text.Caption, fieldAlt: text.Alt}[f]
 		var spans [][2]int
-		for _, ls := range terms {
-			for _, l := range ls {
-				if int(l.End) <= len(text) && l.Start < l.End {
-					spans = append(spans, [2]int{int(l.Start), int(l.End)})
-				}
+		for _, tok := range h.an.Analyze([]byte(s)) {
+			if _, ok := terms[string(tok.Term)]; ok && tok.End <= len(s) {
+				spans = append(spans, [2]int{tok.Start, tok.End})
 			}
 		}
-		if frag := markSpans(text, spans); frag != "" {
+		if frag := markSpans(s, spans); frag != "" {
 			if out == nil {
 				out = map[string][]string{}
 			}

@@ -88,3 +88,33 @@ func relDiff(a, b float64) float64 {
 	}
 	return math.Abs(a-b) / math.Max(math.Abs(a), math.Abs(b))
 }
+
+// TestTiesOrderedByID: documents with equal scores come in id order, also
+// when a page boundary cuts through a run of ties, on any shard count.
+func TestTiesOrderedByID(t *testing.T) {
+	corpus := skewedCorpus(300, 12)
+	for i := 0; i < 60; i++ {
+		corpus[i].Title = "identical twin"
+		corpus[i].Caption = "identical twin"
+		corpus[i].Alt, corpus[i].Description, corpus[i].Tags = "", "", nil
+	}
+	var want []string
+	for _, n := range []int{1, 4, 16} {
+		ix := openWith(t, n, corpus)
+		var got []string
+		for from := 0; from < 60; from += 7 {
+			res := mustSearch(t, ix, Request{Query: "twin", From: from, Size: 7})
+			for _, h := range res.Hits {
+				got = append(got, h.ID)
+			}
+		}
+		require.Len(t, got, 60)
+		for i := 1; i < len(got); i++ {
+			require.Less(t, got[i-1], got[i], "%d shards: equal scores in id order", n)
+		}
+		if want == nil {
+			want = got
+		}
+		require.Equal(t, want, got)
+	}
+}

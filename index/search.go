@@ -58,37 +58,70 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 	}
 
 	byDistance := p.sort[0].field == distanceKey
-	req := bleve.NewSearchRequest(q)
-	req.Score = score
-	req.Fields = []string{fieldRaw}
-	req.IncludeLocations = p.highlight
-	if byDistance {
-		// Every candidate is already known and verified; fetch them all
-		// (filtered) and order by distance here.
-		req.Size = len(ids)
-		req.SortByCustom(search.SortOrder{&search.SortDocID{}})
-	} else {
-		req.Size = p.from + p.size
-		if p.after != nil {
-			req.Size = p.size
+	want := p.from + p.size
+	if p.after != nil {
+		want = p.size
+	}
+	// The default order is score, then id. Sorting by id inside bleve
+	// loads the id of every matching document; sorting by score alone does
+	// not. So ask for one hit more by score alone, order those few by id
+	// within equal scores, and use the exact sort only when equal scores
+	// straddle the end of the window (then which of them belong in it
+	// depends on ids bleve did not look at).
+	fast := score == "" && p.after == nil && !byDistance && isDefaultSort(p.sort)
+	run := func(fast bool) (*bleve.SearchResult, error) {
+		req := bleve.NewSearchRequest(q)
+		req.Score = score
+		switch {
+		case byDistance:
+			// Every candidate is already known and verified; fetch them all
+			// (filtered) and order by distance here.
+			req.Size = len(ids)
+			req.SortByCustom(search.SortOrder{&search.SortDocID{}})
+		case fast:
+			req.Size = want + 1
+			req.SortByCustom(search.SortOrder{&search.SortScore{Desc: true}})
+		default:
+			req.Size = want
 			req.SearchAfter = p.after
+			req.SortByCustom(bleveSort(p.sort))
 		}
-		req.SortByCustom(bleveSort(p.sort))
+		for _, fs := range p.facets {
+			req.AddFacet(fs.name, facetRequest(fs))
+		}
+		res, err := s.idx.SearchInContext(ctx, req)
+		if err != nil {
+			return nil, queryBuildError(err)
+		}
+		return res, nil
 	}
-	for _, fs := range p.facets {
-		req.AddFacet(fs.name, facetRequest(fs))
-	}
-	res, err := s.idx.SearchInContext(ctx, req)
+	res, err := run(fast)
 	if err != nil {
-		return nil, queryBuildError(err)
+		return nil, err
+	}
+	if fast {
+		hits := res.Hits
+		sort.SliceStable(hits, func(i, j int) bool {
+			if hits[i].Score != hits[j].Score {
+				return hits[i].Score > hits[j].Score
+			}
+			return hits[i].ID < hits[j].ID
+		})
+		if len(hits) > want && want > 0 && hits[want-1].Score == hits[want].Score {
+			if res, err = run(false); err != nil {
+				return nil, err
+			}
+		} else {
+			res.Hits = hits[:min(len(hits), want)]
+			for _, h := range res.Hits {
+				h.Sort = []string{"_score", h.ID}
+				h.DecodedSort = h.Sort
+			}
+		}
 	}
 	out := &ShardResult{Total: res.Total, Hits: make([]ShardHit, 0, len(res.Hits))}
 	for _, h := range res.Hits {
-		raw, _ := h.Fields[fieldRaw].(string)
-		sh := ShardHit{Hit: Hit{ID: h.ID, Score: h.Score, Image: []byte(raw)}, Sort: h.Sort, DecodedSort: h.DecodedSort}
-		if p.highlight {
-			sh.Highlights = highlight([]byte(raw), h.Locations)
-		}
+		sh := ShardHit{Hit: Hit{ID: h.ID, Score: h.Score}, Sort: h.Sort, DecodedSort: h.DecodedSort}
 		if d, ok := dist[h.ID]; ok {
 			d := d
 			sh.Distance = &d
@@ -121,6 +154,10 @@ func pageByDistance(hits []ShardHit, p *plan) []ShardHit {
 		return hits[:min(len(hits), p.size)]
 	}
 	return hits[:min(len(hits), p.from+p.size)]
+}
+
+func isDefaultSort(keys []sortKey) bool {
+	return len(keys) == 2 && keys[0].field == "_score" && keys[0].desc && keys[1].field == "_id" && !keys[1].desc
 }
 
 func bleveSort(keys []sortKey) search.SortOrder {

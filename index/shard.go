@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -17,7 +17,6 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
-	"github.com/blevesearch/bleve/v2/search/query"
 	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/picdex/picdex/index/record"
@@ -41,6 +40,9 @@ type Shard interface {
 	// SearchShard returns the shard's best from+size hits for req, scored
 	// with the given global statistics (phase 2).
 	SearchShard(ctx context.Context, req *ShardRequest) (*ShardResult, error)
+	// Fetch returns the stored records of ids, in order; nil for an id the
+	// shard does not hold (phase 3: only the final page is fetched).
+	Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error)
 	String() string
 	Close() error
 }
@@ -59,11 +61,14 @@ type ShardResult struct {
 	Facets map[string][]FacetValue `json:"facets,omitempty"`
 }
 
-// ShardHit is a hit plus the values the fan-out merges and pages by.
+// ShardHit is a hit, without its record, plus the values the fan-out
+// merges and pages by.
 type ShardHit struct {
 	Hit
 	Sort        []string `json:"sort"`
 	DecodedSort []string `json:"decoded_sort"`
+
+	shard int // which of the fan-out's shards returned it
 }
 
 type localShard struct {
@@ -247,18 +252,34 @@ func (s *localShard) getInternal(key string) ([]byte, error) {
 
 // get returns the stored record JSON, or nil when the id is absent.
 func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error) {
-	req := bleve.NewSearchRequest(query.NewDocIDQuery([]string{id}))
-	req.Fields = []string{fieldRaw}
-	req.Size = 1
-	res, err := s.idx.SearchInContext(ctx, req)
+	raws, err := s.Fetch(ctx, []string{id})
 	if err != nil {
 		return nil, err
 	}
-	if len(res.Hits) == 0 {
-		return nil, nil
+	return raws[0], nil
+}
+
+// Fetch implements Shard.
+func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, len(ids))
+	for i, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		doc, err := s.idx.Document(id)
+		if err != nil {
+			return nil, err
+		}
+		if doc == nil {
+			continue
+		}
+		doc.VisitFields(func(f bindex.Field) {
+			if f.Name() == fieldRaw {
+				out[i] = append(json.RawMessage(nil), f.Value()...)
+			}
+		})
 	}
-	raw, _ := res.Hits[0].Fields[fieldRaw].(string)
-	return json.RawMessage(raw), nil
+	return out, nil
 }
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }
