@@ -83,9 +83,14 @@ func facetRequest(fs facetSpec) *bleve.FacetRequest {
 		}
 		return fr
 	case kindDate:
+		// Buckets over the compact Unix-seconds twin of the date.
 		fr := bleve.NewFacetRequest(fs.field, len(dateBuckets))
 		for _, b := range dateBuckets {
-			fr.AddDateTimeRange(b.name, b.start, b.end)
+			var lo *float64
+			if !b.start.IsZero() {
+				lo = fp(unixSeconds(b.start))
+			}
+			fr.AddNumericRange(b.name, lo, fp(unixSeconds(b.end)))
 		}
 		return fr
 	}

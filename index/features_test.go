@@ -436,3 +436,23 @@ func TestSecondOpenFailsFast(t *testing.T) {
 	_, err = Open(dir, Options{})
 	require.ErrorIs(t, err, ErrLocked)
 }
+
+// TestOldDates: dates before 1678 (where UnixNano overflows) sort and
+// facet correctly.
+func TestOldDates(t *testing.T) {
+	ix := openWith(t, 2, []record.Record{
+		{ID: "a", URL: "a", TakenAt: "1503-01-01T00:00:00Z"},
+		{ID: "b", URL: "b", TakenAt: "1890-05-01T00:00:00Z"},
+		{ID: "c", URL: "c", TakenAt: "2020-05-01T00:00:00Z"},
+		{ID: "d", URL: "d", TakenAt: "1200-05-01T00:00:00Z"},
+	})
+	res := mustSearch(t, ix, Request{Facets: []string{"taken_at"}, Sort: []string{"taken_at"}})
+	require.Equal(t, []FacetValue{{"<1500", 1}, {"1500s", 1}, {"1800s", 1}, {"2020", 1}}, res.Facets["taken_at"])
+	var ids []string
+	for _, h := range res.Hits {
+		ids = append(ids, h.ID)
+	}
+	require.Equal(t, []string{"d", "a", "b", "c"}, ids)
+	res = mustSearch(t, ix, Request{Query: "taken_at:<1600-01-01"})
+	require.EqualValues(t, 2, res.Total)
+}

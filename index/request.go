@@ -273,7 +273,7 @@ func parseSort(keys []string, similar bool) ([]sortKey, error) {
 				out = append(out, sortKey{field: "_id", desc: desc})
 				continue
 			}
-			field, spec, ok := resolveField(name)
+			field, spec, ok := resolveOrderField(name)
 			if !ok || spec.options&optFacet != optFacet || spec.kind == kindGeo {
 				return nil, badParam("sort", "cannot sort by %q; sortable: _score, _id, width, height, bytes, taken_at, format, camera.make, camera.iso, …", name)
 			}
@@ -306,7 +306,7 @@ func parseFacet(s string) (facetSpec, error) {
 		}
 		fs.size = n
 	}
-	field, spec, ok := resolveField(name)
+	field, spec, ok := resolveOrderField(name)
 	if !ok || spec.options&optFacet != optFacet {
 		return fs, badParam("facet", "cannot facet on %q; facetable: tags, format, source, license, colors, camera.make, camera.model, camera.iso, width, height, bytes, taken_at", name)
 	}

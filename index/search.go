@@ -171,10 +171,8 @@ func bleveSort(keys []sortKey) search.SortOrder {
 		default:
 			sf := &search.SortField{Field: k.field, Desc: k.desc, Missing: search.SortFieldMissingLast}
 			switch k.kind {
-			case kindNumber:
+			case kindNumber, kindDate: // dates sort by their compact number
 				sf.Type = search.SortFieldAsNumber
-			case kindDate:
-				sf.Type = search.SortFieldAsDate
 			default:
 				sf.Type = search.SortFieldAsString
 			}

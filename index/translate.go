@@ -105,10 +105,7 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 				if !strings.Contains(n.Text, "T") {
 					end = t.Add(24*time.Hour - time.Nanosecond)
 				}
-				in := true
-				q := bq.NewDateRangeInclusiveQuery(t, end, &in, &in)
-				q.SetField(field)
-				return constantScore(q), nil
+				return constantScore(dateRange(t, end, true, true)), nil
 			}
 			return nil, posError(n.Pos(), "field %s cannot be searched by text", field)
 		})
@@ -361,9 +358,7 @@ func translateRange(n *query.Range) (bq.Query, error) {
 			}
 			*b.dst = t
 		}
-		dq := bq.NewDateRangeInclusiveQuery(lo, hi, &minIn, &maxIn)
-		dq.SetField(field)
-		q = dq
+		q = dateRange(lo, hi, minIn, maxIn)
 	case kindKeyword, kindKeywordLower:
 		var lo, hi string
 		if n.Min != nil {
@@ -392,6 +387,24 @@ func constantScore(q bq.Query) bq.Query {
 	b := bq.NewBooleanQuery([]bq.Query{bq.NewMatchAllQuery()}, nil, nil)
 	b.AddFilter(q)
 	return b
+}
+
+// dateRange matches taken_at between two times (zero: unbounded), using
+// its multi-precision Unix-seconds terms, which unlike bleve's date fields
+// cover every year.
+func dateRange(lo, hi time.Time, loIn, hiIn bool) bq.Query {
+	var min, max *float64
+	if !lo.IsZero() {
+		v := unixSeconds(lo)
+		min = &v
+	}
+	if !hi.IsZero() {
+		v := unixSeconds(hi)
+		max = &v
+	}
+	q := bq.NewNumericRangeInclusiveQuery(min, max, &loIn, &hiIn)
+	q.SetField(fieldTakenAt)
+	return q
 }
 
 // numberRange matches numeric terms between the encoded bounds; "" is
@@ -518,10 +531,7 @@ func translateFilter(f *Filter, ids []string) (bq.Query, error) {
 				hi = hi.Add(24*time.Hour - time.Nanosecond)
 			}
 		}
-		in := true
-		q := bq.NewDateRangeInclusiveQuery(lo, hi, &in, &in)
-		q.SetField(fieldTakenAt)
-		parts = append(parts, q)
+		parts = append(parts, dateRange(lo, hi, true, true))
 	}
 	if f.Near != "" {
 		n, err := parseNear(f.Near)
