@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -37,6 +38,12 @@ var commands = []*command{serveCmd, indexCmd, searchCmd, genCmd, benchCmd}
 
 func main() {
 	gin.SetMode(gin.ReleaseMode)
+	// bleve allocates heavily while indexing and searching; trading some
+	// memory for half the collections is the right default for a server.
+	// An explicit GOGC still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()
