@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -373,10 +372,3 @@ func numberTerm(v float64) []byte {
 // unixSeconds is exact to the second for any year (UnixNano overflows
 // before 1678, and artworks are older than that).
 func unixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
-
-// decodeRaw parses a stored record.
-func decodeRaw(raw []byte) (record.Record, error) {
-	var r record.Record
-	err := json.Unmarshal(raw, &r)
-	return r, err
-}
