@@ -11,50 +11,71 @@ import (
 // without letting the first word swamp everything.
 const zipfS = 1.1
 
-// dist samples an index from a fixed discrete distribution in O(log n) with
-// a single 64-bit draw. rand.Zipf is not used: it costs several math.Exp and
-// math.Log calls per sample, which at ~25 draws per record would dominate
-// generation time, and it cannot express arbitrary weights.
+// dist samples an index from a fixed discrete distribution in O(1) with a
+// single 64-bit draw (Walker's alias method). rand.Zipf is not used: it
+// costs several math.Exp and math.Log calls per sample, which at ~40 draws
+// per record would dominate generation time, and it cannot express
+// arbitrary weights.
 type dist struct {
-	cum []uint64 // cum[k] = P(X <= k) scaled to 2^63
+	prob  []uint32 // keep column k when the low 32 random bits are below prob[k]
+	alias []int32  // otherwise take alias[k]
 }
 
 func newDist(weights []float64) dist {
+	n := len(weights)
 	total := 0.0
 	for _, w := range weights {
 		total += w
 	}
-	d := dist{cum: make([]uint64, len(weights))}
-	acc := 0.0
+	scaled := make([]float64, n)
+	var small, large []int
 	for k, w := range weights {
-		acc += w
-		d.cum[k] = uint64(float64(acc/total) * (1 << 63))
+		scaled[k] = float64(w*float64(n)) / total
+		if scaled[k] < 1 {
+			small = append(small, k)
+		} else {
+			large = append(large, k)
+		}
 	}
-	d.cum[len(d.cum)-1] = 1 << 63
+	d := dist{prob: make([]uint32, n), alias: make([]int32, n)}
+	for len(small) > 0 && len(large) > 0 {
+		s, l := small[len(small)-1], large[len(large)-1]
+		small = small[:len(small)-1]
+		d.prob[s] = uint32(scaled[s] * (1 << 32))
+		d.alias[s] = int32(l)
+		scaled[l] = float64(scaled[l]+scaled[s]) - 1
+		if scaled[l] < 1 {
+			large = large[:len(large)-1]
+			small = append(small, l)
+		}
+	}
+	// Leftovers are 1 up to rounding: always keep them.
+	for _, k := range append(small, large...) {
+		d.prob[k] = math.MaxUint32
+		d.alias[k] = int32(k)
+	}
 	return d
 }
 
-// newZipf weights rank k (0-based) by 1/(k+1)^s.
-func newZipf(n int, s float64) dist {
-	w := make([]float64, n)
-	for k := range w {
-		w[k] = math.Pow(float64(k+1), -s)
+func (d dist) draw(r *rand.Rand) int {
+	u := r.Uint64()
+	k := int((u >> 32) * uint64(len(d.prob)) >> 32)
+	if uint32(u) < d.prob[k] {
+		return k
 	}
-	return newDist(w)
+	return int(d.alias[k])
 }
 
-func (d dist) draw(r *rand.Rand) int {
-	u := r.Uint64() >> 1
-	lo, hi := 0, len(d.cum)-1
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if u < d.cum[m] {
-			hi = m
-		} else {
-			lo = m + 1
-		}
+// newZipf weights rank k (0-based) by 1/(k+1)^s.
+func newZipf(n int, s float64) dist { return newZipfMandelbrot(n, s, 0) }
+
+// newZipfMandelbrot weights rank k (0-based) by 1/(k+1+q)^s.
+func newZipfMandelbrot(n int, s, q float64) dist {
+	w := make([]float64, n)
+	for k := range w {
+		w[k] = math.Pow(float64(k)+1+q, -s)
 	}
-	return lo
+	return newDist(w)
 }
 
 // vocab is a frequency-ordered word list with its Zipf sampler.

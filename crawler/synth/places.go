@@ -1,5 +1,7 @@
 package synth
 
+import "time"
+
 // region says which language's records a place attracts.
 type region uint8
 
@@ -22,6 +24,15 @@ type place struct {
 	region    region
 	weight    float64 // relative popularity with photographers
 }
+
+// zones holds one fixed zone per entry of places.
+var zones = func() []*time.Location {
+	z := make([]*time.Location, len(places))
+	for i, p := range places {
+		z[i] = time.FixedZone("", p.offsetMin*60)
+	}
+	return z
+}()
 
 var places = []place{
 	{"Seoul", "서울", 37.5665, 126.9780, 540, 38, regionKorea, 10},

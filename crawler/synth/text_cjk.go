@@ -45,9 +45,13 @@ func josa(s, afterConsonant, afterVowel string) string {
 func korean(r *rand.Rand, pl *place) text {
 	var t text
 	noun := koNounV.pick(r)
-	pname := koPlaceV.pick(r)
-	if pl.region == regionKorea && chance(r, 0.7) {
+	// Abroad, Koreans write the place as it is known locally ("Paris에서").
+	pname := pl.name
+	if pl.region == regionKorea {
 		pname = pl.local
+		if chance(r, 0.2) {
+			pname = koPlaceV.pick(r)
+		}
 	}
 	adj := koAdjV.pick(r)
 	se := uniform(r, koSeasons)
@@ -139,9 +143,9 @@ func korean(r *rand.Rand, pl *place) text {
 	tags := make([]string, 0, n)
 	tags = addTag(tags, noun)
 	if len(tags) < n && chance(r, 0.6) {
-		tags = addTag(tags, pname)
+		tags = addTag(tags, strings.ToLower(pname))
 	}
-	if len(tags) < n && pl.region == regionKorea && chance(r, 0.2) {
+	if len(tags) < n && chance(r, 0.2) {
 		tags = addTag(tags, strings.ToLower(pl.name))
 	}
 	t.tags = fillTags(r, tags, n, koTagV)

@@ -26,6 +26,8 @@ const (
 	seasonWinter
 )
 
+var seasonNames = [...]string{seasonSpring: "spring", seasonSummer: "summer", seasonAutumn: "autumn", seasonWinter: "winter"}
+
 type subjectKind uint8
 
 const (
@@ -61,8 +63,11 @@ var (
 
 	// tagVocab is the tag word list: the heads of the caption lists
 	// interleaved by rank, so frequent caption words are frequent tags
-	// and tag and text queries correlate.
-	tagVocab = newVocab(buildTagWords(500))
+	// and tag and text queries correlate. A record draws several tags, so
+	// a pure Zipf head would land on a third of all records; the
+	// Mandelbrot offset flattens the head to a few percent, as on real
+	// photo sites.
+	tagVocab = vocab{words: buildTagWords(500), z: newZipfMandelbrot(500, zipfS, 2.7)}
 
 	// lightOf and seasonOf say what a time or weather word implies.
 	lightOf = map[string]light{
@@ -136,6 +141,7 @@ type enScene struct {
 	place      string
 	timePhrase string
 	tod        string // time-of-day word when the time phrase used one
+	season     string // season word when the time phrase used one
 	city       string
 }
 
@@ -180,6 +186,9 @@ func english(r *rand.Rand, pl *place) text {
 		s.place = enPlaces.words[0]
 	}
 	s.timePhrase, s.tod, t.light, t.season = enTimePhrase(r)
+	if t.season != seasonAny {
+		s.season = seasonNames[t.season]
+	}
 	if s.colour != "" {
 		t.colour = colourHex(s.colour)
 	}
@@ -338,15 +347,17 @@ func (s *enScene) titleText(r *rand.Rand) string {
 	case 0:
 		t = mod + " " + s.subject
 	case 1:
-		tod := s.tod
-		if tod == "" {
-			tod = enTimes.pick(r)
+		t = mod + " " + s.subject
+		if s.tod != "" {
+			t = s.subject + " at " + s.tod
 		}
-		t = s.subject + " at " + tod
 	case 2:
 		t = s.city + " " + s.place
 	case 3:
-		t = enSeasons.pick(r) + " in " + s.city
+		t = s.subject + " in " + s.city
+		if s.season != "" {
+			t = s.season + " in " + s.city
+		}
 	case 4:
 		t = "the " + mod + " " + s.place
 	case 5:
@@ -378,7 +389,7 @@ func (s *enScene) descriptionText(r *rand.Rand) string {
 			a := enWeatherAdj.pick(r)
 			p = "Taken in " + s.city + " on " + article(a) + " " + a + " " + enDayparts.pick(r) + "."
 		case 1:
-			p = "The " + s.subject + " " + or(s.action, "stayed") + " " + s.placePhrase() + " for most of the " + enDayparts.pick(r) + "."
+			p = "The " + s.subject + " was " + or(s.action, "there") + " " + s.placePhrase() + " for most of the " + enDayparts.pick(r) + "."
 		case 2:
 			p = capFirst(enAdjectives.pick(r)) + " light over the " + s.place + "."
 		case 3:
@@ -478,15 +489,25 @@ func capFirst(s string) string {
 	return s
 }
 
-var smallWords = map[string]bool{"a": true, "an": true, "the": true, "at": true, "in": true,
-	"of": true, "and": true, "on": true, "from": true}
-
 func titleCase(s string) string {
-	ws := strings.Split(s, " ")
-	for i, w := range ws {
-		if i == 0 || !smallWords[w] {
-			ws[i] = capFirst(w)
+	b := []byte(s)
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && b[j] != ' ' {
+			j++
 		}
+		if w := s[i:j]; (i == 0 || !isSmallWord(w)) && b[i] >= 'a' && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+		i = j + 1
 	}
-	return strings.Join(ws, " ")
+	return string(b)
+}
+
+func isSmallWord(w string) bool {
+	switch w {
+	case "a", "an", "the", "at", "in", "of", "and", "on", "from":
+		return true
+	}
+	return false
 }

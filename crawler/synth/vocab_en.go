@@ -58,6 +58,15 @@ late early first last only double single twin main upper lower inner outer
 northern southern eastern western central heavy light thin thick fat slim massive miniature
 enormous compact portable electric wireless digital analog mechanical automatic manual
 handwritten printed embroidered knitted woven stitched folded crumpled torn stained spotless
+adorable agile airy arid bare battered beloved blazing bleak breathtaking brisk bumpy chipped
+cluttered colossal cosmopolitan craggy crooked dainty dappled decorative desolate dewy dim eerie
+elaborate eroded fancy feathery fiery flowering fluorescent foamy frail frayed gilded gleaming
+gnarled gritty heavenly hilly idyllic immense inviting knotted lacy lanky leafless lively lofty
+lopsided marshy mellow mighty muted nimble ornamental patchy pebbled petite picturesque plush
+pristine rambling ramshackle rippled rolling rosy rugged rundown rustling scenic scruffy secluded
+shabby sheltered skeletal sleek snug sooty spacious spiky splendid stately steamy striking
+stunning sturdy sunken swirling tattered tender textured thorny tidy timeless trim turbulent
+unspoiled untamed velvety verdant weary whimsical windblown wispy withered wrinkled youthful zigzag
 `)
 
 var objectWords = words(`
@@ -102,6 +111,12 @@ mailbox_post newspaper_stand bus_shelter bike_rack street_vendor_cart food_truck
 umbrella_stand coat_rack bookcase bunk_bed crib rocking_chair bean_bag ottoman footstool
 dresser wardrobe nightstand headboard duvet mattress bath_mat shower_curtain toothbrush
 soap sponge hairdryer comb perfume lipstick nail_polish makeup_brush
+avocado blueberry raspberry kiwi coconut fig papaya pomegranate persimmon chestnut walnut almond
+peanut cinnamon tofu dim_sum spring_roll curry burrito omelette sausage bacon oyster clam mussel
+scallop baguette brioche scone biscuit brownie cheesecake pudding yogurt cereal porridge espresso
+latte cappuccino matcha soda paper_plane origami folding_fan parasol disco_ball abacus guitar_case
+sheet_music vinyl_record film_camera projector spotlight easel sketchbook crayon scissors ruler
+calculator clipboard
 `)
 
 var vehicleWords = words(`
@@ -171,6 +186,8 @@ pergola fountain_square town_hall city_hall courthouse parliament embassy post_o
 train_platform tram_stop taxi_rank car_park rest_stop service_area roadside_diner
 food_stall tea_house ramen_shop noodle_bar bar wine_bar coffee_shop ice_cream_parlor
 flower_shop farmers_market antique_shop record_store gift_shop toy_store
+bazaar souk marketplace arcade colonnade cloister crypt dungeon moat drawbridge rampart turret
+spire dome minaret belfry
 `)
 
 var activityWords = words(`
@@ -188,6 +205,9 @@ meditating napping splashing wading perching nesting pecking foraging soaring ho
 gliding roaming prowling stalking pouncing basking burrowing howling barking purring chirping
 sniffing licking peeking hiding listening thinking dreaming daydreaming queuing commuting
 skipping hopping tiptoeing sledding snorkeling bouldering
+sketching rollerblading snowshoeing paragliding skydiving fencing golfing bowling ice_skating
+birdwatching stargazing sightseeing backpacking busking drumming strumming whistling humming
+brewing pouring stirring chopping slicing frying sipping tasting
 `)
 
 var stateWords = words(`
@@ -220,10 +240,6 @@ first_light
 var daypartWords = words(`morning afternoon evening day night weekend`)
 
 var seasonWords = words(`autumn spring summer winter fall`)
-
-var monthWords = words(`
-January February March April May June July August September October November December
-`)
 
 var photoWords = words(`
 portrait landscape closeup macro panorama silhouette reflection bokeh long_exposure aerial_view
