@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -11,7 +12,7 @@ import (
 // shard (search_after). It is opaque to callers.
 type cursor struct {
 	Sort   string   `json:"s"`
-	Values []string `json:"v"`
+	Values [][]byte `json:"v"` // raw engine sort values; not always UTF-8
 }
 
 func sortSignature(keys []sortKey) string {
@@ -27,7 +28,11 @@ func sortSignature(keys []sortKey) string {
 }
 
 func encodeCursor(keys []sortKey, values []string) string {
-	data, _ := json.Marshal(cursor{Sort: sortSignature(keys), Values: values})
+	raw := make([][]byte, len(values))
+	for i, v := range values {
+		raw[i] = []byte(v)
+	}
+	data, _ := json.Marshal(cursor{Sort: sortSignature(keys), Values: raw})
 	return base64.RawURLEncoding.EncodeToString(data)
 }
 
@@ -46,5 +51,19 @@ func decodeCursor(s string, keys []sortKey) ([]string, error) {
 	if c.Sort != sortSignature(keys) {
 		return nil, badParam("cursor", "belongs to another sort order")
 	}
-	return c.Values, nil
+	out := make([]string, len(c.Values))
+	for i, v := range c.Values {
+		out[i] = string(v)
+		switch keys[i].field {
+		case "_score":
+			if _, err := strconv.ParseFloat(out[i], 64); err != nil {
+				return nil, badParam("cursor", "malformed")
+			}
+		case distanceKey:
+			if _, err := strconv.Atoi(out[i]); err != nil {
+				return nil, badParam("cursor", "malformed")
+			}
+		}
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ type FanoutOptions struct {
 	MaxConcurrency int
 	// ShardTimeout bounds each shard call (default 10s).
 	ShardTimeout time.Duration
+	// Logger receives the stack of a shard call that panicked (the caller
+	// only sees that it did). Nil discards it.
+	Logger *slog.Logger
 }
 
 func (o *FanoutOptions) setDefaults() {
@@ -74,7 +78,10 @@ func callShards[T any](ctx context.Context, f *Fanout, fn func(context.Context, 
 			defer wg.Done()
 			defer func() {
 				if r := recover(); r != nil {
-					errs[i] = fmt.Errorf("%s: panic: %v\n%s", sh, r, debug.Stack())
+					errs[i] = fmt.Errorf("%s: internal error (panic)", sh)
+					if f.opts.Logger != nil {
+						f.opts.Logger.Error("shard call panicked", "shard", sh.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					}
 				}
 			}()
 			select {
@@ -216,8 +223,8 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 			switch {
 			case k.field == "_score":
 				values[i] = scoreString(last.Score)
-			case i < len(last.DecodedSort):
-				values[i] = last.DecodedSort[i]
+			case i < len(last.Sort):
+				values[i] = last.Sort[i]
 			}
 		}
 		res.NextCursor = encodeCursor(p.sort, values)

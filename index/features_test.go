@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"os"
@@ -211,6 +212,7 @@ func TestBadRequests(t *testing.T) {
 	ix := openWith(t, 2, skewedCorpus(50, 1))
 	neg, big := -1, 11
 	for _, req := range []Request{
+		{From: math.MaxInt}, {From: math.MaxInt - 5, Size: 10},
 		{Size: -1}, {Size: MaxSize + 1}, {From: -5}, {From: MaxWindow},
 		{Cursor: "not-a-cursor"}, {Cursor: "e30"}, {Query: "bus", Cursor: encodeCursor([]sortKey{{field: "width"}}, []string{"1"})},
 		{Sort: []string{"caption"}}, {Sort: []string{"location"}}, {Facets: []string{"caption"}}, {Facets: []string{"tags:0"}},
@@ -455,4 +457,67 @@ func TestOldDates(t *testing.T) {
 	require.Equal(t, []string{"d", "a", "b", "c"}, ids)
 	res = mustSearch(t, ix, Request{Query: "taken_at:<1600-01-01"})
 	require.EqualValues(t, 2, res.Total)
+}
+
+// TestPHashCompactionUnderUpdates: re-applying records with phashes many
+// times (which compacts the near-duplicate index) keeps it correct.
+func TestPHashCompactionUnderUpdates(t *testing.T) {
+	var corpus []record.Record
+	for i := 0; i < 700; i++ {
+		corpus = append(corpus, record.Record{ID: fmt.Sprintf("h%03d", i), URL: fmt.Sprintf("u%d", i), PHash: fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15)})
+	}
+	ix := openWith(t, 1, corpus)
+	for round := 0; round < 4; round++ {
+		require.NoError(t, ix.Apply(context.Background(), corpus))
+	}
+	st, err := ix.Stats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 700, st.Shards[0].PHashes)
+	res := mustSearch(t, ix, Request{Filter: Filter{Similar: corpus[5].PHash, Distance: ptr(0)}})
+	require.Len(t, res.Hits, 1)
+	require.Equal(t, corpus[5].ID, res.Hits[0].ID)
+}
+
+// TestCursorWithMissingValues: paging by a field some documents lack
+// visits every document once and ends.
+func TestCursorWithMissingValues(t *testing.T) {
+	var corpus []record.Record
+	for i := 0; i < 23; i++ {
+		r := record.Record{ID: fmt.Sprintf("m%02d", i), URL: fmt.Sprintf("u%d", i), Caption: "harbour"}
+		if i%2 == 0 {
+			r.Width = 100 + i
+			r.TakenAt = fmt.Sprintf("%04d-01-01", 1500+i*20)
+		}
+		corpus = append(corpus, r)
+	}
+	ix := openWith(t, 3, corpus)
+	for _, sort := range []string{"width", "-width", "taken_at", "-taken_at"} {
+		seen := map[string]bool{}
+		req := Request{Sort: []string{sort}, Size: 4}
+		for page := 0; page < 20; page++ {
+			res := mustSearch(t, ix, req)
+			for _, h := range res.Hits {
+				require.False(t, seen[h.ID], "%s: %s twice", sort, h.ID)
+				seen[h.ID] = true
+			}
+			if res.NextCursor == "" {
+				break
+			}
+			req.Cursor = res.NextCursor
+		}
+		require.Len(t, seen, len(corpus), sort)
+	}
+}
+
+// TestInterruptedShardCreation: a shard created without its version (the
+// process stopped in between) is finished on the next open.
+func TestInterruptedShardCreation(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := Open(dir, Options{Shards: 1})
+	require.NoError(t, err)
+	require.NoError(t, ix.shards[0].idx.DeleteInternal(mappingVersionKey))
+	require.NoError(t, ix.Close())
+	ix, err = Open(dir, Options{})
+	require.NoError(t, err)
+	require.NoError(t, ix.Close())
 }

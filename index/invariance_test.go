@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/picdex/picdex/index/record"
 )
 
 var invarianceQueries = []string{
@@ -116,5 +118,37 @@ func TestTiesOrderedByID(t *testing.T) {
 			want = got
 		}
 		require.Equal(t, want, got)
+	}
+}
+
+// TestScoresIndependentOfWriteHistory: replaced and deleted documents do
+// not linger in the statistics, so an index with a history of updates
+// scores like one built fresh, on any shard count.
+func TestScoresIndependentOfWriteHistory(t *testing.T) {
+	corpus := skewedCorpus(400, 13)
+	fresh := openWith(t, 4, corpus)
+	churned := openWith(t, 1, corpus)
+	ctx := context.Background()
+	for round := 0; round < 3; round++ {
+		changed := make([]record.Record, 0, 100)
+		for i := 0; i < 100; i++ {
+			r := corpus[i]
+			r.Caption = "temporary zephyr lantern words " + r.Caption
+			changed = append(changed, r)
+		}
+		require.NoError(t, churned.Apply(ctx, changed))
+		require.NoError(t, churned.Apply(ctx, corpus[:100]))
+	}
+	extra := record.Record{ID: "gone", URL: "gone", Caption: "zephyr zephyr bus"}
+	require.NoError(t, churned.Apply(ctx, []record.Record{extra}))
+	require.NoError(t, churned.Delete(ctx, "gone"))
+	for _, q := range []string{"zephyr", "bus river", `"red bus"`} {
+		a := mustSearch(t, fresh, Request{Query: q, Size: 20})
+		b := mustSearch(t, churned, Request{Query: q, Size: 20})
+		require.Equal(t, a.Total, b.Total, q)
+		for i := range a.Hits {
+			require.Equal(t, a.Hits[i].ID, b.Hits[i].ID, "%q hit %d", q, i)
+			require.InDelta(t, 0, relDiff(a.Hits[i].Score, b.Hits[i].Score), 1e-6, "%q hit %d", q, i)
+		}
 	}
 }

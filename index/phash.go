@@ -100,9 +100,9 @@ func (p *phashIndex) maybeCompactLocked() {
 	if len(p.ids) < 1024 || uint64(len(p.ids)) < 2*p.live.GetCardinality() {
 		return
 	}
-	ids, hashes := p.ids, p.hashes
-	live := p.live
-	*p = phashIndex{ords: map[string]uint32{}, live: roaring.New()}
+	// Rebuild field by field: p.mu is held by the caller and must survive.
+	ids, hashes, live := p.ids, p.hashes, p.live
+	p.ords, p.ids, p.hashes, p.live = map[string]uint32{}, nil, nil, roaring.New()
 	for i := range p.tables {
 		p.tables[i] = map[uint16]*roaring.Bitmap{}
 	}

@@ -191,7 +191,7 @@ func (r *Request) validate() (*plan, error) {
 	if p.from < 0 {
 		return nil, badParam("from", "must not be negative")
 	}
-	if p.from+p.size > MaxWindow {
+	if p.from > MaxWindow-p.size { // not from+size, which can overflow
 		return nil, badParam("from", "from+size must not exceed %d; page deeper with cursor", MaxWindow)
 	}
 	if len(r.Query) > 4096 {

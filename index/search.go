@@ -115,20 +115,18 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 			res.Hits = hits[:min(len(hits), want)]
 			for _, h := range res.Hits {
 				h.Sort = []string{"_score", h.ID}
-				h.DecodedSort = h.Sort
 			}
 		}
 	}
 	out := &ShardResult{Total: res.Total, Hits: make([]ShardHit, 0, len(res.Hits))}
 	for _, h := range res.Hits {
-		sh := ShardHit{Hit: Hit{ID: h.ID, Score: h.Score}, Sort: h.Sort, DecodedSort: h.DecodedSort}
+		sh := ShardHit{Hit: Hit{ID: h.ID, Score: h.Score}, Sort: h.Sort}
 		if d, ok := dist[h.ID]; ok {
 			d := d
 			sh.Distance = &d
 		}
 		if byDistance {
-			key := []string{fmt.Sprintf("%03d", *sh.Distance), h.ID}
-			sh.Sort, sh.DecodedSort = key, key
+			sh.Sort = []string{fmt.Sprintf("%03d", *sh.Distance), h.ID}
 		}
 		out.Hits = append(out.Hits, sh)
 	}
@@ -170,12 +168,12 @@ func bleveSort(keys []sortKey) search.SortOrder {
 			out = append(out, &search.SortDocID{Desc: k.desc})
 		default:
 			sf := &search.SortField{Field: k.field, Desc: k.desc, Missing: search.SortFieldMissingLast}
-			switch k.kind {
-			case kindNumber, kindDate: // dates sort by their compact number
-				sf.Type = search.SortFieldAsNumber
-			default:
-				sf.Type = search.SortFieldAsString
-			}
+			// Every sortable field holds one term per value, and numbers
+			// and dates are one prefix-coded term whose byte order is
+			// their numeric order, so all compare as strings. That keeps
+			// the raw sort values usable as search_after values, including
+			// the marker of a missing value, which bleve cannot decode.
+			sf.Type = search.SortFieldAsString
 			out = append(out, sf)
 		}
 	}

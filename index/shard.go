@@ -65,8 +65,9 @@ type ShardResult struct {
 // merges and pages by.
 type ShardHit struct {
 	Hit
-	Sort        []string `json:"sort"`
-	DecodedSort []string `json:"decoded_sort"`
+	// Sort holds the engine's raw sort values (they compare as strings;
+	// numbers are binary prefix-coded terms), which the cursor carries.
+	Sort []string `json:"sort"`
 
 	shard int // which of the fan-out's shards returned it
 }
@@ -140,6 +141,19 @@ func openShard(path string) (*localShard, error) {
 			s.idx.Close()
 			return nil, err
 		}
+		if v == nil {
+			// Created, but the process stopped before the version was
+			// written: an empty shard of this version, to be finished.
+			n, err := s.idx.DocCount()
+			if err == nil && n == 0 {
+				v = []byte(strconv.Itoa(MappingVersion))
+				err = s.idx.SetInternal(mappingVersionKey, v)
+			}
+			if err != nil {
+				s.idx.Close()
+				return nil, err
+			}
+		}
 		if string(v) != strconv.Itoa(MappingVersion) {
 			s.idx.Close()
 			return nil, fmt.Errorf("%w: shard %s has version %q, this picdex writes %d; rebuild it with `picdex reindex`",
@@ -191,17 +205,23 @@ func (s *localShard) loadPHashes() error {
 		if err != nil {
 			return err
 		}
-		for {
-			d, err := tfr.Next(nil)
-			if err != nil || d == nil {
-				break
-			}
-			id, err := reader.ExternalID(d.ID)
-			if err == nil {
+		err = func() error {
+			defer tfr.Close()
+			for {
+				d, err := tfr.Next(nil)
+				if err != nil || d == nil {
+					return err
+				}
+				id, err := reader.ExternalID(d.ID)
+				if err != nil {
+					return err
+				}
 				s.ph.set(id, h)
 			}
+		}()
+		if err != nil {
+			return fmt.Errorf("%s: rebuilding the near-duplicate index: %w", s, err)
 		}
-		tfr.Close()
 	}
 }
 
@@ -317,6 +337,10 @@ func (s *localShard) fieldLengths(docs uint64) (map[string]uint64, error) {
 	return out, nil
 }
 
+// countPostings sums the live document frequency of every term of a
+// field. The dictionary's own counts include deleted and replaced
+// documents until segments merge, which would make scores depend on a
+// shard's write history; a term reader's count does not.
 func (s *localShard) countPostings(field string) (uint64, error) {
 	adv, err := s.idx.Advanced()
 	if err != nil {
@@ -341,7 +365,12 @@ func (s *localShard) countPostings(field string) (uint64, error) {
 		if e == nil {
 			return n, nil
 		}
-		n += e.Count
+		tfr, err := reader.TermFieldReader(context.Background(), []byte(e.Term), field, false, false, false)
+		if err != nil {
+			return 0, err
+		}
+		n += tfr.Count()
+		tfr.Close()
 	}
 }
 

@@ -58,7 +58,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 
 	fresh := isEmptyDir(*data)
-	ix, err := index.Open(*data, index.Options{Shards: *shards})
+	ix, err := index.Open(*data, index.Options{Shards: *shards, Fanout: index.FanoutOptions{Logger: log}})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 		return 1
