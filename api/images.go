@@ -32,12 +32,18 @@ func imageID(c *gin.Context) (string, bool) {
 	return id, true
 }
 
-func (s *server) getImage(c *gin.Context) {
+// storedImageID is the prologue of the image endpoints: a store to ask and
+// a valid id; it has answered the request when ok is false.
+func (s *server) storedImageID(c *gin.Context) (id string, ok bool) {
 	if s.opts.Store == nil {
 		writeError(c, http.StatusNotImplemented, "not_implemented", "this server does not store images")
-		return
+		return "", false
 	}
-	id, ok := imageID(c)
+	return imageID(c)
+}
+
+func (s *server) getImage(c *gin.Context) {
+	id, ok := s.storedImageID(c)
 	if !ok {
 		return
 	}
@@ -50,11 +56,7 @@ func (s *server) getImage(c *gin.Context) {
 }
 
 func (s *server) deleteImage(c *gin.Context) {
-	if s.opts.Store == nil {
-		writeError(c, http.StatusNotImplemented, "not_implemented", "this server does not store images")
-		return
-	}
-	id, ok := imageID(c)
+	id, ok := s.storedImageID(c)
 	if !ok {
 		return
 	}
