@@ -128,7 +128,8 @@ func Parse(data []byte) (Record, error) {
 }
 
 // UnmarshalJSON decodes the typed fields and keeps unknown ones in Extra.
-// Type mismatches are reported as a FieldError naming the field.
+// Type mismatches are reported as a FieldError naming the field (its dotted
+// path, as encoding/json reports it).
 func (r *Record) UnmarshalJSON(data []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -141,23 +142,22 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	if raw == nil {
 		return invalid("record", "must be a JSON object, not null")
 	}
-	type plain Record
-	var p plain
 	for k, v := range raw {
 		if !knownFields[k] {
 			if r.Extra == nil {
 				r.Extra = map[string]json.RawMessage{}
 			}
 			r.Extra[k] = append(json.RawMessage(nil), v...)
-			continue
 		}
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			continue
+	}
+	type plain Record
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return invalid(te.Field, "wrong type: %s", typeErrorText(err))
 		}
-		one, _ := json.Marshal(map[string]json.RawMessage{k: v})
-		if err := json.Unmarshal(one, &p); err != nil {
-			return invalid(k, "wrong type: %s", typeErrorText(err))
-		}
+		return invalid("record", "%v", err)
 	}
 	extra := r.Extra
 	*r = Record(p)
