@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -119,14 +120,13 @@ func (q *statsQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mappi
 	if q.global != nil {
 		ctx = context.WithValue(ctx, search.BM25StatsKey, q.global.bm25Stats())
 	}
-	return q.inner.Searcher(ctx, q.wrap(r), m, opts)
-}
-
-func (q *statsQuery) wrap(r bindex.IndexReader) bindex.IndexReader {
-	if snap, ok := r.(*scorch.IndexSnapshot); ok {
-		return &statsReader{IndexSnapshot: snap, q: q}
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		// Every picdex shard is a scorch index; anything else could not
+		// offer the optional reader interfaces the wrapper must keep.
+		return nil, fmt.Errorf("global statistics need a scorch index reader, got %T", r)
 	}
-	return &statsReaderAny{IndexReader: r, q: q}
+	return q.inner.Searcher(ctx, &statsReader{IndexSnapshot: snap, q: q}, m, opts)
 }
 
 // termFieldReader is the shared override of both reader wrappers.
@@ -173,25 +173,6 @@ func (r *statsReader) TermFieldReader(ctx context.Context, term []byte, field st
 
 func (r *statsReader) DocCount() (uint64, error) {
 	n, err := r.IndexSnapshot.DocCount()
-	return r.q.docCount(n), err
-}
-
-// statsReaderAny is the fallback for readers that are not scorch snapshots.
-type statsReaderAny struct {
-	bindex.IndexReader
-	q *statsQuery
-}
-
-func (r *statsReaderAny) TermFieldReader(ctx context.Context, term []byte, field string, freq, norm, vectors bool) (bindex.TermFieldReader, error) {
-	tfr, err := r.IndexReader.TermFieldReader(ctx, term, field, freq, norm, vectors)
-	if err != nil {
-		return nil, err
-	}
-	return r.q.termFieldReader(tfr, term, field), nil
-}
-
-func (r *statsReaderAny) DocCount() (uint64, error) {
-	n, err := r.IndexReader.DocCount()
 	return r.q.docCount(n), err
 }
 
