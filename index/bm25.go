@@ -45,37 +45,50 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 		return nil, err
 	}
 	lengths, _ := ctx.Value(search.BM25StatsKey).(*search.BM25Stats)
-	s := &bm25Searcher{term: q.term, score: opts.Score != "none", vectors: opts.IncludeTermVectors}
+	tfrs := make([]bindex.TermFieldReader, 0, len(q.fields))
+	closeAll := func() {
+		for _, tfr := range tfrs {
+			tfr.Close()
+		}
+	}
 	for _, f := range q.fields {
 		tfr, err := r.TermFieldReader(ctx, []byte(q.term), f.Name, true, true, opts.IncludeTermVectors)
 		if err != nil {
-			s.Close()
+			closeAll()
 			return nil, err
 		}
-		df := tfr.Count()
+		tfrs = append(tfrs, tfr)
+	}
+	s := q.params(docs, lengths, func(i int) uint64 { return tfrs[i].Count() })
+	s.score, s.vectors = opts.Score != "none", opts.IncludeTermVectors
+	for i, p := range s.fields {
+		p.tfr = tfrs[i]
+		if p.cur, err = p.tfr.Next(p.tfd); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// params fixes the scoring parameters of the term: the average length of
+// each field, and the idf from the document count and each field's
+// document frequency df(i) (of q.fields[i]). The term-at-a-time path calls
+// it with the same global figures, so both score alike.
+func (q *bm25Query) params(docs uint64, lengths *search.BM25Stats, df func(i int) uint64) *bm25Searcher {
+	s := &bm25Searcher{term: q.term, score: true}
+	for i, f := range q.fields {
 		avg := 1.0
 		if lengths != nil && lengths.DocCount > 0 {
 			if n := lengths.FieldCardinality[f.Name]; n > 0 {
 				avg = float64(n) / lengths.DocCount
 			}
 		}
-		s.df = max(s.df, df)
-		p := &posting{
-			tfr:    tfr,
-			field:  f.Name,
-			weight: f.Boost,
-			avgLen: avg,
-			tfd:    &bindex.TermFieldDoc{},
-		}
-		if p.cur, err = tfr.Next(p.tfd); err != nil {
-			s.fields = append(s.fields, p)
-			s.Close()
-			return nil, err
-		}
-		s.fields = append(s.fields, p)
+		s.df = max(s.df, df(i))
+		s.fields = append(s.fields, &posting{field: f.Name, weight: f.Boost, avgLen: avg, tfd: &bindex.TermFieldDoc{}})
 	}
 	s.idf = q.boost * math.Log(1+(float64(docs)-float64(s.df)+0.5)/(float64(s.df)+0.5))
-	return s, nil
+	return s
 }
 
 // posting is one field's postings list for the term, positioned at cur.
@@ -88,13 +101,14 @@ type posting struct {
 	cur    *bindex.TermFieldDoc // nil when exhausted
 }
 
-// weightedTF is the field's length-normalized, weighted term frequency.
-func (p *posting) weightedTF(d *bindex.TermFieldDoc) float64 {
+// weightedTF is the field's length-normalized, weighted term frequency of
+// a posting with the given frequency and norm.
+func (p *posting) weightedTF(freq uint64, norm float64) float64 {
 	length := p.avgLen
-	if d.Norm > 0 {
-		length = math.Round(1 / (d.Norm * d.Norm)) // bleve stores 1/√length
+	if norm > 0 {
+		length = math.Round(1 / (norm * norm)) // bleve stores 1/√length
 	}
-	return p.weight * float64(d.Freq) / (1 - bm25B + bm25B*length/p.avgLen)
+	return p.weight * float64(freq) / (1 - bm25B + bm25B*length/p.avgLen)
 }
 
 // bm25Searcher merges the fields' postings in document order.
@@ -125,7 +139,7 @@ func (s *bm25Searcher) Next(ctx *search.SearchContext) (*search.DocumentMatch, e
 			continue
 		}
 		if s.score {
-			tf += p.weightedTF(p.cur)
+			tf += p.weightedTF(p.cur.Freq, p.cur.Norm)
 		}
 		if s.vectors {
 			for _, v := range p.cur.Vectors {
@@ -141,9 +155,15 @@ func (s *bm25Searcher) Next(ctx *search.SearchContext) (*search.DocumentMatch, e
 		}
 	}
 	if s.score {
-		rv.Score = s.idf * tf * (bm25K1 + 1) / (tf + bm25K1)
+		rv.Score = s.saturate(tf)
 	}
 	return rv, nil
+}
+
+// saturate turns a document's summed weighted term frequency into its
+// score.
+func (s *bm25Searcher) saturate(tf float64) float64 {
+	return s.idf * tf * (bm25K1 + 1) / (tf + bm25K1)
 }
 
 func (s *bm25Searcher) Advance(ctx *search.SearchContext, id bindex.IndexInternalID) (*search.DocumentMatch, error) {
@@ -161,6 +181,9 @@ func (s *bm25Searcher) Advance(ctx *search.SearchContext, id bindex.IndexInterna
 func (s *bm25Searcher) Close() error {
 	var first error
 	for _, p := range s.fields {
+		if p.tfr == nil {
+			continue
+		}
 		if err := p.tfr.Close(); err != nil && first == nil {
 			first = err
 		}

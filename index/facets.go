@@ -2,11 +2,8 @@ package index
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"time"
-
-	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/search"
 )
 
 // Facet counts are exact: every shard reports every value it has (bleve
@@ -74,45 +71,6 @@ var dateBuckets = func() []dateBucket {
 	return out
 }()
 
-func facetRequest(fs facetSpec) *bleve.FacetRequest {
-	switch fs.kind {
-	case kindNumber:
-		fr := bleve.NewFacetRequest(fs.field, len(numericBuckets[fs.field]))
-		for _, b := range numericBuckets[fs.field] {
-			fr.AddNumericRange(b.name, b.min, b.max)
-		}
-		return fr
-	case kindDate:
-		// Buckets over the compact Unix-seconds twin of the date.
-		fr := bleve.NewFacetRequest(fs.field, len(dateBuckets))
-		for _, b := range dateBuckets {
-			var lo *float64
-			if !b.start.IsZero() {
-				lo = fp(unixSeconds(b.start))
-			}
-			fr.AddNumericRange(b.name, lo, fp(unixSeconds(b.end)))
-		}
-		return fr
-	}
-	return bleve.NewFacetRequest(fs.field, allTerms)
-}
-
-func facetValues(fr *search.FacetResult) []FacetValue {
-	var out []FacetValue
-	if fr.Terms != nil {
-		for _, t := range fr.Terms.Terms() {
-			out = append(out, FacetValue{t.Term, t.Count})
-		}
-	}
-	for _, r := range fr.NumericRanges {
-		out = append(out, FacetValue{r.Name, r.Count})
-	}
-	for _, r := range fr.DateRanges {
-		out = append(out, FacetValue{r.Name, r.Count})
-	}
-	return out
-}
-
 // mergeFacets adds up the shards' counts and orders each facet: term facets
 // by count then value, trimmed to the requested size; bucket facets in
 // bucket order, empty buckets dropped.
@@ -148,17 +106,61 @@ func mergeFacets(specs []facetSpec, shards []map[string][]FacetValue) map[string
 					vals = append(vals, FacetValue{v, c})
 				}
 			}
-			sort.Slice(vals, func(i, j int) bool {
-				if vals[i].Count != vals[j].Count {
-					return vals[i].Count > vals[j].Count
-				}
-				return vals[i].Value < vals[j].Value
-			})
-			if len(vals) > fs.size {
-				vals = vals[:fs.size]
-			}
+			vals = topFacetValues(vals, fs.size)
 		}
 		out[fs.name] = vals
 	}
 	return out
+}
+
+// topFacetValues returns the n values with the highest counts (ties by
+// value), in that order. A term facet can have thousands of values of
+// which a page shows ten, so it keeps a bounded min-heap instead of
+// sorting them all.
+func topFacetValues(vals []FacetValue, n int) []FacetValue {
+	better := func(a, b FacetValue) bool {
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Value < b.Value
+	}
+	if len(vals) > n {
+		h := vals[:n:n] // worst on top
+		down := func(i int) {
+			for {
+				w, l, r := i, 2*i+1, 2*i+2
+				if l < n && better(h[w], h[l]) {
+					w = l
+				}
+				if r < n && better(h[w], h[r]) {
+					w = r
+				}
+				if w == i {
+					return
+				}
+				h[i], h[w] = h[w], h[i]
+				i = w
+			}
+		}
+		for i := n/2 - 1; i >= 0; i-- {
+			down(i)
+		}
+		for _, v := range vals[n:] {
+			if better(v, h[0]) {
+				h[0] = v
+				down(0)
+			}
+		}
+		vals = h
+	}
+	slices.SortFunc(vals, func(a, b FacetValue) int {
+		switch {
+		case better(a, b):
+			return -1
+		case better(b, a):
+			return 1
+		}
+		return 0
+	})
+	return vals
 }

@@ -79,6 +79,7 @@ type localShard struct {
 	m    *mapping.IndexMappingImpl
 	an   analyzers
 	ph   *phashIndex
+	cols columnCache // of the live segments, for facets, sorts and numeric filters
 
 	writeMu sync.Mutex // one batch at a time keeps phash in step with bleve
 	gen     atomic.Uint64

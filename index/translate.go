@@ -480,10 +480,12 @@ func queryBuildError(err error) error {
 	return err
 }
 
-// translateFilter builds the unscored filter, or nil when there is none.
-// ids restricts to a set of documents (near-duplicate candidates).
-func translateFilter(f *Filter, ids []string) (bq.Query, error) {
+// translateFilter builds the unscored filter: the part bleve matches (nil
+// when there is none) and the numeric ranges the collector checks on
+// columns. ids restricts to a set of documents (near-duplicate candidates).
+func translateFilter(f *Filter, ids []string) (bq.Query, []termRange, error) {
 	var parts []bq.Query
+	var ranges []termRange
 	for _, t := range f.Tags {
 		parts = append(parts, termQuery(fieldTags, t))
 	}
@@ -511,32 +513,36 @@ func translateFilter(f *Filter, ids []string) (bq.Query, error) {
 		if r.min == nil && r.max == nil {
 			continue
 		}
-		var lo, hi string
+		tr := termRange{field: r.field, loIn: true, hiIn: true}
 		if r.min != nil {
-			lo = string(numberTerm(float64(*r.min)))
+			tr.lo = string(numberTerm(float64(*r.min)))
 		}
 		if r.max != nil {
-			hi = string(numberTerm(float64(*r.max)))
+			tr.hi = string(numberTerm(float64(*r.max)))
 		}
-		parts = append(parts, numberRange(r.field, lo, hi, true, true))
+		ranges = append(ranges, tr)
 	}
 	if f.TakenFrom != "" || f.TakenTo != "" {
-		var lo, hi time.Time
+		// On the compact twin, whose one term per value orders like the
+		// Unix seconds it encodes.
+		tr := termRange{field: fieldTakenAtSort, loIn: true, hiIn: true}
 		if f.TakenFrom != "" {
-			lo, _ = record.ParseTime(f.TakenFrom)
+			lo, _ := record.ParseTime(f.TakenFrom)
+			tr.lo = string(numberTerm(unixSeconds(lo)))
 		}
 		if f.TakenTo != "" {
-			hi, _ = record.ParseTime(f.TakenTo)
+			hi, _ := record.ParseTime(f.TakenTo)
 			if !strings.Contains(f.TakenTo, "T") {
 				hi = hi.Add(24*time.Hour - time.Nanosecond)
 			}
+			tr.hi = string(numberTerm(unixSeconds(hi)))
 		}
-		parts = append(parts, dateRange(lo, hi, true, true))
+		ranges = append(ranges, tr)
 	}
 	if f.Near != "" {
 		n, err := parseNear(f.Near)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		q := bq.NewGeoDistanceQuery(n.lon, n.lat, strconv.FormatFloat(n.km, 'f', -1, 64)+"km")
 		q.SetField(fieldLocation)
@@ -545,7 +551,7 @@ func translateFilter(f *Filter, ids []string) (bq.Query, error) {
 	if f.BBox != "" {
 		b, err := parseBBox(f.BBox)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		q := bq.NewGeoBoundingBoxQuery(b.left, b.top, b.right, b.bottom)
 		q.SetField(fieldLocation)
@@ -556,9 +562,9 @@ func translateFilter(f *Filter, ids []string) (bq.Query, error) {
 	}
 	switch len(parts) {
 	case 0:
-		return nil, nil
+		return nil, ranges, nil
 	case 1:
-		return parts[0], nil
+		return parts[0], ranges, nil
 	}
-	return bq.NewConjunctionQuery(parts), nil
+	return bq.NewConjunctionQuery(parts), ranges, nil
 }

@@ -45,6 +45,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&o.TatePath, "tate", indexbench.DefaultTatePath, "Tate collection JSONL.gz for the relevance suite (- to skip)")
 	fs.IntVar(&o.Queries, "queries", indexbench.DefaultQueries, "searches per query class and run")
 	fs.IntVar(&o.Targets, "targets", indexbench.DefaultTargets, "known items per corpus in the relevance suite")
+	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query suite's searches to `file`")
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code

@@ -177,8 +177,14 @@ func TestRunSkipsMissingTate(t *testing.T) {
 	}
 }
 
-// CI-sized versions of the load and query suites.
-const benchN = 10_000
+// CI-sized versions of the load and query suites; PICDEX_BENCH_N sets
+// another corpus size (100000 for the targets).
+var benchN = func() int {
+	if n, err := strconv.Atoi(os.Getenv("PICDEX_BENCH_N")); err == nil && n > 0 {
+		return n
+	}
+	return 10_000
+}()
 
 var bench struct {
 	once sync.Once

@@ -69,6 +69,10 @@ type Options struct {
 	// Targets is the number of known items per corpus in the relevance
 	// suite (default 1,000).
 	Targets int
+
+	// QueryProfile, when set, is a file to write a CPU profile of the
+	// query suite's timed searches to (not of building its index).
+	QueryProfile string
 }
 
 // withDefaults returns o with every zero field set to its default.

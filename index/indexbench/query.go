@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 	"unicode"
@@ -321,6 +322,17 @@ func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, rec
 		if _, _, err := runClass(ctx, ix, warm, lat); err != nil {
 			return err
 		}
+	}
+	if o.QueryProfile != "" {
+		f, err := os.Create(o.QueryProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	per := make([][]latencies, len(classes))
 	nonEmpty := make([]int, len(classes))

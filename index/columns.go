@@ -1,0 +1,182 @@
+package index
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// A column is one field of one segment, uninverted: for every document the
+// ordinals of its terms in the segment's sorted term dictionary. Facets
+// count ordinals, sorts compare terms, and numeric range filters become an
+// ordinal interval, all with array lookups instead of bleve's doc values,
+// which snappy-decode a chunk and walk varints for every matching document.
+//
+// Segments never change once written (deletions are a separate bitmap), so
+// a column is built once per segment and field, on first use, and dropped
+// when merging retires its segment.
+type column struct {
+	terms []string // the field's terms in this segment, in byte order
+	start []uint32 // document d's ordinals are ords[start[d]:start[d+1]]
+	ords  []uint32 // ascending within a document
+
+	bucketOnce sync.Once
+	buckets    []int32 // term → numeric facet bucket; see bucketOrds
+}
+
+// values returns the ordinals of document doc's terms, smallest first.
+func (c *column) values(doc uint64) []uint32 { return c.ords[c.start[doc]:c.start[doc+1]] }
+
+// first returns the ordinal of the document's smallest term.
+func (c *column) first(doc uint64) (uint32, bool) {
+	s, e := c.start[doc], c.start[doc+1]
+	if s == e {
+		return 0, false
+	}
+	return c.ords[s], true
+}
+
+// ordRange returns the ordinals [lo, hi) of the terms within the bounds
+// ("" is unbounded).
+func (c *column) ordRange(r termRange) (lo, hi uint32) {
+	lo, hi = 0, uint32(len(c.terms))
+	if r.lo != "" {
+		lo = uint32(searchStrings(c.terms, r.lo, !r.loIn))
+	}
+	if r.hi != "" {
+		hi = uint32(searchStrings(c.terms, r.hi, r.hiIn))
+	}
+	return lo, max(lo, hi)
+}
+
+// searchStrings is the index of the first term ≥ s, or > s when after.
+func searchStrings(terms []string, s string, after bool) int {
+	lo, hi := 0, len(terms)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if terms[m] < s || (after && terms[m] == s) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// buildColumn uninverts field in seg by walking its term dictionary and
+// each term's postings. Deleted documents are included; callers only look
+// up live ones.
+func buildColumn(seg segment.Segment, field string) (*column, error) {
+	docs := seg.Count()
+	if docs >= 1<<32 {
+		return nil, fmt.Errorf("segment of %d documents is too large for a column", docs)
+	}
+	dict, err := seg.Dictionary(field)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", field, err)
+	}
+	c := &column{start: make([]uint32, docs+1)}
+	var postings []uint64 // (doc<<32 | ord), in term order
+	var pl segment.PostingsList
+	var pit segment.PostingsIterator
+	it := dict.AutomatonIterator(nil, nil, nil)
+	for {
+		e, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", field, err)
+		}
+		if e == nil {
+			break
+		}
+		ord := uint64(len(c.terms))
+		c.terms = append(c.terms, e.Term)
+		if pl, err = dict.PostingsList([]byte(e.Term), nil, pl); err != nil {
+			return nil, fmt.Errorf("column %s: %w", field, err)
+		}
+		pit = pl.Iterator(false, false, false, pit)
+		for {
+			p, err := pit.Next()
+			if err != nil {
+				return nil, fmt.Errorf("column %s: %w", field, err)
+			}
+			if p == nil {
+				break
+			}
+			if n := p.Number(); n < docs {
+				postings = append(postings, n<<32|ord)
+				c.start[n+1]++
+			}
+		}
+	}
+	for d := 1; d < len(c.start); d++ {
+		c.start[d] += c.start[d-1]
+	}
+	// A counting sort by document keeps each document's ordinals in term
+	// order, so the first is the smallest.
+	c.ords = make([]uint32, len(postings))
+	next := append([]uint32(nil), c.start[:docs]...)
+	for _, p := range postings {
+		d := p >> 32
+		c.ords[next[d]] = uint32(p)
+		next[d]++
+	}
+	return c, nil
+}
+
+// columnCache holds the columns of a shard's live segments.
+type columnCache struct {
+	mu   sync.Mutex
+	segs map[segment.Segment]*segmentColumns
+}
+
+type segmentColumns struct {
+	mu   sync.Mutex
+	cols map[string]*column
+}
+
+// column returns field's column of seg, building it on first use.
+func (cc *columnCache) column(seg segment.Segment, field string) (*column, error) {
+	cc.mu.Lock()
+	if cc.segs == nil {
+		cc.segs = map[segment.Segment]*segmentColumns{}
+	}
+	sc := cc.segs[seg]
+	if sc == nil {
+		sc = &segmentColumns{cols: map[string]*column{}}
+		cc.segs[seg] = sc
+	}
+	cc.mu.Unlock()
+
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if c := sc.cols[field]; c != nil {
+		return c, nil
+	}
+	c, err := buildColumn(seg, field)
+	if err != nil {
+		return nil, err
+	}
+	sc.cols[field] = c
+	return c, nil
+}
+
+// retain drops the columns of segments that snap no longer has (merged
+// away or superseded by their persisted copy).
+func (cc *columnCache) retain(snap *scorch.IndexSnapshot) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if len(cc.segs) == 0 {
+		return
+	}
+	live := make(map[segment.Segment]bool, len(snap.Segments()))
+	for _, ss := range snap.Segments() {
+		live[ss.Segment()] = true
+	}
+	for seg := range cc.segs {
+		if !live[seg] {
+			delete(cc.segs, seg)
+		}
+	}
+}

@@ -1,0 +1,340 @@
+package index
+
+import (
+	"context"
+	"math/bits"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	bq "github.com/blevesearch/bleve/v2/search/query"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+)
+
+// Plain word queries, by far the most common kind, are segMatches term at a
+// time, segment by segment: each word's postings in each field are read
+// straight from the segment into a dense per-document accumulator, the
+// accumulated frequencies are saturated once per document, and words
+// combine by merging sorted lists. bleve's document-at-a-time searchers
+// would instead merge five postings lists per word through global ids,
+// allocate a match per candidate and call several interfaces per posting;
+// for a word in a third of all documents that was most of a search.
+//
+// The scores are the same numbers bleve's searcher tree computes for the
+// same query (bm25Searcher, ConjunctionSearcher, DisjunctionSearcher with
+// its coordination factor), added up in the same order;
+// TestTermAtATimeMatchesSearchers holds the two paths to that.
+
+// textNode is a query tree that term-at-a-time evaluation covers.
+type textNode struct {
+	op   textOp
+	leaf *bm25Query
+	kids []*textNode
+	p    *bm25Searcher // leaf parameters (idf, field weights and average lengths)
+}
+
+type textOp int
+
+const (
+	opLeaf textOp = iota
+	opNone        // matches nothing (a word that analyzes to no terms)
+	opAnd         // every child; scores add up
+	opOr          // any child; the sum times matched/children
+)
+
+// textTree returns q as a textNode tree, or false when q has a part it
+// does not cover (phrases, fuzzy or prefix terms, ranges, negation,
+// boosts on compound clauses).
+func textTree(q bq.Query) (*textNode, bool) {
+	switch q := q.(type) {
+	case *bm25Query:
+		return &textNode{op: opLeaf, leaf: q}, true
+	case *bq.MatchNoneQuery:
+		return &textNode{op: opNone}, true
+	case *bq.ConjunctionQuery:
+		if q.BoostVal != nil && *q.BoostVal != 1 {
+			return nil, false
+		}
+		return textKids(opAnd, q.Conjuncts)
+	case *bq.DisjunctionQuery:
+		if (q.BoostVal != nil && *q.BoostVal != 1) || q.Min > 1 {
+			return nil, false
+		}
+		return textKids(opOr, q.Disjuncts)
+	case *bq.BooleanQuery:
+		if (q.BoostVal != nil && *q.BoostVal != 1) || q.MustNot != nil || q.Filter != nil {
+			return nil, false
+		}
+		switch {
+		case q.Must != nil && q.Should == nil:
+			return textTree(q.Must)
+		case q.Must == nil && q.Should != nil:
+			if d, ok := q.Should.(*bq.DisjunctionQuery); !ok || d.Min != 1 {
+				return nil, false
+			}
+			return textTree(q.Should)
+		}
+	}
+	return nil, false
+}
+
+func textKids(op textOp, qs []bq.Query) (*textNode, bool) {
+	if len(qs) == 0 {
+		return nil, false
+	}
+	n := &textNode{op: op}
+	for _, q := range qs {
+		k, ok := textTree(q)
+		if !ok {
+			return nil, false
+		}
+		n.kids = append(n.kids, k)
+	}
+	return n, true
+}
+
+// prepare fixes every leaf's idf and field statistics from the global
+// statistics, as the leaf's bleve searcher would over the statistics
+// reader: a (field, term) phase 1 did not record (none in practice) falls
+// back to the shard's own count, as that reader does.
+func (n *textNode) prepare(global *TermStats, lengths *search.BM25Stats, snap *scorch.IndexSnapshot) error {
+	if n.op != opLeaf {
+		for _, k := range n.kids {
+			if err := k.prepare(global, lengths, snap); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	term := []byte(n.leaf.term)
+	n.p = n.leaf.params(global.DocCount, lengths, func(i int) uint64 {
+		field := n.leaf.fields[i].Name
+		if df, ok := global.docFreq(field, term); ok {
+			return df
+		}
+		tfr, e := snap.TermFieldReader(context.Background(), term, field, false, false, false)
+		if e != nil {
+			err = e
+			return 0
+		}
+		defer tfr.Close()
+		return tfr.Count()
+	})
+	return err
+}
+
+// segMatches is a segment's matches of a node: local document numbers in
+// ascending order and their scores.
+type segMatches struct {
+	docs   []uint32
+	scores []float64
+}
+
+// taatBuffers is the dense accumulator of one segment's evaluation.
+type taatBuffers struct {
+	acc  []float64 // per document: accumulated weighted term frequency
+	seen []uint64  // bitset of documents with acc set
+}
+
+var taatPool = sync.Pool{New: func() any { return &taatBuffers{} }}
+
+// eval computes the node's matches in one segment; deleted documents are
+// skipped.
+func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, buf *taatBuffers) (segMatches, error) {
+	switch n.op {
+	case opNone:
+		return segMatches{}, nil
+	case opLeaf:
+		return n.evalLeaf(seg, deleted, buf)
+	}
+	parts := make([]segMatches, len(n.kids))
+	for i, k := range n.kids {
+		var err error
+		if parts[i], err = k.eval(seg, deleted, buf); err != nil {
+			return segMatches{}, err
+		}
+		if n.op == opAnd && len(parts[i].docs) == 0 {
+			return segMatches{}, nil
+		}
+	}
+	if n.op == opAnd {
+		return intersect(parts), nil
+	}
+	return union(parts), nil
+}
+
+func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, buf *taatBuffers) (segMatches, error) {
+	docs := int(seg.Count())
+	if cap(buf.acc) < docs {
+		buf.acc = make([]float64, docs)
+		buf.seen = make([]uint64, (docs+63)/64)
+	}
+	acc, seen := buf.acc[:docs], buf.seen[:(docs+63)/64]
+	term := []byte(n.leaf.term)
+	postings := 0
+	for _, f := range n.p.fields {
+		dict, err := seg.Dictionary(f.field)
+		if err != nil {
+			return segMatches{}, err
+		}
+		// No preallocated list: zap's reuse of one for a term the
+		// dictionary lacks leaves it pointing at no segment.
+		pl, err := dict.PostingsList(term, deleted, nil)
+		if err != nil {
+			return segMatches{}, err
+		}
+		postings += int(pl.Count())
+		it := pl.Iterator(true, true, false, nil)
+		for {
+			p, err := it.Next()
+			if err != nil {
+				return segMatches{}, err
+			}
+			if p == nil {
+				break
+			}
+			d := p.Number()
+			if d >= uint64(docs) {
+				continue
+			}
+			if w := &seen[d>>6]; *w&(1<<(d&63)) == 0 {
+				*w |= 1 << (d & 63)
+				acc[d] = 0
+			}
+			acc[d] += f.weightedTF(p.Frequency(), p.Norm())
+		}
+	}
+	n0 := min(postings, docs)
+	out := segMatches{docs: make([]uint32, 0, n0), scores: make([]float64, 0, n0)}
+	for i, w := range seen {
+		for w != 0 {
+			d := i<<6 + bits.TrailingZeros64(w)
+			w &= w - 1
+			out.docs = append(out.docs, uint32(d))
+			out.scores = append(out.scores, n.p.saturate(acc[d]))
+		}
+		seen[i] = 0
+	}
+	return out, nil
+}
+
+// intersect keeps the documents in every part, adding their scores in
+// part order.
+func intersect(parts []segMatches) segMatches {
+	out := parts[0]
+	for _, p := range parts[1:] {
+		var next segMatches
+		i, j := 0, 0
+		for i < len(out.docs) && j < len(p.docs) {
+			switch {
+			case out.docs[i] < p.docs[j]:
+				i++
+			case out.docs[i] > p.docs[j]:
+				j++
+			default:
+				next.docs = append(next.docs, out.docs[i])
+				next.scores = append(next.scores, out.scores[i]+p.scores[j])
+				i++
+				j++
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// union keeps the documents in any part: the sum of their scores, in
+// part order, times the share of parts they are in.
+func union(parts []segMatches) segMatches {
+	var out segMatches
+	pos := make([]int, len(parts))
+	for {
+		next, any := uint32(0), false
+		for i, p := range parts {
+			if pos[i] < len(p.docs) && (!any || p.docs[pos[i]] < next) {
+				next, any = p.docs[pos[i]], true
+			}
+		}
+		if !any {
+			return out
+		}
+		sum, matched := 0.0, 0
+		for i, p := range parts {
+			if pos[i] < len(p.docs) && p.docs[pos[i]] == next {
+				sum += p.scores[pos[i]]
+				matched++
+				pos[i]++
+			}
+		}
+		out.docs = append(out.docs, next)
+		out.scores = append(out.scores, sum*float64(matched)/float64(len(parts)))
+	}
+}
+
+// runText collects the matches of a text tree, restricted by an optional
+// unscored filter query.
+func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query, m mapping.IndexMapping) error {
+	var allowed []*roaring.Bitmap // per segment, when filtered
+	if filter != nil {
+		var err error
+		if allowed, err = c.matchSets(ctx, filter, m); err != nil {
+			return err
+		}
+	}
+	buf := taatPool.Get().(*taatBuffers)
+	defer taatPool.Put(buf)
+	for i, ss := range c.segs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if allowed != nil && allowed[i].IsEmpty() {
+			continue
+		}
+		res, err := tree.eval(ss.Segment(), ss.Deleted(), buf)
+		if err != nil {
+			return err
+		}
+		if len(res.docs) == 0 {
+			continue
+		}
+		if err := c.enter(i); err != nil {
+			return err
+		}
+		if allowed == nil && len(c.ranges) == 0 && len(c.facets) == 0 {
+			// Nothing to filter or count per document: take the total at
+			// once and skip, without a call, every score below the worst
+			// kept hit when the sort is by score.
+			c.total += uint64(len(res.docs))
+			byScore := c.keys[0].field == "_score"
+			for j, d := range res.docs {
+				if byScore && c.want > 0 && len(c.hits.e) >= c.want && res.scores[j] < c.hits.e[0].score {
+					continue
+				}
+				c.offer(uint64(d), res.scores[j])
+			}
+			continue
+		}
+		for j, d := range res.docs {
+			if allowed == nil || allowed[i].Contains(d) {
+				c.collect(uint64(d), res.scores[j])
+			}
+		}
+	}
+	return c.enter(-1)
+}
+
+// matchSets runs an unscored query and returns its matches per segment.
+func (c *collector) matchSets(ctx context.Context, q bq.Query, m mapping.IndexMapping) ([]*roaring.Bitmap, error) {
+	sets := make([]*roaring.Bitmap, len(c.segs))
+	for i := range sets {
+		sets[i] = roaring.New()
+	}
+	err := c.drain(ctx, q, m, false, func(seg int, doc uint64, _ float64) error {
+		sets[seg].Add(uint32(doc))
+		return nil
+	})
+	return sets, err
+}
