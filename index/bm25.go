@@ -108,6 +108,13 @@ func (p *posting) weightedTF(freq uint64, norm float64) float64 {
 	if norm > 0 {
 		length = math.Round(1 / (norm * norm)) // bleve stores 1/√length
 	}
+	return p.weightedTFLen(freq, length)
+}
+
+// weightedTFLen is weightedTF given the field's length itself, which
+// segments store and the term-at-a-time path reads without bleve's
+// 1/√length round trip (exact for any length below 2²⁴).
+func (p *posting) weightedTFLen(freq uint64, length float64) float64 {
 	return p.weight * float64(freq) / (1 - bm25B + bm25B*length/p.avgLen)
 }
 

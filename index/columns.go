@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -125,20 +126,24 @@ func buildColumn(seg segment.Segment, field string) (*column, error) {
 	return c, nil
 }
 
-// columnCache holds the columns of a shard's live segments.
+// columnCache holds the columns and decoded long postings lists
+// (hot.go) of a shard's live segments.
 type columnCache struct {
 	mu   sync.Mutex
 	segs map[segment.Segment]*segmentColumns
+	hot  hotBuilder
 }
 
 type segmentColumns struct {
 	mu   sync.Mutex
 	cols map[string]*column
+	hot  atomic.Pointer[hotPostings] // nil until decoded
 }
 
-// column returns field's column of seg, building it on first use.
-func (cc *columnCache) column(seg segment.Segment, field string) (*column, error) {
+// entry returns seg's entry, creating it.
+func (cc *columnCache) entry(seg segment.Segment) *segmentColumns {
 	cc.mu.Lock()
+	defer cc.mu.Unlock()
 	if cc.segs == nil {
 		cc.segs = map[segment.Segment]*segmentColumns{}
 	}
@@ -147,8 +152,18 @@ func (cc *columnCache) column(seg segment.Segment, field string) (*column, error
 		sc = &segmentColumns{cols: map[string]*column{}}
 		cc.segs[seg] = sc
 	}
-	cc.mu.Unlock()
+	return sc
+}
 
+// hotPostings returns seg's decoded long lists, or nil while they are not
+// ready.
+func (cc *columnCache) hotPostings(seg segment.Segment) *hotPostings {
+	return cc.entry(seg).hot.Load()
+}
+
+// column returns field's column of seg, building it on first use.
+func (cc *columnCache) column(seg segment.Segment, field string) (*column, error) {
+	sc := cc.entry(seg)
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if c := sc.cols[field]; c != nil {

@@ -207,12 +207,12 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		}
 		hl = &highlighter{an: an, terms: stats.DocFreq}
 	}
+	if hl != nil {
+		hl.highlightAll(merged)
+	}
 	for i := range merged {
 		if merged[i].Image == nil {
 			continue // its shard failed to fetch it; reported in status
-		}
-		if hl != nil {
-			merged[i].Highlights = hl.highlight(merged[i].Image)
 		}
 		res.Hits = append(res.Hits, merged[i].Hit)
 	}

@@ -74,6 +74,7 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		return nil, fmt.Errorf("%s: not a scorch index (%T)", s, reader)
 	}
 	s.cols.retain(snap)
+	s.cols.scheduleHot(snap)
 	c, err := newCollector(snap, &s.cols, p, ranges, dist)
 	if err != nil {
 		return nil, err

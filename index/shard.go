@@ -170,7 +170,10 @@ func openShard(path string) (*localShard, error) {
 
 func (s *localShard) String() string { return "shard " + s.name }
 
-func (s *localShard) Close() error { return s.idx.Close() }
+func (s *localShard) Close() error {
+	s.cols.close()
+	return s.idx.Close()
+}
 
 // loadPHashes rebuilds the in-memory near-duplicate index from the phash
 // terms stored in the shard.

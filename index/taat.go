@@ -133,27 +133,49 @@ type segMatches struct {
 	scores []float64
 }
 
-// taatBuffers is the dense accumulator of one segment's evaluation.
+// normLength is the zap posting's raw field length.
+type normLength interface{ NormUint64() uint64 }
+
+// taatBuffers is the dense accumulator of one segment's evaluation, and
+// the lists of matches it produces, reused segment after segment.
 type taatBuffers struct {
-	acc  []float64 // per document: accumulated weighted term frequency
-	seen []uint64  // bitset of documents with acc set
+	acc   []float64 // per document: accumulated weighted term frequency
+	seen  []uint64  // bitset of documents with acc set
+	lists []segMatches
+	used  int // lists handed out for the current segment
 }
+
+// list returns an empty match list with room for n, valid until reset.
+func (b *taatBuffers) list(n int) segMatches {
+	if b.used == len(b.lists) {
+		b.lists = append(b.lists, segMatches{})
+	}
+	l := &b.lists[b.used]
+	b.used++
+	if cap(l.docs) < n {
+		l.docs, l.scores = make([]uint32, 0, n), make([]float64, 0, n)
+	}
+	return segMatches{docs: l.docs[:0], scores: l.scores[:0]}
+}
+
+// reset makes every list available again, for the next segment.
+func (b *taatBuffers) reset() { b.used = 0 }
 
 var taatPool = sync.Pool{New: func() any { return &taatBuffers{} }}
 
 // eval computes the node's matches in one segment; deleted documents are
 // skipped.
-func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, buf *taatBuffers) (segMatches, error) {
+func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, hot *hotPostings, buf *taatBuffers) (segMatches, error) {
 	switch n.op {
 	case opNone:
 		return segMatches{}, nil
 	case opLeaf:
-		return n.evalLeaf(seg, deleted, buf)
+		return n.evalLeaf(seg, deleted, hot, buf)
 	}
 	parts := make([]segMatches, len(n.kids))
 	for i, k := range n.kids {
 		var err error
-		if parts[i], err = k.eval(seg, deleted, buf); err != nil {
+		if parts[i], err = k.eval(seg, deleted, hot, buf); err != nil {
 			return segMatches{}, err
 		}
 		if n.op == opAnd && len(parts[i].docs) == 0 {
@@ -166,7 +188,7 @@ func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, buf *taatB
 	return union(parts), nil
 }
 
-func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, buf *taatBuffers) (segMatches, error) {
+func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, hot *hotPostings, buf *taatBuffers) (segMatches, error) {
 	docs := int(seg.Count())
 	if cap(buf.acc) < docs {
 		buf.acc = make([]float64, docs)
@@ -175,7 +197,23 @@ func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, buf *t
 	acc, seen := buf.acc[:docs], buf.seen[:(docs+63)/64]
 	term := []byte(n.leaf.term)
 	postings := 0
+	hasDeleted := deleted != nil && !deleted.IsEmpty()
 	for _, f := range n.p.fields {
+		if l := hot.lookup(f.field, n.leaf.term); l != nil {
+			// Deleted documents are dropped below, once per document.
+			postings += len(l.docs)
+			for i, d := range l.docs {
+				if d >= uint32(docs) {
+					continue
+				}
+				if w := &seen[d>>6]; *w&(1<<(d&63)) == 0 {
+					*w |= 1 << (d & 63)
+					acc[d] = 0
+				}
+				acc[d] += f.weightedTFLen(uint64(l.freqs[i]), float64(l.lens[i]))
+			}
+			continue
+		}
 		dict, err := seg.Dictionary(f.field)
 		if err != nil {
 			return segMatches{}, err
@@ -204,15 +242,21 @@ func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, buf *t
 				*w |= 1 << (d & 63)
 				acc[d] = 0
 			}
-			acc[d] += f.weightedTF(p.Frequency(), p.Norm())
+			if np, ok := p.(normLength); ok {
+				acc[d] += f.weightedTFLen(p.Frequency(), float64(np.NormUint64()))
+			} else {
+				acc[d] += f.weightedTF(p.Frequency(), p.Norm())
+			}
 		}
 	}
-	n0 := min(postings, docs)
-	out := segMatches{docs: make([]uint32, 0, n0), scores: make([]float64, 0, n0)}
+	out := buf.list(min(postings, docs))
 	for i, w := range seen {
 		for w != 0 {
 			d := i<<6 + bits.TrailingZeros64(w)
 			w &= w - 1
+			if hasDeleted && deleted.Contains(uint32(d)) {
+				continue
+			}
 			out.docs = append(out.docs, uint32(d))
 			out.scores = append(out.scores, n.p.saturate(acc[d]))
 		}
@@ -293,7 +337,8 @@ func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query
 		if allowed != nil && allowed[i].IsEmpty() {
 			continue
 		}
-		res, err := tree.eval(ss.Segment(), ss.Deleted(), buf)
+		buf.reset()
+		res, err := tree.eval(ss.Segment(), ss.Deleted(), c.cols.hotPostings(ss.Segment()), buf)
 		if err != nil {
 			return err
 		}

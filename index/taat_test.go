@@ -2,9 +2,12 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
+	"time"
 
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/stretchr/testify/require"
 
 	"github.com/picdex/picdex/crawler/synth"
@@ -27,6 +30,21 @@ func TestTermAtATimeMatchesSearchers(t *testing.T) {
 		corpus = append(corpus, r)
 	}
 	corpus = append(corpus, skewedCorpus(300, 3)...)
+	for _, hot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("decoded=%v", hot), func(t *testing.T) {
+			// Decoded lists are built on first search, synchronously, for
+			// every list (or none), so both reading paths are compared.
+			defer func(m uint64, s bool) { hotMinPostings, hotBuildSync = m, s }(hotMinPostings, hotBuildSync)
+			hotMinPostings, hotBuildSync = 1<<62, true
+			if hot {
+				hotMinPostings = 1
+			}
+			compareTermAtATime(t, corpus)
+		})
+	}
+}
+
+func compareTermAtATime(t *testing.T, corpus []record.Record) {
 	ix := openWith(t, 3, corpus)
 	// Updates and deletes leave deleted documents in older segments.
 	ctx := context.Background()
@@ -84,4 +102,55 @@ func ids(hits []Hit) []string {
 		out[i] = h.ID
 	}
 	return out
+}
+
+// TestDecodedListsBuiltInBackground checks that the background decoder
+// fills in every segment's long lists, that searches agree before and
+// after, and that closing the index stops it.
+func TestDecodedListsBuiltInBackground(t *testing.T) {
+	defer func(m uint64) { hotMinPostings = m }(hotMinPostings)
+	hotMinPostings = 4
+	corpus := skewedCorpus(900, 11)
+	ix, err := Open(t.TempDir(), Options{Shards: 2})
+	require.NoError(t, err)
+	require.NoError(t, ix.Apply(context.Background(), corpus))
+	before := mustSearch(t, ix, Request{Query: "bus river", Size: 50})
+
+	ready := func() bool {
+		found := false
+		for _, sh := range ix.fan.shards {
+			s := sh.(*localShard)
+			adv, err := s.idx.Advanced()
+			require.NoError(t, err)
+			r, err := adv.Reader()
+			require.NoError(t, err)
+			snap := r.(*scorch.IndexSnapshot)
+			ok := true
+			for _, ss := range snap.Segments() {
+				h := s.cols.hotPostings(ss.Segment())
+				if h == nil {
+					ok = false
+				} else if h.lookup(fieldCaption, "bus") != nil {
+					found = true
+				}
+			}
+			r.Close()
+			if !ok {
+				return false
+			}
+		}
+		return found
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !ready() {
+		require.True(t, time.Now().Before(deadline), "long lists were not decoded")
+		mustSearch(t, ix, Request{Query: "bus"}) // schedules new segments
+		time.Sleep(10 * time.Millisecond)
+	}
+	after := mustSearch(t, ix, Request{Query: "bus river", Size: 50})
+	require.Equal(t, ids(before.Hits), ids(after.Hits))
+	for i := range before.Hits {
+		require.InDelta(t, before.Hits[i].Score, after.Hits[i].Score, 1e-9*before.Hits[i].Score)
+	}
+	require.NoError(t, ix.Close())
 }
