@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -74,42 +75,18 @@ func buildColumn(seg segment.Segment, field string) (*column, error) {
 	if docs >= 1<<32 {
 		return nil, fmt.Errorf("segment of %d documents is too large for a column", docs)
 	}
-	dict, err := seg.Dictionary(field)
-	if err != nil {
-		return nil, fmt.Errorf("column %s: %w", field, err)
-	}
 	c := &column{start: make([]uint32, docs+1)}
 	var postings []uint64 // (doc<<32 | ord), in term order
-	var pl segment.PostingsList
-	var pit segment.PostingsIterator
-	it := dict.AutomatonIterator(nil, nil, nil)
-	for {
-		e, err := it.Next()
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", field, err)
+	err := walkPostings(seg, field, false, func(term string) {
+		c.terms = append(c.terms, term)
+	}, func(p segment.Posting) {
+		if n := p.Number(); n < docs {
+			postings = append(postings, n<<32|uint64(len(c.terms)-1))
+			c.start[n+1]++
 		}
-		if e == nil {
-			break
-		}
-		ord := uint64(len(c.terms))
-		c.terms = append(c.terms, e.Term)
-		if pl, err = dict.PostingsList([]byte(e.Term), nil, pl); err != nil {
-			return nil, fmt.Errorf("column %s: %w", field, err)
-		}
-		pit = pl.Iterator(false, false, false, pit)
-		for {
-			p, err := pit.Next()
-			if err != nil {
-				return nil, fmt.Errorf("column %s: %w", field, err)
-			}
-			if p == nil {
-				break
-			}
-			if n := p.Number(); n < docs {
-				postings = append(postings, n<<32|ord)
-				c.start[n+1]++
-			}
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", field, err)
 	}
 	for d := 1; d < len(c.start); d++ {
 		c.start[d] += c.start[d-1]
@@ -135,9 +112,10 @@ type columnCache struct {
 }
 
 type segmentColumns struct {
-	mu   sync.Mutex
-	cols map[string]*column
-	hot  atomic.Pointer[hotPostings] // nil until decoded
+	mu      sync.Mutex
+	cols    map[string]*column
+	lengths map[string]*fieldLengths
+	hot     atomic.Pointer[hotPostings] // nil until decoded
 }
 
 // entry returns seg's entry, creating it.
@@ -149,7 +127,7 @@ func (cc *columnCache) entry(seg segment.Segment) *segmentColumns {
 	}
 	sc := cc.segs[seg]
 	if sc == nil {
-		sc = &segmentColumns{cols: map[string]*column{}}
+		sc = &segmentColumns{cols: map[string]*column{}, lengths: map[string]*fieldLengths{}}
 		cc.segs[seg] = sc
 	}
 	return sc
@@ -164,17 +142,24 @@ func (cc *columnCache) hotPostings(seg segment.Segment) *hotPostings {
 // column returns field's column of seg, building it on first use.
 func (cc *columnCache) column(seg segment.Segment, field string) (*column, error) {
 	sc := cc.entry(seg)
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if c := sc.cols[field]; c != nil {
-		return c, nil
+	return cachedPerField(&sc.mu, sc.cols, seg, field, buildColumn)
+}
+
+// cachedPerField returns m[field], building it with build on first use;
+// mu guards m.
+func cachedPerField[T any](mu *sync.Mutex, m map[string]*T, seg segment.Segment, field string,
+	build func(segment.Segment, string) (*T, error)) (*T, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if v := m[field]; v != nil {
+		return v, nil
 	}
-	c, err := buildColumn(seg, field)
+	v, err := build(seg, field)
 	if err != nil {
 		return nil, err
 	}
-	sc.cols[field] = c
-	return c, nil
+	m[field] = v
+	return v, nil
 }
 
 // retain drops the columns of segments that snap no longer has (merged
@@ -194,4 +179,103 @@ func (cc *columnCache) retain(snap *scorch.IndexSnapshot) {
 			delete(cc.segs, seg)
 		}
 	}
+}
+
+// fieldLengths are a text field's lengths in tokens, per document of one
+// segment, as its norms record them, and their sum.
+type fieldLengths struct {
+	perDoc []uint32
+	total  uint64
+}
+
+// fieldLengths returns field's lengths in seg, reading them on first use.
+func (cc *columnCache) fieldLengths(seg segment.Segment, field string) (*fieldLengths, error) {
+	sc := cc.entry(seg)
+	return cachedPerField(&sc.mu, sc.lengths, seg, field, readFieldLengths)
+}
+
+// readFieldLengths takes each document's length from the norm of any of
+// its postings in the field: every posting of a document carries it.
+func readFieldLengths(seg segment.Segment, field string) (*fieldLengths, error) {
+	docs := seg.Count()
+	fl := &fieldLengths{perDoc: make([]uint32, docs)}
+	err := walkPostings(seg, field, true, nil, func(p segment.Posting) {
+		n := p.Number()
+		if n >= docs || fl.perDoc[n] != 0 {
+			return
+		}
+		length := uint64(0)
+		if np, ok := p.(normLength); ok {
+			length = np.NormUint64()
+		} else if norm := p.Norm(); norm > 0 {
+			length = uint64(math.Round(1 / (norm * norm)))
+		}
+		fl.perDoc[n] = uint32(min(length, math.MaxUint32))
+		fl.total += uint64(fl.perDoc[n])
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lengths %s: %w", field, err)
+	}
+	return fl, nil
+}
+
+// walkPostings calls onTerm (when set) for each term of field's dictionary
+// in seg, in term order, then onPosting for each of the term's postings.
+func walkPostings(seg segment.Segment, field string, norms bool,
+	onTerm func(string), onPosting func(segment.Posting)) error {
+	dict, err := seg.Dictionary(field)
+	if err != nil {
+		return err
+	}
+	var pl segment.PostingsList
+	var pit segment.PostingsIterator
+	it := dict.AutomatonIterator(nil, nil, nil)
+	for {
+		e, err := it.Next()
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		if onTerm != nil {
+			onTerm(e.Term)
+		}
+		if pl, err = dict.PostingsList([]byte(e.Term), nil, pl); err != nil {
+			return err
+		}
+		pit = pl.Iterator(false, norms, false, pit)
+		for {
+			p, err := pit.Next()
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				break
+			}
+			onPosting(p)
+		}
+	}
+}
+
+// liveLength is the field's total length over the snapshot's live
+// documents.
+func (cc *columnCache) liveLength(snap *scorch.IndexSnapshot, field string) (uint64, error) {
+	var n uint64
+	for _, ss := range snap.Segments() {
+		fl, err := cc.fieldLengths(ss.Segment(), field)
+		if err != nil {
+			return 0, err
+		}
+		n += fl.total
+		if d := ss.Deleted(); d != nil {
+			it := d.Iterator()
+			for it.HasNext() {
+				if i := it.Next(); int(i) < len(fl.perDoc) {
+					n -= uint64(fl.perDoc[i])
+				}
+			}
+		}
+	}
+	return n, nil
 }

@@ -2,10 +2,8 @@ package index
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
-	"github.com/blevesearch/bleve/v2/index/scorch"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 )
 
@@ -60,19 +58,11 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		q = filter
 	}
 
-	r, err := s.idx.Advanced()
+	snap, err := s.snapshot()
 	if err != nil {
 		return nil, err
 	}
-	reader, err := r.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer reader.Close()
-	snap, ok := reader.(*scorch.IndexSnapshot)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a scorch index (%T)", s, reader)
-	}
+	defer snap.Close()
 	s.cols.retain(snap)
 	s.cols.scheduleHot(snap)
 	c, err := newCollector(snap, &s.cols, p, ranges, dist)

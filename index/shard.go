@@ -309,11 +309,12 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }
 
 // fieldLengths returns, for every field a query can score, the sum of its
-// field lengths, recomputed lazily after writes. Text fields count their
-// postings; keyword, numeric and date values are one term per document, so
-// their sum is the document count. Every shard reports every field,
-// whether or not the query's terms occur in it there, so the sums are
-// global.
+// field lengths over the live documents, recomputed lazily after writes.
+// A text field's length is its number of tokens, the same length its norms
+// give each document's score (read once per segment, see liveLength);
+// keyword, numeric and date values are one term per document, so their
+// sum is the document count. Every shard reports every field, whether or
+// not the query's terms occur in it there, so the sums are global.
 func (s *localShard) fieldLengths(docs uint64) (map[string]uint64, error) {
 	s.lenMu.Lock()
 	defer s.lenMu.Unlock()
@@ -321,6 +322,7 @@ func (s *localShard) fieldLengths(docs uint64) (map[string]uint64, error) {
 		s.lenCache, s.lenGen = map[string]uint64{}, g
 	}
 	out := make(map[string]uint64, len(schema))
+	var snap *scorch.IndexSnapshot
 	for f, spec := range schema {
 		switch {
 		case spec.kind == kindGeo:
@@ -329,8 +331,16 @@ func (s *localShard) fieldLengths(docs uint64) (map[string]uint64, error) {
 		default:
 			n, ok := s.lenCache[f]
 			if !ok {
+				if snap == nil {
+					r, err := s.snapshot()
+					if err != nil {
+						return nil, err
+					}
+					defer r.Close()
+					snap = r
+				}
 				var err error
-				if n, err = s.countPostings(f); err != nil {
+				if n, err = s.cols.liveLength(snap, f); err != nil {
 					return nil, err
 				}
 				s.lenCache[f] = n
@@ -341,41 +351,23 @@ func (s *localShard) fieldLengths(docs uint64) (map[string]uint64, error) {
 	return out, nil
 }
 
-// countPostings sums the live document frequency of every term of a
-// field. The dictionary's own counts include deleted and replaced
-// documents until segments merge, which would make scores depend on a
-// shard's write history; a term reader's count does not.
-func (s *localShard) countPostings(field string) (uint64, error) {
+// snapshot opens a reader on the shard's current scorch snapshot; the
+// caller closes it.
+func (s *localShard) snapshot() (*scorch.IndexSnapshot, error) {
 	adv, err := s.idx.Advanced()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	reader, err := adv.Reader()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer reader.Close()
-	dict, err := reader.FieldDict(field)
-	if err != nil {
-		return 0, err
+	snap, ok := reader.(*scorch.IndexSnapshot)
+	if !ok {
+		reader.Close()
+		return nil, fmt.Errorf("%s: not a scorch index (%T)", s, reader)
 	}
-	defer dict.Close()
-	var n uint64
-	for {
-		e, err := dict.Next()
-		if err != nil {
-			return 0, err
-		}
-		if e == nil {
-			return n, nil
-		}
-		tfr, err := reader.TermFieldReader(context.Background(), []byte(e.Term), field, false, false, false)
-		if err != nil {
-			return 0, err
-		}
-		n += tfr.Count()
-		tfr.Close()
-	}
+	return snap, nil
 }
 
 // TermStats builds the scored part of the query against the shard without
