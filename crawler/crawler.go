@@ -15,7 +15,9 @@ import (
 // which returns it.
 type Emit func(ctx context.Context, r record.Record) error
 
-// Source produces records: a web crawl, a directory walk, a feed.
+// Source produces records: a web crawl, a directory walk, a feed. Crawl
+// calls emit from one goroutine at a time, so emit needs no locking of its
+// own; a record emitted is the Source's promise that it is done with it.
 type Source interface {
 	Crawl(ctx context.Context, emit Emit) error
 }
