@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,7 +93,7 @@ func NewHTTP(opts HTTPOptions) (*HTTP, error) {
 	if opts.Tally == nil {
 		opts.Tally = &crawler.Tally{}
 	}
-	return &HTTP{opts: opts, endpoint: u.String(), sleep: sleepCtx}, nil
+	return &HTTP{opts: opts, endpoint: u.String(), sleep: crawler.Sleep}, nil
 }
 
 // Write adds r to the batch, sending it when full.
@@ -236,27 +235,5 @@ func (h *HTTP) once(ctx context.Context, body []byte) (retryAfter time.Duration,
 	if resp.StatusCode == http.StatusBadRequest && eb.Error.Code == "invalid_record" {
 		return 0, eb.Error.Records, se
 	}
-	return parseRetryAfter(resp.Header.Get("Retry-After")), nil, se
-}
-
-func parseRetryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(min(s, 86400)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, time.Until(t))
-	}
-	return 0
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return crawler.RetryAfter(resp.Header.Get("Retry-After"), time.Now()), nil, se
 }

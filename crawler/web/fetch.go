@@ -10,10 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/picdex/picdex/crawler"
 )
 
 // Reasons a fetch fails, as counted in the crawl's tally.
@@ -79,7 +80,7 @@ func newFetcher(o *Options) *fetcher {
 		// decompresses, and the cap below applies to the decompressed
 		// bytes, so a gzip bomb stops at the cap.
 	}
-	f := &fetcher{opts: o, sleep: sleepCtx}
+	f := &fetcher{opts: o, sleep: crawler.Sleep}
 	f.client = &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -142,7 +143,7 @@ func (f *fetcher) once(ctx context.Context, u *url.URL, limit int64, truncateOK 
 		resp.Body.Close()
 	}()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, retryAfter(resp.Header.Get("Retry-After"), time.Now()), &statusError{code: resp.StatusCode}
+		return nil, crawler.RetryAfter(resp.Header.Get("Retry-After"), time.Now()), &statusError{code: resp.StatusCode}
 	}
 	if resp.ContentLength > limit && !truncateOK {
 		return nil, 0, fmt.Errorf("%w: %d bytes (cap %d)", ErrTooLarge, resp.ContentLength, limit)
@@ -204,24 +205,6 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(min(s, 86400)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
 func mediaType(ct string) string {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
@@ -236,15 +219,4 @@ func isHTML(mt string) bool { return mt == "text/html" || mt == "application/xht
 // send for images; the bytes decide in the end.
 func isImageType(mt string) bool {
 	return strings.HasPrefix(mt, "image/") || mt == "application/octet-stream" || mt == "binary/octet-stream"
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

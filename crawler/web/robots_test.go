@@ -135,15 +135,3 @@ func TestPublicAddress(t *testing.T) {
 		assert.Equal(t, want, publicAddress(netip.MustParseAddr(a)), a)
 	}
 }
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	assert.Equal(t, 3*time.Second, retryAfter("3", now))
-	assert.Equal(t, 10*time.Second, retryAfter(now.Add(10*time.Second).Format(http1123), now))
-	assert.Zero(t, retryAfter("", now))
-	assert.Zero(t, retryAfter("-5", now))
-	assert.Zero(t, retryAfter("soon", now))
-	assert.Equal(t, 86400*time.Second, retryAfter("99999999999", now))
-}
-
-const http1123 = "Mon, 02 Jan 2006 15:04:05 GMT"
