@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/picdex/picdex/crawler/crawlbench"
 	"github.com/picdex/picdex/index/indexbench"
 )
 
 var benchCmd = &command{
 	name:     "bench",
-	synopsis: "measure the index against its baselines (plain bleve, SQLite FTS5)",
-	usage:    "bench [--suite load|query|relevance|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE]",
+	synopsis: "measure the index and the crawlers against their baselines and targets",
+	usage:    "bench [--suite load|query|relevance|crawl|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N]",
 	help: `
 Bench runs the index library's benchmarks, each next to its baseline in the
 same process, and prints medians and ratios with PASS/FAIL against the
@@ -25,9 +26,14 @@ targets:
              caption-style queries vs SQLite FTS5 BM25 with the porter
              tokenizer, on the synthetic corpus and, when present, the Tate
              collection
+  crawl      a web crawl of a generated --pages site on loopback with
+             politeness off, next to a plain loop of GETs of the same pages
+             (target >= 300 pages/s); a file crawl of the shared sample
+             images, metadata only (target >= 300 files/s) and with the
+             perceptual hash, next to just reading the same files
 
-The machine should be otherwise idle; the figures are medians over --repeat
-runs.`,
+"all" runs every suite. The machine should be otherwise idle; the figures
+are medians over --repeat runs.`,
 }
 
 func init() { benchCmd.run = runBench }
@@ -36,7 +42,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	c := benchCmd
 	fs := c.flags()
 	var o indexbench.Options
-	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance or all")
+	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance, crawl or all")
 	fs.IntVar(&o.N, "n", indexbench.DefaultN, "synthetic records per corpus")
 	fs.IntVar(&o.Shards, "shards", indexbench.DefaultShards, "shards of the picdex index")
 	fs.IntVar(&o.Repeat, "repeat", indexbench.DefaultRepeat, "runs per measurement (medians are reported)")
@@ -46,6 +52,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&o.Queries, "queries", indexbench.DefaultQueries, "searches per query class and run")
 	fs.IntVar(&o.Targets, "targets", indexbench.DefaultTargets, "known items per corpus in the relevance suite")
 	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query suite's searches to `file`")
+	var co crawlbench.Options
+	fs.IntVar(&co.Pages, "pages", 2000, "pages of the crawl suite's generated site")
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
@@ -53,10 +61,29 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	if len(rest) > 0 {
 		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
 	}
+	co.Repeat = o.Repeat
+	if err := co.Validate(); err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	crawl := o.Suite == "crawl" || o.Suite == indexbench.SuiteAll
+	if o.Suite == "crawl" {
+		if err := crawlbench.Run(ctx, e.stdout, co); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)
+			}
+			return 1
+		}
+		return 0
+	}
 	if err := o.Validate(); err != nil {
 		return c.usageError(e, fs, err.Error())
 	}
-	if err := indexbench.Run(ctx, e.stdout, o); err != nil {
+	err := indexbench.Run(ctx, e.stdout, o)
+	if err == nil && crawl {
+		fmt.Fprintln(e.stdout)
+		err = crawlbench.Run(ctx, e.stdout, co)
+	}
+	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)
 		}

@@ -92,6 +92,7 @@ func TestHelp(t *testing.T) {
 		{"index", []string{"--data", "--shards", "--batch"}},
 		{"search", []string{"--data", "--server", "--size", "--json", "--from", "--facet"}},
 		{"gen", []string{"--n", "--seed"}},
+		{"crawl", []string{"--url", "--dir", "--feed", "--out", "--to", "--brokers", "--state", "--allow-private", "--fetch-images", "--max-depth", "--max-pages", "--delay", "--user-agent", "--columns"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, help := range [][]string{{c.name, "--help"}, {c.name, "-h"}, {"help", c.name}} {
@@ -253,9 +254,12 @@ func TestIndexRejectsAndReports(t *testing.T) {
 
 // TestServe runs `picdex serve` on a free port with the bundled demo corpus
 // and talks to it over HTTP.
-func TestServe(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(picdexBin, "serve", "--data", data, "--addr", "127.0.0.1:0", "--shards", "2")
+// startServe runs picdex serve on a free port with args added and returns
+// its base URL, a channel its exit status arrives on, its log so far and
+// the process. The process is killed when the test ends.
+func startServe(t *testing.T, data string, args ...string) (base string, done <-chan error, logs *bytes.Buffer, cmd *exec.Cmd) {
+	t.Helper()
+	cmd = exec.Command(picdexBin, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -263,14 +267,14 @@ func TestServe(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
+	exited := make(chan error, 1)
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 	})
 
 	// The log line with the URL comes once the demo corpus is in.
 	urlc := make(chan string, 1)
-	var logs bytes.Buffer
+	logs = &bytes.Buffer{}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		re := regexp.MustCompile(`url=(http://\S+)`)
@@ -280,16 +284,21 @@ func TestServe(t *testing.T) {
 				urlc <- m[1]
 			}
 		}
-		done <- cmd.Wait()
+		exited <- cmd.Wait()
 	}()
-	var base string
 	select {
 	case base = <-urlc:
-	case err := <-done:
+	case err := <-exited:
 		t.Fatalf("serve exited: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not log its URL")
 	}
+	return base, exited, logs, cmd
+}
+
+func TestServe(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	base, done, logs, cmd := startServe(t, data, "--shards", "2")
 
 	get := func(path string) (int, []byte) {
 		t.Helper()
