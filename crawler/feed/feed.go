@@ -180,7 +180,7 @@ func (r *Reader) jsonl(ctx context.Context, name string, br *bufio.Reader, emit 
 		case len(bytes.TrimSpace(line)) == 0:
 			r.progress(pos)
 		default:
-			rec, perr := record.Parse(line)
+			rec, perr := record.Parse(bytes.TrimPrefix(line, []byte("\ufeff")))
 			if perr != nil {
 				r.Tally.Skip(where, "invalid record", perr)
 				r.progress(pos)
