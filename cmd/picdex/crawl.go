@@ -21,6 +21,7 @@ import (
 	"github.com/picdex/picdex/crawler/sink"
 	"github.com/picdex/picdex/crawler/web"
 	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/indexer/queue"
 )
 
 var crawlCmd = &command{
@@ -41,7 +42,8 @@ Crawl turns where image metadata lives into records:
                fields to columns), or MS-COCO caption annotations.
 
 Records go to --out FILE (JSONL; "-" or nothing: standard output), to a
-running picdex server with --to URL, or to Kafka with --brokers.
+running picdex server with --to URL, or to Kafka with --brokers (topic
+--topic, keyed by record id, acknowledged by all in-sync replicas).
 
 With --state FILE the crawl saves where it is every few seconds; run the
 same command again after an interruption and it continues from there
@@ -72,7 +74,9 @@ func runCrawl(ctx context.Context, e *env, args []string) int {
 	columns := fs.String("columns", "", "CSV column `mapping` field=column,... e.g. url=image_url,alt=caption")
 	out := fs.String("out", "", "write records to this JSONL `file` (- for standard output, the default)")
 	to := fs.String("to", "", "POST records to the picdex server at this `URL`")
-	brokers := fs.String("brokers", "", "publish records to Kafka `brokers` B,... (not available in this build)")
+	brokers := fs.String("brokers", "", "publish records to the Kafka `brokers` B,...")
+	topic := fs.String("topic", queue.DefaultTopic, "Kafka `topic` for --brokers (created when missing)")
+	partitions := fs.Int("partitions", 12, "partitions of the topic when --brokers creates it")
 	statePath := fs.String("state", "", "save progress to this `file` and resume from it")
 	verbose := fs.Bool("verbose", false, "log every skipped input to standard error")
 
@@ -115,10 +119,6 @@ func runCrawl(ctx context.Context, e *env, args []string) int {
 	}
 	if outputs > 1 {
 		return c.usageError(e, fs, "give at most one of --out, --to and --brokers")
-	}
-	if *brokers != "" {
-		fmt.Fprintln(e.stderr, "picdex crawl: --brokers: publishing to Kafka is not available in this build yet; use --out or --to")
-		return 2
 	}
 	if *workers < 0 || *workers > 1024 {
 		return c.usageError(e, fs, fmt.Sprintf("--workers %d: must be between 1 and 1024", *workers))
@@ -203,6 +203,19 @@ func runCrawl(ctx context.Context, e *env, args []string) int {
 	var dst crawler.Sink
 	dest := "standard output"
 	switch {
+	case *brokers != "":
+		ko := queue.KafkaOptions{Brokers: []string{*brokers}, Topic: *topic, Partitions: *partitions}
+		if err := ko.Validate(); err != nil {
+			return c.usageError(e, fs, "--brokers: "+err.Error())
+		}
+		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		k, err := sink.NewKafka(kctx, ko)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex crawl: %v\n", err)
+			return 1
+		}
+		dst, dest = k, "Kafka topic "+*topic
 	case *to != "":
 		h, err := sink.NewHTTP(sink.HTTPOptions{URL: *to, Tally: tally, UserAgent: wo.UserAgent})
 		if err != nil {

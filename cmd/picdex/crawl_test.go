@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -20,6 +21,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/record"
@@ -124,9 +128,43 @@ func TestCrawlUsage(t *testing.T) {
 			t.Errorf("%v: no usage on stderr: %s", args, r.stderr)
 		}
 	}
-	r := runPicdex(t, nil, "crawl", "--url", "http://example.com/", "--brokers", "localhost:9092").want(t, 2)
-	if !strings.Contains(r.stderr, "Kafka") {
-		t.Errorf("--brokers: %s", r.stderr)
+	r := runPicdex(t, nil, "crawl", "--feed", "x.jsonl", "--brokers", "127.0.0.1:1").want(t, 1)
+	if !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Errorf("unreachable broker: %s", r.stderr)
+	}
+}
+
+// TestCrawlToKafka publishes a feed to an in-process Kafka broker and
+// reads it back.
+func TestCrawlToKafka(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	addr := cluster.ListenAddrs()[0]
+	var lines strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&lines, `{"url":"https://example.com/%d.jpg","title":"photo %d"}`+"\n", i%20, i)
+	}
+	feed := filepath.Join(t.TempDir(), "f.jsonl")
+	os.WriteFile(feed, []byte(lines.String()), 0o644)
+	r := runPicdex(t, nil, "crawl", "--feed", feed, "--brokers", addr, "--topic", "test.images", "--partitions", "3").want(t, 0)
+	if !strings.Contains(r.stderr, "50 records") || !strings.Contains(r.stderr, "Kafka topic test.images") {
+		t.Errorf("summary: %s", r.stderr)
+	}
+	got := 0
+	for p := range 3 {
+		conn, err := kafka.DialLeader(context.Background(), "tcp", addr, "test.images", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, _ := conn.ReadLastOffset()
+		conn.Close()
+		got += int(last)
+	}
+	if got != 50 {
+		t.Errorf("%d messages in the topic, want 50", got)
 	}
 }
 
