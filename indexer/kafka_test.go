@@ -1,0 +1,146 @@
+package indexer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/indexer/queue"
+)
+
+// produce publishes n images in three versions, deletes every fifth and
+// sends one poison message; it returns the number of messages.
+func produce(t *testing.T, brokers []string, n int) int {
+	t.Helper()
+	ctx := context.Background()
+	p, err := queue.NewProducer(ctx, queue.KafkaOptions{Brokers: brokers, Partitions: 3})
+	require.NoError(t, err)
+	defer p.Close()
+	total := 0
+	for v := range 3 {
+		var recs []record.Record
+		for i := range n {
+			recs = append(recs, record.Record{URL: fmt.Sprintf("https://example.com/%d.jpg", i), Title: fmt.Sprintf("version %d", v)})
+		}
+		require.NoError(t, p.Publish(ctx, recs))
+		total += n
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: queue.DefaultTopic}
+	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("poison"), Value: []byte(`{"url": 42}`)}))
+	w.Close()
+	total++
+	var dels []record.Record
+	for i := 0; i < n; i += 5 {
+		dels = append(dels, record.Record{URL: fmt.Sprintf("https://example.com/%d.jpg", i), Op: record.OpDelete})
+	}
+	require.NoError(t, p.Publish(ctx, dels))
+	return total + len(dels)
+}
+
+// consume runs a consumer on the index in dir until it has consumed want
+// messages in all (counting earlier runs' progress through the shards) or
+// until stop returns true; it returns what it consumed.
+func consume(t *testing.T, dir string, brokers []string, until func(*Consumer) bool) int64 {
+	t.Helper()
+	ix := openIndex(t, dir)
+	defer ix.Close()
+	c, err := NewConsumer(NewApplier(ix), KafkaOptions{Brokers: brokers, BatchRecords: 37, BatchWait: 50 * time.Millisecond, Partitions: 3,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !until(c) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("consumer stuck: consumed %d", c.Stats.Consumed.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	return c.Stats.Consumed.Load()
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func settled(ix *index.Index, topic string, parts int, total int64) bool {
+	a := NewApplier(ix)
+	var sum int64
+	for p := range parts {
+		off, err := a.Resume(topic, p)
+		if err != nil {
+			return false
+		}
+		sum += off
+	}
+	return sum == total
+}
+
+func TestKafkaEndToEnd(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	total := produce(t, brokers, 60)
+
+	dir := t.TempDir()
+	consume(t, dir, brokers, func(c *Consumer) bool { return settled(c.a.ix, queue.DefaultTopic, 3, int64(total)) })
+	ix := openIndex(t, dir)
+	expect(t, ix, 60)
+	require.True(t, settled(ix, queue.DefaultTopic, 3, int64(total)))
+	ix.Close()
+
+	// The poison message is in the dead-letter queue with its reason.
+	var found bool
+	for p := range 3 {
+		r2 := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: queue.DefaultDLQTopic, Partition: p, MaxWait: 50 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		m, err := r2.ReadMessage(ctx)
+		cancel()
+		r2.Close()
+		if err == nil {
+			found = true
+			assert.Equal(t, "poison", string(m.Key))
+			assert.Equal(t, HeaderError, m.Headers[0].Key)
+			assert.Contains(t, string(m.Headers[0].Value), "url")
+		}
+	}
+	assert.True(t, found, "no dead letter")
+}
+
+// TestKafkaRestartMidStream stops the consumer at different points and
+// starts it again on the same index: the result is exact every time.
+func TestKafkaRestartMidStream(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	total := produce(t, brokers, 50)
+	dir := t.TempDir()
+	for _, stopAt := range []int64{1, 20, 40} {
+		consume(t, dir, brokers, func(c *Consumer) bool {
+			return c.Stats.Consumed.Load() >= stopAt || settled(c.a.ix, queue.DefaultTopic, 3, int64(total))
+		})
+	}
+	consume(t, dir, brokers, func(c *Consumer) bool {
+		return settled(c.a.ix, queue.DefaultTopic, 3, int64(total))
+	})
+	ix := openIndex(t, dir)
+	defer ix.Close()
+	expect(t, ix, 50)
+	assert.True(t, settled(ix, queue.DefaultTopic, 3, int64(total)))
+}
