@@ -47,6 +47,10 @@ type Options struct {
 	Searcher Searcher
 	Store    Store
 	Ingester Ingester
+	// Ready, when set, is asked by GET /readyz besides a search: a
+	// server that ingests through Kafka is not ready while it has no
+	// broker.
+	Ready func(ctx context.Context) error
 	// Logger receives access logs and server faults (default: discard).
 	Logger *slog.Logger
 	// SearchTimeout bounds one search (default 30s); past it the API
@@ -118,6 +122,12 @@ func (s *server) ready(c *gin.Context) {
 		s.log.Warn("readiness search failed", "err", err)
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "index not ready: "+err.Error())
 		return
+	}
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(ctx); err != nil {
+			writeError(c, http.StatusServiceUnavailable, "unavailable", "not ready: "+err.Error())
+			return
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

@@ -602,6 +602,29 @@ func TestProbes(t *testing.T) {
 	wantError(t, w, http.StatusServiceUnavailable, "unavailable")
 }
 
+type downIngester struct{}
+
+func (downIngester) Ingest(context.Context, []record.Record) (int, error) {
+	return 0, fmt.Errorf("publishing: %w: no Kafka broker", api.ErrUnavailable)
+}
+
+func TestDependencyDown(t *testing.T) {
+	s := newServer(t, func(o *api.Options) {
+		o.Ready = func(context.Context) error { return errors.New("no Kafka broker") }
+		o.Ingester = downIngester{}
+	})
+	w := s.get(t, "/readyz")
+	wantError(t, w, http.StatusServiceUnavailable, "unavailable")
+	w = httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/v1/images", strings.NewReader(`{"url":"https://e.com/a.jpg"}`))
+	req.Header.Set("Content-Type", "application/json")
+	s.h.ServeHTTP(w, req)
+	wantError(t, w, http.StatusServiceUnavailable, "unavailable")
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+}
+
 func TestOpenAPI(t *testing.T) {
 	s := newServer(t)
 	w := s.get(t, "/openapi.json")

@@ -42,6 +42,10 @@ func writeDetail(c *gin.Context, status int, d ErrorDetail) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: d})
 }
 
+// ErrUnavailable is wrapped by backends whose own dependency is down (a
+// Kafka broker, say): the answer is 503 with Retry-After, not a 500.
+var ErrUnavailable = errors.New("temporarily unavailable")
+
 // fail answers err with the status its kind calls for: 4xx for what the
 // caller got wrong, 503/504 for overload and timeouts, 500 (logged, with a
 // generic message) for everything else.
@@ -72,6 +76,9 @@ func (s *server) fail(c *gin.Context, err error) {
 		// The client went away or the server is shutting down; either way
 		// nobody should retry against this instance right now.
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "request canceled")
+	case errors.Is(err, ErrUnavailable):
+		c.Header("Retry-After", "5")
+		writeError(c, http.StatusServiceUnavailable, "unavailable", err.Error())
 	case errors.Is(err, index.ErrAllShardsFailed):
 		s.log.Error("search failed on every shard", "path", c.Request.URL.Path, "err", err)
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "no index shard could answer")

@@ -133,7 +133,7 @@ func (c *Consumer) session(ctx context.Context) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID: c.opts.GroupID, Brokers: c.opts.Brokers, Topics: []string{c.opts.Topic},
 		StartOffset: kafka.FirstOffset, WatchPartitionChanges: true,
-		HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second,
+		HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second,
 		JoinGroupBackoff: 500 * time.Millisecond,
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{serveCmd, indexCmd, searchCmd, crawlCmd, genCmd, benchCmd}
+var commands = []*command{serveCmd, indexCmd, searchCmd, crawlCmd, indexerCmd, genCmd, benchCmd}
 
 func main() {
 	gin.SetMode(gin.ReleaseMode)

@@ -88,7 +88,8 @@ func TestHelp(t *testing.T) {
 		name  string
 		flags []string
 	}{
-		{"serve", []string{"--data", "--addr", "--shards", "--brokers"}},
+		{"serve", []string{"--data", "--addr", "--shards", "--brokers", "--topic", "--group"}},
+		{"indexer", []string{"--brokers", "--data", "--shards", "--topic", "--group", "--batch", "--batch-wait"}},
 		{"index", []string{"--data", "--shards", "--batch"}},
 		{"search", []string{"--data", "--server", "--size", "--json", "--from", "--facet"}},
 		{"gen", []string{"--n", "--seed"}},
@@ -125,13 +126,6 @@ func TestUsageErrors(t *testing.T) {
 		if !strings.Contains(r.stderr, "Usage") {
 			t.Errorf("%v: no usage on stderr: %s", args, r.stderr)
 		}
-	}
-}
-
-func TestServeBrokersNotAvailable(t *testing.T) {
-	r := runPicdex(t, nil, "serve", "--data", t.TempDir(), "--brokers", "localhost:9092").want(t, 2)
-	if !strings.Contains(r.stderr, "Kafka") {
-		t.Errorf("stderr: %s", r.stderr)
 	}
 }
 

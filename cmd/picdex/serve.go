@@ -15,22 +15,27 @@ import (
 	"github.com/picdex/picdex"
 	"github.com/picdex/picdex/api"
 	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/indexer"
+	"github.com/picdex/picdex/indexer/queue"
 )
 
 var serveCmd = &command{
 	name:     "serve",
 	synopsis: "run the HTTP API and web UI over a local index",
-	usage:    "serve [--data DIR] [--addr HOST:PORT] [--shards N]",
+	usage:    "serve [--data DIR] [--addr HOST:PORT] [--shards N] [--brokers B,... [--topic T] [--group G]]",
 	help: `
 Serve opens (or creates) the index in DIR and serves the search API, the web
 UI and the health probes on ADDR. A new, empty index is loaded with the
 bundled demo corpus first, so the UI has something to show. POST /v1/images
 applies records to the index directly.
 
-SIGINT or SIGTERM stops accepting connections, lets requests in flight
-finish (up to 15s) and closes the index.
+With --brokers, POST /v1/images publishes to Kafka instead and an indexer
+in the same process (a member of --group) applies the topic to the index,
+exactly as "picdex indexer" does; /readyz answers 503 while no broker is
+reachable, and the server keeps running and retrying.
 
---brokers (Kafka ingestion) is not available in this build yet.`,
+SIGINT or SIGTERM stops accepting connections, lets requests in flight
+finish (up to 15s) and closes the index.`,
 }
 
 func init() { serveCmd.run = runServe }
@@ -43,7 +48,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	data := fs.String("data", "./data", "index `directory`")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free one)")
 	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
-	brokers := fs.String("brokers", "", "Kafka `brokers` B,... (not available in this build)")
+	kf := addKafkaFlags(fs, "ingest through Kafka `brokers` B,...")
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
@@ -52,9 +57,10 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	if *brokers != "" {
-		fmt.Fprintln(e.stderr, "picdex serve: --brokers: Kafka ingestion is not available in this build yet; run without --brokers to use the in-process index")
-		return 2
+	if *kf.brokers != "" {
+		if err := kf.validate(); err != nil {
+			return c.usageError(e, fs, err.Error())
+		}
 	}
 
 	fresh := isEmptyDir(*data)
@@ -81,8 +87,35 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	backend := api.IndexBackend{Index: ix}
+	apiOpts := api.Options{Searcher: backend, Store: backend, Ingester: backend, Logger: log}
+	if *kf.brokers != "" {
+		ko := kf.options(log)
+		cons, err := indexer.NewConsumer(indexer.NewApplier(ix), ko)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+			return 1
+		}
+		prod, err := queue.OpenProducer(queue.KafkaOptions{Brokers: ko.Brokers, Topic: ko.Topic, Partitions: ko.Partitions, MaxAttempts: 3})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+			return 1
+		}
+		defer prod.Close()
+		cctx, stop := context.WithCancel(ctx)
+		consumed := make(chan struct{})
+		go func() { cons.Run(cctx); close(consumed) }()
+		defer func() { stop(); <-consumed }()
+		apiOpts.Ingester = kafkaIngester{p: prod}
+		apiOpts.Ready = func(context.Context) error {
+			if !cons.Ready() {
+				return errors.New("not connected to Kafka (" + *kf.brokers + ")")
+			}
+			return nil
+		}
+		log.Info("ingesting through Kafka", "brokers", *kf.brokers, "topic", ko.Topic, "group", ko.GroupID)
+	}
 	srv := &http.Server{
-		Handler:           api.New(api.Options{Searcher: backend, Store: backend, Ingester: backend, Logger: log}),
+		Handler:           api.New(apiOpts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,

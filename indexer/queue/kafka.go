@@ -120,6 +120,16 @@ func NewProducer(ctx context.Context, opts KafkaOptions) (*Producer, error) {
 	if err := EnsureTopic(ctx, opts.Brokers, opts.Topic, opts.Partitions, opts.ReplicationFactor); err != nil {
 		return nil, err
 	}
+	return OpenProducer(opts)
+}
+
+// OpenProducer returns a Producer without touching the network: for a
+// server that must start while its brokers are down (its consumer creates
+// the topic once they are up).
+func OpenProducer(opts KafkaOptions) (*Producer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	c, _ := codec(opts.Compression)
 	w := &kafka.Writer{
 		Addr:  kafka.TCP(opts.Brokers...),

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/picdex/picdex/api"
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/indexer"
+	"github.com/picdex/picdex/indexer/queue"
+)
+
+var indexerCmd = &command{
+	name:     "indexer",
+	synopsis: "consume records from Kafka into an index, as a consumer-group member",
+	usage:    "indexer --brokers B,... [--data DIR] [--shards N] [--topic T] [--group G] [--batch N] [--batch-wait D]",
+	help: `
+Indexer joins the Kafka consumer group and applies the partitions it is
+given to the index in DIR, in micro-batches (--batch records or what
+arrives within --batch-wait). Each shard stores the offsets it has applied
+in the same atomic batch as the documents, so an indexer killed at any
+moment and restarted applies every record exactly once. Records that can
+never be indexed go to TOPIC.dlq with the reason in the picdex-error
+header. An unreachable broker is retried, not fatal.
+
+SIGINT or SIGTERM stops consuming and closes the index.`,
+}
+
+func init() { indexerCmd.run = runIndexer }
+
+// kafkaFlags are the consumer settings serve and indexer share.
+type kafkaFlags struct {
+	brokers, topic, group *string
+	batch, partitions     *int
+	wait                  *time.Duration
+}
+
+func addKafkaFlags(fs *flag.FlagSet, brokersUsage string) kafkaFlags {
+	return kafkaFlags{
+		brokers:    fs.String("brokers", "", brokersUsage),
+		topic:      fs.String("topic", queue.DefaultTopic, "Kafka `topic` of records (its dead-letter topic is TOPIC.dlq)"),
+		group:      fs.String("group", "picdex-indexer", "Kafka consumer `group`"),
+		batch:      fs.Int("batch", 1000, "records per micro-batch"),
+		wait:       fs.Duration("batch-wait", 200*time.Millisecond, "longest a micro-batch waits to fill"),
+		partitions: fs.Int("partitions", 12, "partitions of the topics when they are created"),
+	}
+}
+
+func (k kafkaFlags) options(log *slog.Logger) indexer.KafkaOptions {
+	return indexer.KafkaOptions{
+		Brokers: []string{*k.brokers}, Topic: *k.topic, DLQTopic: *k.topic + ".dlq", GroupID: *k.group,
+		BatchRecords: *k.batch, BatchWait: *k.wait, Partitions: *k.partitions, Logger: log,
+	}
+}
+
+func (k kafkaFlags) validate() error {
+	if *k.batch < 1 || *k.batch > 1_000_000 {
+		return fmt.Errorf("--batch %d: must be between 1 and 1000000", *k.batch)
+	}
+	if *k.wait <= 0 || *k.partitions < 1 {
+		return errors.New("--batch-wait and --partitions must be positive")
+	}
+	o := indexer.KafkaOptions{Brokers: []string{*k.brokers}}
+	return o.Validate()
+}
+
+func runIndexer(ctx context.Context, e *env, args []string) int {
+	c := indexerCmd
+	fs := c.flags()
+	data := fs.String("data", "./data", "index `directory`")
+	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
+	kf := addKafkaFlags(fs, "Kafka `brokers` B,... (required)")
+	rest, code, ok := c.parse(e, fs, args)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	if err := kf.validate(); err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	ix, err := index.Open(*data, index.Options{Shards: *shards})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := ix.Close(); err != nil {
+			log.Error("closing index", "err", err)
+		}
+	}()
+	cons, err := indexer.NewConsumer(indexer.NewApplier(ix), kf.options(log))
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	log.Info("picdex indexer", "brokers", *kf.brokers, "topic", *kf.topic, "group", *kf.group, "data", *data, "shards", ix.NumShards())
+	done := make(chan struct{})
+	go func() { cons.Run(ctx); close(done) }()
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			logStats(log, cons, "stopped")
+			return 0
+		case <-tick.C:
+			logStats(log, cons, "progress")
+		}
+	}
+}
+
+func logStats(log *slog.Logger, c *indexer.Consumer, msg string) {
+	log.Info(msg, "ready", c.Ready(), "consumed", c.Stats.Consumed.Load(), "indexed", c.Stats.Indexed.Load(),
+		"skipped", c.Stats.Skipped.Load(), "dead_lettered", c.Stats.DeadLettered.Load())
+}
+
+// kafkaIngester publishes what POST /v1/images accepts; the consumer
+// applies it.
+type kafkaIngester struct{ p *queue.Producer }
+
+func (k kafkaIngester) Ingest(ctx context.Context, recs []record.Record) (int, error) {
+	if err := k.p.Publish(ctx, recs); err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	}
+	return len(recs), nil
+}
