@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -119,59 +120,102 @@ func (a *Applier) Resume(topic string, partition int) (int64, error) {
 // but a record is indexed by its own id whatever the key.
 func Map(m Message) (record.Record, error) { return record.Parse(m.Value) }
 
-// Apply writes msgs, all of one topic and partition in offset order. Each
-// shard gets its records and the partition's new offset in one atomic
-// batch, and skips messages it already holds. Messages that can never be
-// indexed come back in Result.Rejected; they count as applied for the
-// offsets, so the partition moves on. On an error some shards may have
-// applied their share; calling Apply again with the same messages is safe.
+// Apply writes msgs, all of one topic, each partition's in offset order
+// (partitions may interleave). Each shard gets its records and the new
+// offset of every partition in the batch in one atomic batch, and skips
+// messages it already holds. Messages that can never be indexed come back
+// in Result.Rejected; they count as applied for the offsets, so their
+// partition moves on. On an error some shards may have applied their
+// share; calling Apply again with the same messages is safe.
 func (a *Applier) Apply(ctx context.Context, msgs []Message) (Result, error) {
+	return a.ApplyMapped(ctx, MapAll(msgs))
+}
+
+// Mapped is a message and what Map made of it.
+type Mapped struct {
+	Message
+	Record record.Record
+	Err    error // why it can never be indexed
+}
+
+// MapAll maps msgs on all CPUs, keeping their order.
+func MapAll(msgs []Message) []Mapped {
+	out := make([]Mapped, len(msgs))
+	workers := min(runtime.GOMAXPROCS(0), (len(msgs)+63)/64)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(msgs); i += workers {
+				r, err := Map(msgs[i])
+				out[i] = Mapped{Message: msgs[i], Record: r, Err: err}
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// ApplyMapped is Apply for messages mapped already.
+func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error) {
 	var res Result
 	if len(msgs) == 0 {
 		return res, nil
 	}
-	topic, part := msgs[0].Topic, msgs[0].Partition
-	last := msgs[len(msgs)-1].Offset
+	topic := msgs[0].Topic
+	last := map[int]int64{} // partition -> its last offset in the batch
+	for _, m := range msgs {
+		if m.Topic != topic {
+			return res, errors.New("indexer: a batch mixes topics")
+		}
+		if cur, ok := last[m.Partition]; !ok || m.Offset > cur {
+			last[m.Partition] = m.Offset
+		}
+	}
 	n := a.ix.NumShards()
 
 	a.mu.Lock()
-	have := make([]int64, n)
+	have := make([]map[int]int64, n) // shard -> partition -> offset held
 	for s := range n {
-		off, err := a.stored(s, topic, part)
-		if err != nil {
-			a.mu.Unlock()
-			return res, err
+		have[s] = make(map[int]int64, len(last))
+		for p := range last {
+			off, err := a.stored(s, topic, p)
+			if err != nil {
+				a.mu.Unlock()
+				return res, err
+			}
+			have[s][p] = off
 		}
-		have[s] = off
 	}
 	a.mu.Unlock()
 
 	// Map: parse and route.
 	shares := make([][]record.Record, n)
 	for _, m := range msgs {
-		if m.Topic != topic || m.Partition != part {
-			return res, errors.New("indexer: a batch mixes partitions")
-		}
-		r, err := Map(m)
-		if err != nil {
-			res.Rejected = append(res.Rejected, Rejected{Message: m, Reason: err.Error()})
+		r := m.Record
+		if m.Err != nil {
+			res.Rejected = append(res.Rejected, Rejected{Message: m.Message, Reason: m.Err.Error()})
 			continue
 		}
 		s := a.ix.ShardOf(r.ID)
-		if m.Offset <= have[s] {
+		if m.Offset <= have[s][m.Partition] {
 			res.Skipped++
 			continue
 		}
 		shares[s] = append(shares[s], r)
 	}
 
-	// Reduce: one batch per shard, the new offset with it — also on
-	// shards with nothing to write, so that every shard's offset moves.
-	mark := map[string][]byte{internalKey(topic, part): []byte(strconv.FormatInt(last, 10))}
+	// Reduce: one batch per shard with the new offsets — also on shards
+	// with nothing to write, so that every shard's offsets move.
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for s := range n {
-		if have[s] >= last {
+		mark := map[string][]byte{}
+		for p, off := range last {
+			if have[s][p] < off {
+				mark[internalKey(topic, p)] = []byte(strconv.FormatInt(off, 10))
+			}
+		}
+		if len(mark) == 0 {
 			continue
 		}
 		wg.Go(func() {
@@ -179,7 +223,9 @@ func (a *Applier) Apply(ctx context.Context, msgs []Message) (Result, error) {
 				return
 			}
 			a.mu.Lock()
-			a.applied[offsetKey{s, topic, part}] = last
+			for p, off := range last {
+				a.applied[offsetKey{s, topic, p}] = max(a.applied[offsetKey{s, topic, p}], off)
+			}
 			a.mu.Unlock()
 		})
 	}

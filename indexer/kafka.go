@@ -26,13 +26,16 @@ type KafkaOptions struct {
 	Topic    string // default queue.DefaultTopic
 	DLQTopic string // default queue.DefaultDLQTopic
 	GroupID  string // default "picdex-indexer"
-	// A micro-batch is BatchRecords messages of one partition, or what
-	// arrived within BatchWait of its first (defaults 1,000 and 200 ms).
+	// A micro-batch is BatchRecords messages of the member's partitions, or what
+	// arrived within BatchWait of its first (defaults 5,000 and 200 ms).
 	BatchRecords int
 	BatchWait    time.Duration
 	// Partitions of the topics when the consumer creates them (default 12).
 	Partitions int
 	Logger     *slog.Logger
+	// OnApplied, when set, is called after each micro-batch is applied
+	// (and so searchable), with the batch: for freshness measurements.
+	OnApplied func(batch []Message, at time.Time)
 }
 
 // Validate fills in defaults and reports options that cannot work.
@@ -52,7 +55,7 @@ func (o *KafkaOptions) Validate() error {
 		o.GroupID = "picdex-indexer"
 	}
 	if o.BatchRecords <= 0 {
-		o.BatchRecords = 1000
+		o.BatchRecords = 5000 // bleve indexes big batches best; BatchWait bounds the latency
 	}
 	if o.BatchWait <= 0 {
 		o.BatchWait = 200 * time.Millisecond
@@ -148,18 +151,28 @@ func (c *Consumer) session(ctx context.Context) error {
 		c.ready.Store(true)
 		parts := gen.Assignments[c.opts.Topic]
 		c.opts.Logger.Info("kafka generation", "id", gen.ID, "member", gen.MemberID, "partitions", len(parts))
+		// One reader per partition feeds one batcher: a micro-batch spans
+		// the member's partitions, so each shard gets one write per batch
+		// however many partitions there are.
+		in := make(chan Message, c.opts.BatchRecords)
 		for _, p := range parts {
 			gen.Start(func(ctx context.Context) {
-				if err := c.partition(ctx, gen, p.ID); err != nil && ctx.Err() == nil {
-					c.opts.Logger.Error("partition consumer stopped", "partition", p.ID, "err", err)
+				if err := c.read(ctx, p.ID, in); err != nil && ctx.Err() == nil {
+					c.opts.Logger.Error("partition reader stopped", "partition", p.ID, "err", err)
 				}
 			})
 		}
+		gen.Start(func(ctx context.Context) {
+			if err := c.batches(ctx, gen, in); err != nil && ctx.Err() == nil {
+				c.opts.Logger.Error("batcher stopped", "err", err)
+			}
+		})
 	}
 }
 
-// partition consumes one assigned partition until the generation ends.
-func (c *Consumer) partition(ctx context.Context, gen *kafka.Generation, part int) error {
+// read feeds one assigned partition's messages to in, from one past what
+// the shards hold, until the generation ends.
+func (c *Consumer) read(ctx context.Context, part int, in chan<- Message) error {
 	topic := c.opts.Topic
 	c.a.Forget(topic, part) // another member may have moved it on
 	from, err := c.a.Resume(topic, part)
@@ -174,46 +187,56 @@ func (c *Consumer) partition(ctx context.Context, gen *kafka.Generation, part in
 	if err := r.SetOffset(from); err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		batch, err := c.fetch(ctx, r, topic, part)
+	for {
+		m, err := r.FetchMessage(ctx)
 		if err != nil {
 			return err
 		}
-		if len(batch) == 0 {
-			continue
+		select {
+		case in <- toMessage(topic, part, m):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
+	}
+}
+
+// batches applies micro-batches of what the readers fetch — BatchRecords
+// messages, or what came within BatchWait of the first — and commits the
+// group offsets after each.
+func (c *Consumer) batches(ctx context.Context, gen *kafka.Generation, in <-chan Message) error {
+	for {
+		var batch []Message
+		select {
+		case m := <-in:
+			batch = append(batch, m)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wait := time.NewTimer(c.opts.BatchWait)
+	fill:
+		for len(batch) < c.opts.BatchRecords {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			case <-wait.C:
+				break fill
+			case <-ctx.Done():
+				wait.Stop()
+				return ctx.Err()
+			}
+		}
+		wait.Stop()
 		if err := c.apply(ctx, batch); err != nil {
 			return err
 		}
-		last := batch[len(batch)-1].Offset
-		if err := gen.CommitOffsets(map[string]map[int]int64{topic: {part: last + 1}}); err != nil && ctx.Err() == nil {
-			c.opts.Logger.Warn("committing group offset", "partition", part, "err", err)
+		next := map[int]int64{}
+		for _, m := range batch {
+			next[m.Partition] = max(next[m.Partition], m.Offset+1)
+		}
+		if err := gen.CommitOffsets(map[string]map[int]int64{c.opts.Topic: next}); err != nil && ctx.Err() == nil {
+			c.opts.Logger.Warn("committing group offsets", "err", err)
 		}
 	}
-	return nil
-}
-
-// fetch reads one micro-batch: up to BatchRecords messages, or what came
-// within BatchWait of the first.
-func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, topic string, part int) ([]Message, error) {
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		return nil, err
-	}
-	batch := []Message{toMessage(topic, part, m)}
-	wctx, cancel := context.WithTimeout(ctx, c.opts.BatchWait)
-	defer cancel()
-	for len(batch) < c.opts.BatchRecords {
-		m, err := r.FetchMessage(wctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			break // the wait is over
-		}
-		batch = append(batch, toMessage(topic, part, m))
-	}
-	return batch, nil
 }
 
 func toMessage(topic string, part int, m kafka.Message) Message {
@@ -234,11 +257,12 @@ func toMessage(topic string, part int, m kafka.Message) Message {
 // are written again (at least once) rather than lost.
 func (c *Consumer) apply(ctx context.Context, batch []Message) error {
 	c.Stats.Consumed.Add(int64(len(batch)))
+	mapped := MapAll(batch)
 	var dead []kafka.Message
-	for _, m := range batch {
-		if _, err := Map(m); err != nil {
+	for _, m := range mapped {
+		if m.Err != nil {
 			dead = append(dead, kafka.Message{Key: m.Key, Value: m.Value, Headers: []kafka.Header{
-				{Key: HeaderError, Value: []byte(err.Error())},
+				{Key: HeaderError, Value: []byte(m.Err.Error())},
 				{Key: "picdex-source", Value: []byte(fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset))},
 			}})
 		}
@@ -257,10 +281,13 @@ func (c *Consumer) apply(ctx context.Context, batch []Message) error {
 	}
 	backoff = newBackoff()
 	for {
-		res, err := c.a.Apply(ctx, batch)
+		res, err := c.a.ApplyMapped(ctx, mapped)
 		if err == nil {
 			c.Stats.Indexed.Add(int64(res.Applied))
 			c.Stats.Skipped.Add(int64(res.Skipped))
+			if c.opts.OnApplied != nil {
+				c.opts.OnApplied(batch, time.Now())
+			}
 			return nil
 		}
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {

@@ -45,7 +45,7 @@ func addKafkaFlags(fs *flag.FlagSet, brokersUsage string) kafkaFlags {
 		brokers:    fs.String("brokers", "", brokersUsage),
 		topic:      fs.String("topic", queue.DefaultTopic, "Kafka `topic` of records (its dead-letter topic is TOPIC.dlq)"),
 		group:      fs.String("group", "picdex-indexer", "Kafka consumer `group`"),
-		batch:      fs.Int("batch", 1000, "records per micro-batch"),
+		batch:      fs.Int("batch", 5000, "records per micro-batch"),
 		wait:       fs.Duration("batch-wait", 200*time.Millisecond, "longest a micro-batch waits to fill"),
 		partitions: fs.Int("partitions", 12, "partitions of the topics when they are created"),
 	}
