@@ -2,7 +2,6 @@ package indexer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -69,11 +68,6 @@ func (o *KafkaOptions) Validate() error {
 	return nil
 }
 
-// Stats counts what a Consumer did.
-type Stats struct {
-	Consumed, Indexed, Skipped, DeadLettered atomic.Int64
-}
-
 // Consumer is a member of the indexer's Kafka consumer group: it applies
 // the partitions the group assigns it, micro-batch by micro-batch, with
 // the exactly-once effect of Applier, dead-letters what can never be
@@ -85,6 +79,7 @@ type Consumer struct {
 	Stats Stats
 	ready atomic.Bool
 	dlq   *kafka.Writer
+	b     *batcher
 }
 
 // NewConsumer returns a Consumer applying to a's index.
@@ -96,7 +91,33 @@ func NewConsumer(a *Applier, opts KafkaOptions) (*Consumer, error) {
 		Addr: kafka.TCP(opts.Brokers...), Topic: opts.DLQTopic, Balancer: &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond, AllowAutoTopicCreation: true,
 	}
-	return &Consumer{a: a, opts: opts, dlq: dlq}, nil
+	c := &Consumer{a: a, opts: opts, dlq: dlq}
+	c.b = &batcher{a: a, stats: &c.Stats, records: opts.BatchRecords, wait: opts.BatchWait,
+		logger: opts.Logger, onApplied: opts.OnApplied, deadLetter: c.deadLetter}
+	return c, nil
+}
+
+// deadLetter writes what can never be indexed to the dead-letter topic,
+// with the reason and the origin in headers, retrying until it is written.
+func (c *Consumer) deadLetter(ctx context.Context, rejects []Mapped) error {
+	dead := make([]kafka.Message, len(rejects))
+	for i, m := range rejects {
+		dead[i] = kafka.Message{Key: m.Key, Value: m.Value, Headers: []kafka.Header{
+			{Key: HeaderError, Value: []byte(m.Err.Error())},
+			{Key: "picdex-source", Value: []byte(fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset))},
+		}}
+	}
+	backoff := newBackoff()
+	for {
+		err := c.dlq.WriteMessages(ctx, dead...)
+		if err == nil {
+			return nil
+		}
+		c.opts.Logger.Warn("writing dead letters", "err", err)
+		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+			return err
+		}
+	}
 }
 
 // Ready reports whether the consumer is connected and holds a generation.
@@ -162,8 +183,11 @@ func (c *Consumer) session(ctx context.Context) error {
 				}
 			})
 		}
+		commit := func(next map[int]int64) error {
+			return gen.CommitOffsets(map[string]map[int]int64{c.opts.Topic: next})
+		}
 		gen.Start(func(ctx context.Context) {
-			if err := c.batches(ctx, gen, in); err != nil && ctx.Err() == nil {
+			if err := c.b.run(ctx, in, commit); err != nil && ctx.Err() == nil {
 				c.opts.Logger.Error("batcher stopped", "err", err)
 			}
 		})
@@ -192,49 +216,13 @@ func (c *Consumer) read(ctx context.Context, part int, in chan<- Message) error 
 		if err != nil {
 			return err
 		}
+		if lag := r.Lag(); lag >= 0 {
+			c.Stats.SetLag(part, lag)
+		}
 		select {
 		case in <- toMessage(topic, part, m):
 		case <-ctx.Done():
 			return ctx.Err()
-		}
-	}
-}
-
-// batches applies micro-batches of what the readers fetch — BatchRecords
-// messages, or what came within BatchWait of the first — and commits the
-// group offsets after each.
-func (c *Consumer) batches(ctx context.Context, gen *kafka.Generation, in <-chan Message) error {
-	for {
-		var batch []Message
-		select {
-		case m := <-in:
-			batch = append(batch, m)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		wait := time.NewTimer(c.opts.BatchWait)
-	fill:
-		for len(batch) < c.opts.BatchRecords {
-			select {
-			case m := <-in:
-				batch = append(batch, m)
-			case <-wait.C:
-				break fill
-			case <-ctx.Done():
-				wait.Stop()
-				return ctx.Err()
-			}
-		}
-		wait.Stop()
-		if err := c.apply(ctx, batch); err != nil {
-			return err
-		}
-		next := map[int]int64{}
-		for _, m := range batch {
-			next[m.Partition] = max(next[m.Partition], m.Offset+1)
-		}
-		if err := gen.CommitOffsets(map[string]map[int]int64{c.opts.Topic: next}); err != nil && ctx.Err() == nil {
-			c.opts.Logger.Warn("committing group offsets", "err", err)
 		}
 	}
 }
@@ -249,55 +237,6 @@ func toMessage(topic string, part int, m kafka.Message) Message {
 		}
 	}
 	return msg
-}
-
-// apply dead-letters what cannot be indexed, then applies the batch,
-// retrying transient failures with a growing back-off until ctx ends.
-// Dead letters go first: should the process die between the two, they
-// are written again (at least once) rather than lost.
-func (c *Consumer) apply(ctx context.Context, batch []Message) error {
-	c.Stats.Consumed.Add(int64(len(batch)))
-	mapped := MapAll(batch)
-	var dead []kafka.Message
-	for _, m := range mapped {
-		if m.Err != nil {
-			dead = append(dead, kafka.Message{Key: m.Key, Value: m.Value, Headers: []kafka.Header{
-				{Key: HeaderError, Value: []byte(m.Err.Error())},
-				{Key: "picdex-source", Value: []byte(fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset))},
-			}})
-		}
-	}
-	backoff := newBackoff()
-	for len(dead) > 0 {
-		err := c.dlq.WriteMessages(ctx, dead...)
-		if err == nil {
-			c.Stats.DeadLettered.Add(int64(len(dead)))
-			break
-		}
-		c.opts.Logger.Warn("writing dead letters", "err", err)
-		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
-			return err
-		}
-	}
-	backoff = newBackoff()
-	for {
-		res, err := c.a.ApplyMapped(ctx, mapped)
-		if err == nil {
-			c.Stats.Indexed.Add(int64(res.Applied))
-			c.Stats.Skipped.Add(int64(res.Skipped))
-			if c.opts.OnApplied != nil {
-				c.opts.OnApplied(batch, time.Now())
-			}
-			return nil
-		}
-		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-			return ctx.Err()
-		}
-		c.opts.Logger.Warn("applying a batch; retrying", "err", err)
-		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
-			return err
-		}
-	}
 }
 
 // backoff grows from 100 ms to 10 s, with jitter.

@@ -121,6 +121,33 @@ func logStats(log *slog.Logger, c *indexer.Consumer, msg string) {
 		"skipped", c.Stats.Skipped.Load(), "dead_lettered", c.Stats.DeadLettered.Load())
 }
 
+// memIngester queues what POST /v1/images accepts for the embedded
+// indexer; a full queue makes the request wait (back-pressure).
+type memIngester struct{ q *queue.Memory }
+
+func (m memIngester) Ingest(ctx context.Context, recs []record.Record) (int, error) {
+	if err := m.q.Publish(ctx, recs); err != nil {
+		return 0, err
+	}
+	return len(recs), nil
+}
+
+// queuedStore sends deletes through the queue, behind the upserts of the
+// same image queued before them, so that they apply in order.
+type queuedStore struct {
+	api.IndexBackend
+	ing api.Ingester
+}
+
+func (q queuedStore) Delete(ctx context.Context, ids ...string) error {
+	recs := make([]record.Record, len(ids))
+	for i, id := range ids {
+		recs[i] = record.Record{ID: id, Op: record.OpDelete}
+	}
+	_, err := q.ing.Ingest(ctx, recs)
+	return err
+}
+
 // kafkaIngester publishes what POST /v1/images accepts; the consumer
 // applies it.
 type kafkaIngester struct{ p *queue.Producer }

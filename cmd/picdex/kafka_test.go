@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
 )
 
 func startKafka(t *testing.T) string {
@@ -58,16 +59,8 @@ func TestServeThroughKafka(t *testing.T) {
 	broker := startKafka(t)
 	base, _, logs, _ := startServe(t, filepath.Join(t.TempDir(), "data"), "--brokers", broker, "--partitions", "3", "--batch-wait", "50ms")
 	waitFor(t, "readyz", func() bool { code, _ := httpGet(t, base+"readyz"); return code == 200 })
-	body := `{"url":"https://example.com/kafka-1.jpg","title":"ocelot through kafka"}` + "\n" +
-		`{"url":"https://example.com/kafka-2.jpg","title":"second ocelot"}`
-	resp, err := http.Post(base+"v1/images", "application/x-ndjson", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("ingest: %d", resp.StatusCode)
-	}
+	postNDJSON(t, base, `{"url":"https://example.com/kafka-1.jpg","title":"ocelot through kafka"}`+"\n"+
+		`{"url":"https://example.com/kafka-2.jpg","title":"second ocelot"}`)
 	waitFor(t, "the records to be searchable", func() bool {
 		_, b := httpGet(t, base+"v1/search?q=ocelot")
 		var res index.Result
@@ -163,4 +156,68 @@ func TestIndexerKillAndRestart(t *testing.T) {
 			t.Fatalf("%d final versions of %d documents, want %d", final, total, n)
 		}
 	}
+}
+
+// TestServeEmbeddedQueue: without --brokers, ingestion goes through the
+// in-process queue; a delete queued after an upsert wins; records queued
+// when SIGTERM arrives are indexed before the server stops.
+func TestServeEmbeddedQueue(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	base, done, logs, cmd := startServe(t, data)
+	postNDJSON(t, base, `{"url":"https://example.com/wombat.jpg","title":"wombat at dusk"}`)
+	req, _ := http.NewRequest(http.MethodDelete, base+"v1/images/"+recordID(t, "https://example.com/wombat.jpg"), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var big strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&big, `{"url":"https://example.com/q/%d.jpg","title":"quagga %d"}`+"\n", i, i)
+	}
+	postNDJSON(t, base, big.String())
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	count := func(q string) uint64 {
+		r := runPicdex(t, nil, "search", "--data", data, "--json", "--size", "0", q).want(t, 0)
+		var res index.Result
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res.Total
+	}
+	if n := count("quagga"); n != 3000 {
+		t.Errorf("%d of 3,000 queued records indexed by the graceful stop", n)
+	}
+	if n := count("wombat"); n != 0 {
+		t.Errorf("the delete queued after the upsert did not win: %d", n)
+	}
+}
+
+func postNDJSON(t *testing.T, base, body string) {
+	t.Helper()
+	resp, err := http.Post(base+"v1/images", "application/x-ndjson", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("ingest: %d", resp.StatusCode)
+	}
+}
+
+func recordID(t *testing.T, u string) string {
+	t.Helper()
+	r := record.Record{URL: u}
+	if err := r.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	return r.ID
 }

@@ -27,7 +27,9 @@ var serveCmd = &command{
 Serve opens (or creates) the index in DIR and serves the search API, the web
 UI and the health probes on ADDR. A new, empty index is loaded with the
 bundled demo corpus first, so the UI has something to show. POST /v1/images
-applies records to the index directly.
+and DELETE /v1/images/{id} queue records for the indexer running in the same process (an in-process
+queue with the same offsets, acknowledgements and back-pressure as Kafka;
+records still queued are applied before a graceful stop).
 
 With --brokers, POST /v1/images publishes to Kafka instead and an indexer
 in the same process (a member of --group) applies the topic to the index,
@@ -87,25 +89,30 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	backend := api.IndexBackend{Index: ix}
-	apiOpts := api.Options{Searcher: backend, Store: backend, Ingester: backend, Logger: log}
+	apiOpts := api.Options{Searcher: backend, Store: backend, Logger: log}
+	applier := indexer.NewApplier(ix)
+	cctx, stopIndexer := context.WithCancel(context.WithoutCancel(ctx))
+	indexerDone := make(chan struct{})
+	var drain func(context.Context) error
 	if *kf.brokers != "" {
 		ko := kf.options(log)
-		cons, err := indexer.NewConsumer(indexer.NewApplier(ix), ko)
+		cons, err := indexer.NewConsumer(applier, ko)
 		if err != nil {
+			stopIndexer()
 			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 			return 1
 		}
 		prod, err := queue.OpenProducer(queue.KafkaOptions{Brokers: ko.Brokers, Topic: ko.Topic, Partitions: ko.Partitions, MaxAttempts: 3})
 		if err != nil {
+			stopIndexer()
 			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 			return 1
 		}
 		defer prod.Close()
-		cctx, stop := context.WithCancel(ctx)
-		consumed := make(chan struct{})
-		go func() { cons.Run(cctx); close(consumed) }()
-		defer func() { stop(); <-consumed }()
-		apiOpts.Ingester = kafkaIngester{p: prod}
+		go func() { cons.Run(cctx); close(indexerDone) }()
+		ing := kafkaIngester{p: prod}
+		apiOpts.Ingester = ing
+		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
 		apiOpts.Ready = func(context.Context) error {
 			if !cons.Ready() {
 				return errors.New("not connected to Kafka (" + *kf.brokers + ")")
@@ -113,7 +120,32 @@ func runServe(ctx context.Context, e *env, args []string) int {
 			return nil
 		}
 		log.Info("ingesting through Kafka", "brokers", *kf.brokers, "topic", ko.Topic, "group", ko.GroupID)
+	} else {
+		emb, err := indexer.NewEmbedded(applier, indexer.EmbeddedOptions{Logger: log})
+		if err != nil {
+			stopIndexer()
+			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+			return 1
+		}
+		go func() { emb.Run(cctx); close(indexerDone) }()
+		ing := memIngester{q: emb.Queue()}
+		apiOpts.Ingester = ing
+		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
+		drain = emb.Queue().Drain
 	}
+	// After the HTTP server stops: apply what the embedded queue holds,
+	// then stop the indexer, before the index closes.
+	defer func() {
+		if drain != nil {
+			dctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			if err := drain(dctx); err != nil {
+				log.Warn("records still queued at shutdown were not indexed", "err", err)
+			}
+			cancel()
+		}
+		stopIndexer()
+		<-indexerDone
+	}()
 	srv := &http.Server{
 		Handler:           api.New(apiOpts),
 		ReadHeaderTimeout: 10 * time.Second,

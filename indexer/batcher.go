@@ -1,0 +1,105 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/picdex/picdex/crawler"
+)
+
+// batcher turns a stream of messages into applied micro-batches: the part
+// the Kafka consumer and the embedded queue share.
+type batcher struct {
+	a         *Applier
+	stats     *Stats
+	records   int           // messages per batch at most
+	wait      time.Duration // longest a batch waits to fill after its first message
+	logger    *slog.Logger
+	onApplied func([]Message, time.Time)
+	// deadLetter keeps what can never be indexed somewhere it can be
+	// looked at; it returns only once it has, or ctx ends.
+	deadLetter func(ctx context.Context, rejects []Mapped) error
+}
+
+// run applies micro-batches of what arrives on in — records messages, or
+// what came within wait of the first — and after each calls commit with
+// the next offset of every partition in it.
+func (b *batcher) run(ctx context.Context, in <-chan Message, commit func(next map[int]int64) error) error {
+	for {
+		var batch []Message
+		select {
+		case m := <-in:
+			batch = append(batch, m)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wait := time.NewTimer(b.wait)
+	fill:
+		for len(batch) < b.records {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			case <-wait.C:
+				break fill
+			case <-ctx.Done():
+				wait.Stop()
+				return ctx.Err()
+			}
+		}
+		wait.Stop()
+		if err := b.apply(ctx, batch); err != nil {
+			return err
+		}
+		next := map[int]int64{}
+		for _, m := range batch {
+			next[m.Partition] = max(next[m.Partition], m.Offset+1)
+		}
+		if err := commit(next); err != nil && ctx.Err() == nil {
+			b.logger.Warn("committing offsets", "err", err)
+		}
+	}
+}
+
+// apply dead-letters what cannot be indexed, then applies the batch,
+// retrying transient failures with a growing back-off until ctx ends.
+// Dead letters go first: should the process die between the two, they
+// are written again (at least once) rather than lost.
+func (b *batcher) apply(ctx context.Context, batch []Message) error {
+	b.stats.Consumed.Add(int64(len(batch)))
+	mapped := MapAll(batch)
+	var rejects []Mapped
+	for _, m := range mapped {
+		if m.Err != nil {
+			rejects = append(rejects, m)
+		}
+	}
+	if len(rejects) > 0 {
+		if err := b.deadLetter(ctx, rejects); err != nil {
+			return err
+		}
+		b.stats.DeadLettered.Add(int64(len(rejects)))
+	}
+	backoff := newBackoff()
+	for {
+		start := time.Now()
+		res, err := b.a.ApplyMapped(ctx, mapped)
+		if err == nil {
+			b.stats.Indexed.Add(int64(res.Applied))
+			b.stats.Skipped.Add(int64(res.Skipped))
+			b.stats.observe(batch, start, time.Now())
+			if b.onApplied != nil {
+				b.onApplied(batch, time.Now())
+			}
+			return nil
+		}
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.logger.Warn("applying a batch; retrying", "err", err)
+		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/picdex/picdex/indexer/queue"
+)
+
+// EmbeddedTopic names the in-process queue in the offsets the shards keep.
+const EmbeddedTopic = "picdex.embedded"
+
+// EmbeddedOptions configure an Embedded indexer. A zero field takes its
+// default.
+type EmbeddedOptions struct {
+	Partitions   int           // default 4
+	Capacity     int           // unacknowledged records before Publish blocks (default 50,000)
+	BatchRecords int           // default 5,000
+	BatchWait    time.Duration // default 100 ms
+	Logger       *slog.Logger
+}
+
+// Embedded is the indexer over the in-process queue: the default of
+// picdex serve, which needs no Kafka. It runs the same batcher, Applier
+// and offsets as the Kafka consumer; records that cannot be indexed are
+// logged (there is no dead-letter topic).
+type Embedded struct {
+	Stats Stats
+	q     *queue.Memory
+	b     *batcher
+	start []int64
+}
+
+// NewEmbedded prepares an in-process queue whose offsets continue from
+// what a's shards hold.
+func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
+	if opts.Partitions <= 0 {
+		opts.Partitions = 4
+	}
+	if opts.Capacity <= 0 {
+		opts.Capacity = 50_000
+	}
+	if opts.BatchRecords <= 0 {
+		opts.BatchRecords = 5000
+	}
+	if opts.BatchWait <= 0 {
+		opts.BatchWait = 100 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	start := make([]int64, opts.Partitions)
+	for p := range start {
+		off, err := a.Resume(EmbeddedTopic, p)
+		if err != nil {
+			return nil, err
+		}
+		start[p] = off
+	}
+	e := &Embedded{q: queue.NewMemory(start, opts.Capacity), start: start}
+	e.b = &batcher{a: a, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
+		deadLetter: func(_ context.Context, rejects []Mapped) error {
+			for _, m := range rejects {
+				opts.Logger.Warn("record cannot be indexed", "offset", m.Offset, "reason", m.Err)
+			}
+			return nil
+		}}
+	return e, nil
+}
+
+// Queue is where producers publish.
+func (e *Embedded) Queue() *queue.Memory { return e.q }
+
+// Run applies the queue until ctx ends.
+func (e *Embedded) Run(ctx context.Context) error {
+	in := make(chan Message, e.b.records)
+	var wg sync.WaitGroup
+	for p := range e.q.Partitions() {
+		wg.Go(func() {
+			from := e.start[p]
+			for {
+				items, err := e.q.Read(ctx, p, from)
+				if err != nil {
+					return
+				}
+				for _, it := range items {
+					select {
+					case in <- Message{Topic: EmbeddedTopic, Partition: p, Offset: it.Offset, Key: it.Key, Value: it.Value, ProducedAt: it.ProducedAt}:
+					case <-ctx.Done():
+						return
+					}
+				}
+				from = items[len(items)-1].Offset + 1
+			}
+		})
+	}
+	err := e.b.run(ctx, in, func(next map[int]int64) error {
+		for p, off := range next {
+			e.q.Ack(p, off)
+		}
+		return nil
+	})
+	wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
