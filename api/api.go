@@ -51,6 +51,8 @@ type Options struct {
 	// server that ingests through Kafka is not ready while it has no
 	// broker.
 	Ready func(ctx context.Context) error
+	// Metrics, when set, is served at GET /metrics (Prometheus).
+	Metrics http.Handler
 	// Logger receives access logs and server faults (default: discard).
 	Logger *slog.Logger
 	// SearchTimeout bounds one search (default 30s); past it the API
@@ -106,6 +108,9 @@ func New(opts Options) http.Handler {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
+	if opts.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(opts.Metrics))
+	}
 	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPI) })
 	s.routeUI(r)
 	return r

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/picdex/picdex/api"
@@ -18,7 +20,7 @@ import (
 var indexerCmd = &command{
 	name:     "indexer",
 	synopsis: "consume records from Kafka into an index, as a consumer-group member",
-	usage:    "indexer --brokers B,... [--data DIR] [--shards N] [--topic T] [--group G] [--batch N] [--batch-wait D]",
+	usage:    "indexer --brokers B,... [--data DIR] [--shards N] [--topic T] [--group G] [--batch N] [--batch-wait D] [--addr HOST:PORT]",
 	help: `
 Indexer joins the Kafka consumer group and applies the partitions it is
 given to the index in DIR, in micro-batches (--batch records or what
@@ -27,6 +29,10 @@ in the same atomic batch as the documents, so an indexer killed at any
 moment and restarted applies every record exactly once. Records that can
 never be indexed go to TOPIC.dlq with the reason in the picdex-error
 header. An unreachable broker is retried, not fatal.
+
+With --addr it serves GET /metrics (Prometheus: records consumed, indexed,
+skipped and dead-lettered, batch latency, freshness, lag per partition),
+/healthz and /readyz (503 while no broker is reachable).
 
 SIGINT or SIGTERM stops consuming and closes the index.`,
 }
@@ -75,6 +81,7 @@ func runIndexer(ctx context.Context, e *env, args []string) int {
 	data := fs.String("data", "./data", "index `directory`")
 	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
 	kf := addKafkaFlags(fs, "Kafka `brokers` B,... (required)")
+	addr := fs.String("addr", "", "serve /metrics, /healthz and /readyz on this `address`")
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
@@ -101,6 +108,27 @@ func runIndexer(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, err.Error())
 	}
 	log.Info("picdex indexer", "brokers", *kf.brokers, "topic", *kf.topic, "group", *kf.group, "data", *data, "shards", ix.NumShards())
+	if *addr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler(&cons.Stats, cons.Ready))
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+			if !cons.Ready() {
+				http.Error(w, `{"error":{"code":"unavailable","message":"not connected to Kafka"}}`, http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, `{"status":"ready"}`)
+		})
+		ln, err := net.Listen("tcp", *addr)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+			return 1
+		}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
 	done := make(chan struct{})
 	go func() { cons.Run(ctx); close(done) }()
 	tick := time.NewTicker(10 * time.Second)

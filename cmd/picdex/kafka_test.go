@@ -67,6 +67,13 @@ func TestServeThroughKafka(t *testing.T) {
 		return json.Unmarshal(b, &res) == nil && res.Total == 2
 	})
 	_ = logs
+	code, metrics := httpGet(t, base+"metrics")
+	for _, want := range []string{"picdex_indexer_records_indexed_total 2", "picdex_indexer_ready 1",
+		"picdex_indexer_freshness_seconds_count 2", "picdex_indexer_batch_seconds_bucket", "picdex_indexer_consumer_lag{partition="} {
+		if code != 200 || !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q:\n%.2000s", want, metrics)
+		}
+	}
 }
 
 // TestServeBrokerDown: with no broker the server stays up, reports not

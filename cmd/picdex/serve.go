@@ -113,6 +113,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		ing := kafkaIngester{p: prod}
 		apiOpts.Ingester = ing
 		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
+		apiOpts.Metrics = metricsHandler(&cons.Stats, cons.Ready)
 		apiOpts.Ready = func(context.Context) error {
 			if !cons.Ready() {
 				return errors.New("not connected to Kafka (" + *kf.brokers + ")")
@@ -132,6 +133,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		apiOpts.Ingester = ing
 		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
 		drain = emb.Queue().Drain
+		apiOpts.Metrics = metricsHandler(&emb.Stats, func() bool { return true })
 	}
 	// After the HTTP server stops: apply what the embedded queue holds,
 	// then stop the indexer, before the index closes.
