@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,4 +145,104 @@ func TestKafkaRestartMidStream(t *testing.T) {
 	defer ix.Close()
 	expect(t, ix, 50)
 	assert.True(t, settled(ix, queue.DefaultTopic, 3, int64(total)))
+}
+
+// publishN publishes images [from, from+n) in one version.
+func publishN(t *testing.T, brokers []string, from, n int) {
+	t.Helper()
+	p, err := queue.NewProducer(context.Background(), queue.KafkaOptions{Brokers: brokers, Partitions: 4})
+	require.NoError(t, err)
+	var recs []record.Record
+	for i := from; i < from+n; i++ {
+		recs = append(recs, record.Record{URL: fmt.Sprintf("https://example.com/%d.jpg", i), Title: "only"})
+	}
+	require.NoError(t, p.Publish(context.Background(), recs))
+	require.NoError(t, p.Close())
+}
+
+func docs(t *testing.T, ix *index.Index) uint64 {
+	res, err := ix.Search(context.Background(), &index.Request{Size: 0})
+	require.NoError(t, err)
+	return res.Total
+}
+
+// member runs a consumer on its own index until stop is called.
+type member struct {
+	ix   *index.Index
+	c    *Consumer
+	stop func()
+}
+
+func startMember(t *testing.T, brokers []string) *member {
+	t.Helper()
+	ix := openIndex(t, t.TempDir())
+	c, err := NewConsumer(NewApplier(ix), KafkaOptions{Brokers: brokers, Partitions: 4, BatchWait: 20 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	m := &member{ix: ix, c: c}
+	m.stop = func() { cancel(); <-done }
+	t.Cleanup(func() { m.stop(); ix.Close() })
+	return m
+}
+
+// TestKafkaRebalance: two members of one group split the partitions; when
+// one stops, the other takes its partitions over and, reading them from
+// what its own shards hold, ends with every record.
+func TestKafkaRebalance(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	publishN(t, brokers, 0, 200)
+	a, b := startMember(t, brokers), startMember(t, brokers)
+	// Each member indexes the partitions it is given into its own index;
+	// between them they hold every record, each in one of them at least.
+	waitUntil(t, "both members to hold partitions", func() bool {
+		return a.c.Stats.Indexed.Load() > 0 && b.c.Stats.Indexed.Load() > 0 && a.c.Ready() && b.c.Ready()
+	})
+	waitUntil(t, "the two indexes to cover the 200 records", func() bool { return docs(t, a.ix)+docs(t, b.ix) >= 200 })
+	assert.Less(t, docs(t, b.ix), uint64(200), "b holds only its share while a runs")
+
+	a.stop()
+	publishN(t, brokers, 200, 200)
+	waitUntil(t, "member b to hold everything", func() bool { return docs(t, b.ix) == 400 })
+}
+
+// TestKafkaBrokerDownAndBack: the broker goes away mid-run; the consumer
+// reports not ready, keeps retrying, and catches up when it returns.
+func TestKafkaBrokerDownAndBack(t *testing.T) {
+	data := t.TempDir()
+	start := func(port int) *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(data))
+		require.NoError(t, err)
+		return c
+	}
+	cluster := start(0)
+	brokers := cluster.ListenAddrs()
+	_, portStr, _ := strings.Cut(brokers[0], ":")
+	port, _ := strconv.Atoi(portStr)
+	publishN(t, brokers, 0, 100)
+	m := startMember(t, brokers)
+	waitUntil(t, "the first 100", func() bool { return docs(t, m.ix) == 100 })
+
+	cluster.Close()
+	waitUntil(t, "not ready", func() bool { return !m.c.Ready() })
+	time.Sleep(500 * time.Millisecond) // a retry or two against nothing
+	cluster = start(port)
+	defer cluster.Close()
+	publishN(t, brokers, 100, 100)
+	waitUntil(t, "catching up", func() bool { return docs(t, m.ix) == 200 && m.c.Ready() })
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -144,8 +145,10 @@ func TestIndexerKillAndRestart(t *testing.T) {
 		}
 		return int(res.Total)
 	}
-	// kill -9 at different moments: before the group is joined, mid-stream.
-	for _, d := range []time.Duration{100 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond} {
+	// kill -9 at random moments: before the group is joined, mid-stream.
+	for _, base := range []int{50, 500, 1200} {
+		d := time.Duration(base+rand.IntN(400)) * time.Millisecond
+		t.Logf("kill -9 after %s", d)
 		indexerRun(d, syscall.SIGKILL, "25")
 		if got := count(); got > n {
 			t.Fatalf("%d documents, more than the %d images", got, n)
