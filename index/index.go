@@ -174,40 +174,60 @@ func jumpHash(key uint64, buckets int) int {
 // durable. Within one call, the last record for an id wins. A record that
 // fails validation fails the call before anything is written (the error
 // wraps record.ErrInvalid and says which record).
+//
+// Apply is Route followed by ApplyShards: the map and reduce steps that
+// bulk loads and the streaming indexer share.
 func (ix *Index) Apply(ctx context.Context, recs []record.Record) error {
-	groups := make([][]op, len(ix.shards))
 	for i := range recs {
-		r := &recs[i]
-		if err := r.Normalize(); err != nil {
+		if err := recs[i].Normalize(); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}
-		o, err := prepare(r)
-		if err != nil {
-			return fmt.Errorf("record %d: %w", i, err)
-		}
+	}
+	return ix.ApplyShards(ctx, ix.Route(recs), nil)
+}
+
+// Route groups normalized records by the shard that owns their id,
+// keeping their order within each shard.
+func (ix *Index) Route(recs []record.Record) [][]record.Record {
+	shares := make([][]record.Record, len(ix.shards))
+	for _, r := range recs {
 		s := ix.ShardOf(r.ID)
-		groups[s] = append(groups[s], o)
+		shares[s] = append(shares[s], r)
+	}
+	return shares
+}
+
+// ApplyShards writes shares[s] to shard s together with internal[s] (a
+// nil internal, or a nil map in it, writes no internal values), every
+// shard in parallel and each as one atomic batch. Shards with nothing to
+// write are not touched. On an error some shards may have written their
+// share; the error says which failed.
+func (ix *Index) ApplyShards(ctx context.Context, shares [][]record.Record, internal []map[string][]byte) error {
+	if len(shares) != len(ix.shards) || (internal != nil && len(internal) != len(ix.shards)) {
+		return fmt.Errorf("ApplyShards: %d shares and %d internal maps for %d shards", len(shares), len(internal), len(ix.shards))
 	}
 	errs := make([]error, len(ix.shards))
 	var wg sync.WaitGroup
-	for i, g := range groups {
-		if len(g) == 0 {
+	for s := range ix.shards {
+		var in map[string][]byte
+		if internal != nil {
+			in = internal[s]
+		}
+		if len(shares[s]) == 0 && len(in) == 0 {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = ix.shards[i].apply(ctx, g, nil)
-		}()
+		wg.Go(func() {
+			if err := ix.ApplyShard(ctx, s, shares[s], in); err != nil {
+				errs[s] = fmt.Errorf("shard %d: %w", s, err)
+			}
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
 // ApplyShard writes already-routed, normalized records to one shard
-// together with internal key/values (such as consumed offsets), all in one
-// atomic batch. Streaming indexers use it to make progress markers commit
-// with the documents they cover.
+// together with internal key/values, in one atomic batch.
 func (ix *Index) ApplyShard(ctx context.Context, shard int, recs []record.Record, internal map[string][]byte) error {
 	if shard < 0 || shard >= len(ix.shards) {
 		return fmt.Errorf("shard %d out of range", shard)

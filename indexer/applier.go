@@ -188,54 +188,54 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 	}
 	a.mu.Unlock()
 
-	// Map: parse and route.
-	shares := make([][]record.Record, n)
+	// Map: drop what can never be indexed and what each shard has, then
+	// route — the routing bulk loads use.
+	keep := make([]record.Record, 0, len(msgs))
 	for _, m := range msgs {
-		r := m.Record
 		if m.Err != nil {
 			res.Rejected = append(res.Rejected, Rejected{Message: m.Message, Reason: m.Err.Error()})
 			continue
 		}
-		s := a.ix.ShardOf(r.ID)
-		if m.Offset <= have[s][m.Partition] {
+		if m.Offset <= have[a.ix.ShardOf(m.Record.ID)][m.Partition] {
 			res.Skipped++
 			continue
 		}
-		shares[s] = append(shares[s], r)
+		keep = append(keep, m.Record)
 	}
+	shares := a.ix.Route(keep)
 
 	// Reduce: one batch per shard with the new offsets — also on shards
 	// with nothing to write, so that every shard's offsets move.
-	errs := make([]error, n)
-	var wg sync.WaitGroup
+	marks := make([]map[string][]byte, n)
 	for s := range n {
-		mark := map[string][]byte{}
 		for p, off := range last {
 			if have[s][p] < off {
-				mark[internalKey(topic, p)] = []byte(strconv.FormatInt(off, 10))
+				if marks[s] == nil {
+					marks[s] = map[string][]byte{}
+				}
+				marks[s][internalKey(topic, p)] = []byte(strconv.FormatInt(off, 10))
 			}
 		}
-		if len(mark) == 0 {
-			continue
-		}
-		wg.Go(func() {
-			if errs[s] = a.ix.ApplyShard(ctx, s, shares[s], mark); errs[s] != nil {
-				return
-			}
-			a.mu.Lock()
-			for p, off := range last {
-				a.applied[offsetKey{s, topic, p}] = max(a.applied[offsetKey{s, topic, p}], off)
-			}
-			a.mu.Unlock()
-		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err := a.ix.ApplyShards(ctx, shares, marks)
+	// Remember the offsets of the shards that wrote them. On an error the
+	// ones that failed are read from the shards again next time.
+	a.mu.Lock()
+	for s := range n {
+		for p, off := range last {
+			k := offsetKey{s, topic, p}
+			if err != nil {
+				delete(a.applied, k)
+			} else {
+				a.applied[k] = max(a.applied[k], off)
+			}
+		}
+	}
+	a.mu.Unlock()
+	if err != nil {
 		return res, err
 	}
-	for _, sh := range shares {
-		res.Applied += len(sh)
-	}
+	res.Applied = len(keep)
 	return res, nil
 }
 

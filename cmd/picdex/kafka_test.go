@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/indexer/queue"
 )
 
 func startKafka(t *testing.T) string {
@@ -103,27 +105,35 @@ func TestServeBrokerDown(t *testing.T) {
 	}
 }
 
-// TestIndexerKillAndRestart publishes a feed with crawl --brokers, then runs
-// picdex indexer, killing it with SIGKILL at different moments and
-// starting it again, until the index holds exactly the feed's records.
+// TestIndexerKillAndRestart kills picdex indexer with SIGKILL at random
+// moments while it applies a stream of new versions and deletes, then lets
+// it finish: every image must end as its last produced version, deleted
+// images deleted, nothing lost and nothing applied out of order.
+// PICDEX_KILL_TRIALS sets how many kills (default 3).
 func TestIndexerKillAndRestart(t *testing.T) {
 	broker := startKafka(t)
 	dir := t.TempDir()
-	var feed strings.Builder
 	const n = 1000
+	url := func(i int) string { return fmt.Sprintf("https://example.com/%d.jpg", i) }
+	// last[i] is the round of image i's last version, -1 when deleted.
+	last := make([]int, n)
+	var feed strings.Builder
 	for i := range n {
-		fmt.Fprintf(&feed, `{"url":"https://example.com/%d.jpg","title":"first %d"}`+"\n", i, i)
-	}
-	for i := range n {
-		fmt.Fprintf(&feed, `{"url":"https://example.com/%d.jpg","title":"final %d"}`+"\n", i, i)
+		fmt.Fprintf(&feed, `{"url":%q,"title":"round0 image %d"}`+"\n", url(i), i)
 	}
 	feedPath := filepath.Join(dir, "feed.jsonl")
 	os.WriteFile(feedPath, []byte(feed.String()), 0o644)
 	runPicdex(t, nil, "crawl", "--feed", feedPath, "--brokers", broker, "--partitions", "4").want(t, 0)
 
+	prod, err := queue.NewProducer(t.Context(), queue.KafkaOptions{Brokers: []string{broker}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
 	data := filepath.Join(dir, "data")
-	indexerRun := func(d time.Duration, sig os.Signal, batch string) {
-		cmd := exec.Command(picdexBin, "indexer", "--brokers", broker, "--data", data, "--batch", batch, "--batch-wait", "20ms", "--partitions", "4")
+	indexerRun := func(d time.Duration, sig os.Signal, batch, group string) {
+		cmd := exec.Command(picdexBin, "indexer", "--brokers", broker, "--data", data, "--batch", batch,
+			"--batch-wait", "20ms", "--partitions", "4", "--group", group)
 		var logs bytes.Buffer
 		cmd.Stderr = &logs
 		if err := cmd.Start(); err != nil {
@@ -145,25 +155,63 @@ func TestIndexerKillAndRestart(t *testing.T) {
 		}
 		return int(res.Total)
 	}
-	// kill -9 at random moments: before the group is joined, mid-stream.
-	for _, base := range []int{50, 500, 1200} {
-		d := time.Duration(base+rand.IntN(400)) * time.Millisecond
-		t.Logf("kill -9 after %s", d)
-		indexerRun(d, syscall.SIGKILL, "25")
-		if got := count(); got > n {
+
+	trials := 3
+	if v, err := strconv.Atoi(os.Getenv("PICDEX_KILL_TRIALS")); err == nil && v > 0 {
+		trials = v
+	}
+	for round := 1; round <= trials; round++ {
+		// 800 more records: new versions, a tenth of them deletes.
+		var recs []record.Record
+		for range 800 {
+			i := rand.IntN(n)
+			if rand.IntN(10) == 0 {
+				recs = append(recs, record.Record{ID: recordID(t, url(i)), Op: record.OpDelete})
+				last[i] = -1
+			} else {
+				recs = append(recs, record.Record{URL: url(i), Title: fmt.Sprintf("round%d image %d", round, i)})
+				last[i] = round
+			}
+		}
+		if err := prod.Publish(t.Context(), recs); err != nil {
+			t.Fatal(err)
+		}
+		// Each killed member would hold its group's partitions until its
+		// session expires; a fresh group gets them at once, and the shards'
+		// offsets, not the group's, say where to resume.
+		d := time.Duration(100+rand.IntN(1500)) * time.Millisecond
+		indexerRun(d, syscall.SIGKILL, "25", fmt.Sprintf("kill-%d", round))
+		got := count()
+		t.Logf("round %d: killed after %s, %d documents, %d of this round's versions", round, d, got, count(fmt.Sprintf("title:round%d", round)))
+		if got > n {
 			t.Fatalf("%d documents, more than the %d images", got, n)
 		}
 	}
-	// Then run until done; the group first waits out the killed members'
-	// sessions (6 s).
-	for round := 0; ; round++ {
-		indexerRun(12*time.Second, syscall.SIGTERM, "1000")
-		final, total := count("title:final"), count()
-		if final == n && total == n {
+
+	want := map[int]int{} // round -> images whose last version it is
+	live := 0
+	for _, r := range last {
+		if r >= 0 {
+			want[r]++
+			live++
+		}
+	}
+	// Run the default group until done; it first waits out no one, as no
+	// member of it was killed.
+	for attempt := 0; ; attempt++ {
+		indexerRun(8*time.Second, syscall.SIGTERM, "1000", "picdex-indexer")
+		ok := count() == live
+		for r := 0; r <= trials && ok; r++ {
+			ok = count(fmt.Sprintf("title:round%d", r)) == want[r]
+		}
+		if ok {
 			return
 		}
-		if round == 2 {
-			t.Fatalf("%d final versions of %d documents, want %d", final, total, n)
+		if attempt == 2 {
+			for r := 0; r <= trials; r++ {
+				t.Logf("round %d: %d images, want %d", r, count(fmt.Sprintf("title:round%d", r)), want[r])
+			}
+			t.Fatalf("%d documents, want %d", count(), live)
 		}
 	}
 }
