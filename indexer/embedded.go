@@ -61,6 +61,7 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 		start[p] = off
 	}
 	e := &Embedded{q: queue.NewMemory(start, opts.Capacity), start: start}
+	e.Stats.lagOf = e.q.Backlog
 	e.b = &batcher{a: a, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
 		deadLetter: func(_ context.Context, rejects []Mapped) error {
 			for _, m := range rejects {

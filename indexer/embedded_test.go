@@ -68,4 +68,10 @@ func TestEmbeddedBackPressure(t *testing.T) {
 	err = e.Queue().Publish(ctx, versions(25, 0))
 	require.ErrorIs(t, err, context.DeadlineExceeded, "no consumer, no room")
 	assert.Equal(t, 10, e.Queue().Pending(), "what fitted is queued; nothing more")
+	var lag int64
+	for _, l := range e.Stats.Lag() {
+		lag += l
+	}
+	assert.EqualValues(t, 10, lag, "the lag is the backlog of the partitions")
+	assert.Len(t, e.Stats.Lag(), 4)
 }

@@ -152,6 +152,17 @@ func (m *Memory) Ack(p int, next int64) {
 	m.signal()
 }
 
+// Backlog returns the unacknowledged messages of each partition.
+func (m *Memory) Backlog() map[int]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[int]int64, len(m.parts))
+	for p := range m.parts {
+		out[p] = int64(len(m.parts[p].items))
+	}
+	return out
+}
+
 // Pending is the number of unacknowledged messages.
 func (m *Memory) Pending() int {
 	m.mu.Lock()
