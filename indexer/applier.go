@@ -239,6 +239,32 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 	return res, nil
 }
 
+// Restart makes every shard forget what it applied of topic/partition, so
+// that the partition is consumed again from its first offset: for a topic
+// that was deleted and created again, or a log that lost its tail, whose
+// offsets no longer mean what the shards recorded. Each shard records it
+// durably before Restart returns; a crash part-way is repaired by calling
+// Restart again (Resume then returns 0 at once).
+func (a *Applier) Restart(ctx context.Context, topic string, partition int) error {
+	n := a.ix.NumShards()
+	marks := make([]map[string][]byte, n)
+	for s := range n {
+		marks[s] = map[string][]byte{internalKey(topic, partition): []byte("-1")}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	err := a.ix.ApplyShards(ctx, make([][]record.Record, n), marks)
+	for s := range n {
+		k := offsetKey{s, topic, partition}
+		if err != nil {
+			delete(a.applied, k)
+		} else {
+			a.applied[k] = -1
+		}
+	}
+	return err
+}
+
 // Forget drops what the Applier remembers of a partition's offsets, so
 // they are read from the shards again: after a rebalance, another process
 // may have moved them on.

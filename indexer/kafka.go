@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -203,6 +204,9 @@ func (c *Consumer) read(ctx context.Context, part int, in chan<- Message) error 
 	if err != nil {
 		return err
 	}
+	if from, err = c.checkOffset(ctx, part, from); err != nil {
+		return err
+	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: c.opts.Brokers, Topic: topic, Partition: part,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: c.opts.BatchWait,
@@ -225,6 +229,60 @@ func (c *Consumer) read(ctx context.Context, part int, in chan<- Message) error 
 			return ctx.Err()
 		}
 	}
+}
+
+// checkOffset compares from, where the shards say to resume, with the
+// partition's log. Past its end, the offsets the shards hold belong to an
+// earlier life of the topic (deleted and created again, or a log that
+// lost its tail to an unclean leader election): reading on from there
+// would silently skip every new message up to from. The shards then
+// forget the partition and it is read again from its first offset —
+// re-applying, in order, what is still in the log, which leaves every
+// image as its last message says. Before its start (retention deleted
+// messages never applied), those are gone; reading starts at the first
+// offset left, with a warning.
+func (c *Consumer) checkOffset(ctx context.Context, part int, from int64) (int64, error) {
+	first, last, err := c.offsetRange(ctx, part)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case from > last:
+		c.opts.Logger.Warn("the index holds offsets past the end of the partition: the topic was re-created or truncated; reading it again from the start",
+			"topic", c.opts.Topic, "partition", part, "resume", from, "end", last)
+		if err := c.a.Restart(ctx, c.opts.Topic, part); err != nil {
+			return 0, err
+		}
+		return first, nil
+	case from < first:
+		c.opts.Logger.Warn("messages were deleted from the partition before they were indexed",
+			"topic", c.opts.Topic, "partition", part, "lost", first-from, "resume", first)
+		return first, nil
+	}
+	return from, nil
+}
+
+// offsetRange returns the first offset of a partition and the one past its
+// last message.
+func (c *Consumer) offsetRange(ctx context.Context, part int) (first, last int64, err error) {
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, b := range c.opts.Brokers {
+		conn, err := kafka.DialLeader(tctx, "tcp", b, c.opts.Topic, part)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		first, last, err = conn.ReadOffsets()
+		conn.Close()
+		if err == nil {
+			return first, last, nil
+		}
+		errs = append(errs, err)
+	}
+	return 0, 0, fmt.Errorf("offsets of %s/%d: %w", c.opts.Topic, part, errors.Join(errs...))
 }
 
 func toMessage(topic string, part int, m kafka.Message) Message {

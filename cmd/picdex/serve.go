@@ -27,14 +27,17 @@ var serveCmd = &command{
 Serve opens (or creates) the index in DIR and serves the search API, the web
 UI and the health probes on ADDR. A new, empty index is loaded with the
 bundled demo corpus first, so the UI has something to show. POST /v1/images
-and DELETE /v1/images/{id} queue records for the indexer running in the same process (an in-process
-queue with the same offsets, acknowledgements and back-pressure as Kafka;
-records still queued are applied before a graceful stop).
+and DELETE /v1/images/{id} queue records for the indexer running in the
+same process (an in-process queue with the same offsets, acknowledgements
+and back-pressure as Kafka; records still queued are applied before a
+graceful stop).
 
 With --brokers, POST /v1/images publishes to Kafka instead and an indexer
 in the same process (a member of --group) applies the topic to the index,
 exactly as "picdex indexer" does; /readyz answers 503 while no broker is
-reachable, and the server keeps running and retrying.
+reachable, and the server keeps running and retrying. Members of one group
+split the partitions between them: give every server that should hold all
+records its own --group.
 
 SIGINT or SIGTERM stops accepting connections, lets requests in flight
 finish (up to 15s) and closes the index.`,
