@@ -210,28 +210,37 @@ func TestKafkaRebalance(t *testing.T) {
 	waitUntil(t, "member b to hold everything", func() bool { return docs(t, b.ix) == 400 })
 }
 
-// TestKafkaBrokerDownAndBack: the broker goes away mid-run; the consumer
-// reports not ready, keeps retrying, and catches up when it returns.
-func TestKafkaBrokerDownAndBack(t *testing.T) {
-	data := t.TempDir()
-	start := func(port int) *kfake.Cluster {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(data))
-		require.NoError(t, err)
-		return c
+// brokerOutage indexes n records through a member, stops the broker,
+// waits for the member to report not ready, and starts a broker again on
+// the same port — with its data when keep, empty otherwise.
+func brokerOutage(t *testing.T, n int, keep bool) (*member, []string) {
+	t.Helper()
+	var opts []kfake.Opt
+	if keep {
+		opts = append(opts, kfake.DataDir(t.TempDir()))
 	}
-	cluster := start(0)
+	cluster, err := kfake.NewCluster(append(opts, kfake.NumBrokers(1))...)
+	require.NoError(t, err)
 	brokers := cluster.ListenAddrs()
 	_, portStr, _ := strings.Cut(brokers[0], ":")
 	port, _ := strconv.Atoi(portStr)
-	publishN(t, brokers, 0, 100)
+	publishN(t, brokers, 0, n)
 	m := startMember(t, brokers)
-	waitUntil(t, "the first 100", func() bool { return docs(t, m.ix) == 100 })
+	waitUntil(t, "the first records", func() bool { return docs(t, m.ix) == uint64(n) })
 
 	cluster.Close()
 	waitUntil(t, "not ready", func() bool { return !m.c.Ready() })
 	time.Sleep(500 * time.Millisecond) // a retry or two against nothing
-	cluster = start(port)
-	defer cluster.Close()
+	cluster, err = kfake.NewCluster(append(opts, kfake.NumBrokers(1), kfake.Ports(port))...)
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	return m, brokers
+}
+
+// TestKafkaBrokerDownAndBack: the broker goes away mid-run; the consumer
+// reports not ready, keeps retrying, and catches up when it returns.
+func TestKafkaBrokerDownAndBack(t *testing.T) {
+	m, brokers := brokerOutage(t, 100, true)
 	publishN(t, brokers, 100, 100)
 	waitUntil(t, "catching up", func() bool { return docs(t, m.ix) == 200 && m.c.Ready() })
 }
@@ -252,20 +261,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // offsets past the new ends; the member re-reads each partition from its
 // start instead of skipping every new message up to the old offsets.
 func TestKafkaTopicRecreated(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	require.NoError(t, err)
-	brokers := cluster.ListenAddrs()
-	_, portStr, _ := strings.Cut(brokers[0], ":")
-	port, _ := strconv.Atoi(portStr)
-	publishN(t, brokers, 0, 200)
-	m := startMember(t, brokers)
-	waitUntil(t, "the first 200", func() bool { return docs(t, m.ix) == 200 })
-
-	cluster.Close()
-	waitUntil(t, "not ready", func() bool { return !m.c.Ready() })
-	cluster, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
-	require.NoError(t, err)
-	defer cluster.Close()
+	m, brokers := brokerOutage(t, 200, false)
 	publishN(t, brokers, 1000, 20) // 20 new images, at offsets 0.. of the new topic
 	waitUntil(t, "the 20 new images", func() bool { return docs(t, m.ix) == 220 })
 	// And every shard now holds the new topic's offsets.
