@@ -20,7 +20,11 @@ type EmbeddedOptions struct {
 	Capacity     int           // unacknowledged records before Publish blocks (default 50,000)
 	BatchRecords int           // default 5,000
 	BatchWait    time.Duration // default 100 ms
-	Logger       *slog.Logger
+	// Dir, when set, makes the queue durable: every record is in a log in
+	// Dir before Publish returns, and records published but not applied
+	// when the process died are applied after the next start.
+	Dir    string
+	Logger *slog.Logger
 }
 
 // Embedded is the indexer over the in-process queue: the default of
@@ -28,10 +32,11 @@ type EmbeddedOptions struct {
 // and offsets as the Kafka consumer; records that cannot be indexed are
 // logged (there is no dead-letter topic).
 type Embedded struct {
-	Stats Stats
-	q     *queue.Memory
-	b     *batcher
-	start []int64
+	Stats  Stats
+	q      *queue.Memory
+	b      *batcher
+	start  []int64 // where each partition's reading starts
+	logger *slog.Logger
 }
 
 // NewEmbedded prepares an in-process queue whose offsets continue from
@@ -60,7 +65,20 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 		}
 		start[p] = off
 	}
-	e := &Embedded{q: queue.NewMemory(start, opts.Capacity), start: start}
+	e := &Embedded{q: queue.NewMemory(start, opts.Capacity), start: start, logger: opts.Logger}
+	if opts.Dir != "" {
+		q, err := queue.OpenDurable(opts.Dir, start, opts.Capacity)
+		if err != nil {
+			return nil, err
+		}
+		e.q = q
+		if n := q.Pending(); n > 0 {
+			opts.Logger.Info("records queued before the last stop are applied again", "records", n)
+		}
+		for p := range start {
+			e.start[p] = q.Next(p)
+		}
+	}
 	e.Stats.lagOf = e.q.Backlog
 	e.b = &batcher{a: a, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
 		deadLetter: func(_ context.Context, rejects []Mapped) error {
@@ -100,7 +118,9 @@ func (e *Embedded) Run(ctx context.Context) error {
 	}
 	err := e.b.run(ctx, in, func(next map[int]int64) error {
 		for p, off := range next {
-			e.q.Ack(p, off)
+			if err := e.q.Ack(p, off); err != nil {
+				e.logger.Warn("queue log", "partition", p, "err", err)
+			}
 		}
 		return nil
 	})
@@ -110,3 +130,6 @@ func (e *Embedded) Run(ctx context.Context) error {
 	}
 	return err
 }
+
+// Close closes the queue (and its logs); call it after Run returns.
+func (e *Embedded) Close() { e.q.Close() }

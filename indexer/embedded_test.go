@@ -3,6 +3,7 @@ package indexer
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,13 +22,23 @@ func versions(n, v int) []record.Record {
 }
 
 func TestEmbedded(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testEmbedded(t, false) })
+	t.Run("durable", func(t *testing.T) { testEmbedded(t, true) })
+}
+
+func testEmbedded(t *testing.T, durable bool) {
 	dir := t.TempDir()
 	ctx := context.Background()
+	opts := EmbeddedOptions{Capacity: 64, BatchRecords: 50, BatchWait: 5 * time.Millisecond}
+	if durable {
+		opts.Dir = filepath.Join(dir, "queue")
+	}
 	run := func(publish func(e *Embedded)) {
 		ix := openIndex(t, dir)
 		defer ix.Close()
-		e, err := NewEmbedded(NewApplier(ix), EmbeddedOptions{Capacity: 64, BatchRecords: 50, BatchWait: 5 * time.Millisecond})
+		e, err := NewEmbedded(NewApplier(ix), opts)
 		require.NoError(t, err)
+		defer e.Close()
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error)
 		go func() { done <- e.Run(rctx) }()

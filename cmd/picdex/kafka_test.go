@@ -259,6 +259,54 @@ func TestServeEmbeddedQueue(t *testing.T) {
 	}
 }
 
+// TestServeEmbeddedKill: records answered 202 are in the queue's log on
+// disk; a server killed with SIGKILL before applying them applies them
+// after its next start, in order (a delete after an upsert still wins).
+func TestServeEmbeddedKill(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	base, done, _, cmd := startServe(t, data)
+	for round := range 3 {
+		var body strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&body, `{"url":"https://example.com/k/%d.jpg","title":"kudu %d round%d"}`+"\n", i, i, round)
+		}
+		postNDJSON(t, base, body.String())
+	}
+	var dels strings.Builder
+	for i := 0; i < 2000; i += 4 {
+		fmt.Fprintf(&dels, `{"url":"https://example.com/k/%d.jpg","op":"delete"}`+"\n", i)
+	}
+	postNDJSON(t, base, dels.String())
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+
+	base, done, logs, cmd := startServe(t, data)
+	total := func(q string) uint64 {
+		resp, err := http.Get(base + "v1/search?size=1&q=" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var res index.Result
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res.Total
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for total("kudu") != 1500 || total("round2") != 1500 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart: %d kudu, %d in their last version; want 1,500", total("kudu"), total("round2"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-done // the logs are complete once serve has exited
+	if strings.Contains(logs.String(), "applied again") {
+		t.Log("the restart applied records the killed server had accepted")
+	}
+}
+
 func postNDJSON(t *testing.T, base, body string) {
 	t.Helper()
 	resp, err := http.Post(base+"v1/images", "application/x-ndjson", strings.NewReader(body))

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,9 +29,10 @@ Serve opens (or creates) the index in DIR and serves the search API, the web
 UI and the health probes on ADDR. A new, empty index is loaded with the
 bundled demo corpus first, so the UI has something to show. POST /v1/images
 and DELETE /v1/images/{id} queue records for the indexer running in the
-same process (an in-process queue with the same offsets, acknowledgements
-and back-pressure as Kafka; records still queued are applied before a
-graceful stop).
+same process: an in-process queue with the same offsets, acknowledgements
+and back-pressure as Kafka, which logs every record to DIR/queue before
+answering 202, so records accepted and not yet applied when the process
+dies are applied after the next start. A graceful stop applies them first.
 
 With --brokers, POST /v1/images publishes to Kafka instead and an indexer
 in the same process (a member of --group) applies the topic to the index,
@@ -125,13 +127,13 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		log.Info("ingesting through Kafka", "brokers", *kf.brokers, "topic", ko.Topic, "group", ko.GroupID)
 	} else {
-		emb, err := indexer.NewEmbedded(applier, indexer.EmbeddedOptions{Logger: log})
+		emb, err := indexer.NewEmbedded(applier, indexer.EmbeddedOptions{Dir: filepath.Join(*data, "queue"), Logger: log})
 		if err != nil {
 			stopIndexer()
 			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 			return 1
 		}
-		go func() { emb.Run(cctx); close(indexerDone) }()
+		go func() { emb.Run(cctx); emb.Close(); close(indexerDone) }()
 		ing := memIngester{q: emb.Queue()}
 		apiOpts.Ingester = ing
 		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}

@@ -3,7 +3,10 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -22,13 +25,22 @@ type Item struct {
 var ErrClosed = errors.New("queue closed")
 
 // Memory is the embedded queue picdex serve uses without Kafka: the same
-// shape — keyed partitions, offsets, acknowledgements — in process memory.
-// Publish blocks while Capacity messages are unacknowledged, which is the
-// back-pressure; a message stays until the consumer acknowledges it. What
-// is not yet acknowledged is lost if the process dies, so a graceful stop
-// drains the queue first (Drain).
+// shape — keyed partitions, offsets, acknowledgements — in process. Publish
+// blocks while Capacity messages are unacknowledged, which is the
+// back-pressure; a message stays until the consumer acknowledges it.
+//
+// A queue from NewMemory keeps its messages in memory only: what is not
+// yet acknowledged is lost if the process dies, so a graceful stop drains
+// it first (Drain). A queue from OpenDurable also appends every message to
+// a per-partition log on disk before Publish returns, as a Kafka broker
+// does, and finds the unacknowledged ones there again after a crash.
 type Memory struct {
 	capacity int
+
+	// pmu serializes Publish and the log maintenance of Ack, so messages
+	// reach the logs in offset order. Lock order: pmu, then mu.
+	pmu  sync.Mutex
+	logs []*partLog // nil for a memory-only queue
 
 	mu      sync.Mutex
 	parts   []memPart
@@ -52,6 +64,50 @@ func NewMemory(start []int64, capacity int) *Memory {
 		m.parts[p].base = off
 	}
 	return m
+}
+
+// OpenDurable is NewMemory with the messages also kept in logs in dir
+// (created when missing). Messages the logs hold from start[p] on — those
+// published but not applied before the process stopped — are queued again,
+// with their offsets, ahead of anything new.
+func OpenDurable(dir string, start []int64, capacity int) (*Memory, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if extra, _ := filepath.Glob(logPath(dir, len(start))); len(extra) > 0 {
+		return nil, fmt.Errorf("%s: logs of more partitions than the %d of this queue", dir, len(start))
+	}
+	m := NewMemory(start, capacity)
+	for p := range start {
+		l, items, err := openLog(dir, p)
+		if err != nil {
+			m.closeLogs()
+			return nil, err
+		}
+		m.logs = append(m.logs, l)
+		i := 0
+		for i < len(items) && items[i].Offset < start[p] {
+			i++ // applied already
+		}
+		if items = items[i:]; len(items) == 0 {
+			err = l.empty()
+		} else {
+			m.parts[p].base = items[0].Offset
+			m.parts[p].items = items
+			m.pending += len(items)
+		}
+		if err != nil {
+			m.closeLogs()
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Memory) closeLogs() {
+	for _, l := range m.logs {
+		l.f.Close()
+	}
 }
 
 // Partitions is the number of partitions.
@@ -81,15 +137,18 @@ func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
 		items[i] = Item{Key: msg.Key, Value: msg.Value, ProducedAt: now}
 	}
 	for len(items) > 0 {
+		m.pmu.Lock()
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
+			m.pmu.Unlock()
 			return ErrClosed
 		}
 		room := m.capacity - m.pending
 		if room <= 0 {
 			ch := m.changed
 			m.mu.Unlock()
+			m.pmu.Unlock()
 			select {
 			case <-ch:
 				continue
@@ -97,17 +156,61 @@ func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
 				return ctx.Err()
 			}
 		}
+		// Offsets: base+len(items) does not move under Ack, and no other
+		// Publish runs while pmu is held.
 		n := min(room, len(items))
+		byPart := make([][]Item, len(m.parts))
 		for _, it := range items[:n] {
 			p := m.PartitionOf(it.Key)
-			part := &m.parts[p]
-			it.Partition, it.Offset = p, part.base+int64(len(part.items))
-			part.items = append(part.items, it)
+			it.Partition, it.Offset = p, m.parts[p].base+int64(len(m.parts[p].items)+len(byPart[p]))
+			byPart[p] = append(byPart[p], it)
+		}
+		m.mu.Unlock()
+		if err := m.persist(byPart); err != nil {
+			m.pmu.Unlock()
+			return err
+		}
+		m.mu.Lock()
+		for p, its := range byPart {
+			m.parts[p].items = append(m.parts[p].items, its...)
 		}
 		m.pending += n
 		items = items[n:]
 		m.signal()
 		m.mu.Unlock()
+		m.pmu.Unlock()
+	}
+	return nil
+}
+
+// persist appends each partition's new messages to its log, if the queue
+// has logs. The caller holds pmu.
+func (m *Memory) persist(byPart [][]Item) error {
+	if m.logs == nil {
+		return nil
+	}
+	var errs []error
+	old := make([]int64, len(m.logs))
+	for p, its := range byPart {
+		old[p] = m.logs[p].size
+		if len(its) > 0 {
+			if err := m.logs[p].append(its); err != nil {
+				errs = append(errs, fmt.Errorf("queue log of partition %d: %w", p, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		// The messages will not be queued: cut the logs that took them
+		// back too.
+		for p, l := range m.logs {
+			if l.size != old[p] {
+				if err := l.cut(old[p]); err != nil {
+					errs = append(errs, err)
+				}
+				l.size = old[p]
+			}
+		}
+		return errors.Join(errs...)
 	}
 	return nil
 }
@@ -137,19 +240,45 @@ func (m *Memory) Read(ctx context.Context, p int, from int64) ([]Item, error) {
 	}
 }
 
-// Ack drops partition p's items before offset next, making room.
-func (m *Memory) Ack(p int, next int64) {
+// Ack drops partition p's items before offset next, making room. A
+// durable queue then cuts the partition's log to nothing when every
+// message in it is acknowledged, or rewrites it with the unacknowledged
+// ones once it has grown past 64 MiB. An error there leaves the log
+// longer than it need be, never shorter: Ack returns it for logging.
+func (m *Memory) Ack(p int, next int64) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	part := &m.parts[p]
 	n := min(max(next-part.base, 0), int64(len(part.items)))
-	if n == 0 {
-		return
+	if n > 0 {
+		part.items = append(part.items[:0:0], part.items[n:]...)
+		part.base += n
+		m.pending -= int(n)
+		m.signal()
 	}
-	part.items = append(part.items[:0:0], part.items[n:]...)
-	part.base += n
-	m.pending -= int(n)
-	m.signal()
+	m.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	if m.logs == nil {
+		return nil
+	}
+	l := m.logs[p]
+	m.mu.Lock()
+	var keep []Item
+	if len(part.items) > 0 && l.size > compactAt {
+		keep = append(keep, part.items...)
+	}
+	empty := len(part.items) == 0
+	m.mu.Unlock()
+	switch {
+	case empty:
+		return l.empty()
+	case keep != nil:
+		return l.rewrite(keep)
+	}
+	return nil
 }
 
 // Backlog returns the unacknowledged messages of each partition.
@@ -161,6 +290,13 @@ func (m *Memory) Backlog() map[int]int64 {
 		out[p] = int64(len(m.parts[p].items))
 	}
 	return out
+}
+
+// Next returns the first unacknowledged offset of partition p.
+func (m *Memory) Next(p int) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.parts[p].base
 }
 
 // Pending is the number of unacknowledged messages.
@@ -188,10 +324,14 @@ func (m *Memory) Drain(ctx context.Context) error {
 	}
 }
 
-// Close wakes every waiter with ErrClosed.
+// Close wakes every waiter with ErrClosed and closes the logs.
 func (m *Memory) Close() {
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
 	m.mu.Lock()
 	m.closed = true
 	m.signal()
 	m.mu.Unlock()
+	m.closeLogs()
+	m.logs = nil
 }
