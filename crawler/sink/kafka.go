@@ -38,14 +38,17 @@ func (k *Kafka) Write(ctx context.Context, r record.Record) error {
 	return nil
 }
 
-// Flush publishes the batch.
+// Flush publishes the batch. On an error the batch is kept, so a later
+// Flush or Close tries it again.
 func (k *Kafka) Flush(ctx context.Context) error {
 	if len(k.batch) == 0 {
 		return nil
 	}
-	err := k.p.Publish(ctx, k.batch)
+	if err := k.p.Publish(ctx, k.batch); err != nil {
+		return err
+	}
 	k.batch = k.batch[:0]
-	return err
+	return nil
 }
 
 // Close publishes what is left and closes the producer.
