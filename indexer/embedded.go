@@ -73,7 +73,7 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 		}
 		e.q = q
 		if n := q.Pending(); n > 0 {
-			opts.Logger.Info("records queued before the last stop are applied again", "records", n)
+			opts.Logger.Info("applying records accepted before the last stop", "records", n)
 		}
 		for p := range start {
 			e.start[p] = q.Next(p)
