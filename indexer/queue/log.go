@@ -22,9 +22,10 @@ import (
 // short or failing its checksum ends the log: it was being written when
 // the process died, so its Publish never returned.
 type partLog struct {
-	path string
-	f    *os.File
-	size int64
+	path  string
+	f     *os.File
+	size  int64
+	dirty bool // written since the last fsync
 }
 
 // maxFrame bounds one frame's payload when reading, so a corrupt length
@@ -125,22 +126,18 @@ func appendFrame(buf []byte, it Item) []byte {
 	return buf
 }
 
-// append writes items and waits until they are on disk. On an error the
-// file is cut back to where it was, so it never holds a message whose
-// Publish failed.
-func (l *partLog) append(items []Item) error {
+// write appends items, to be synced later. On an error the file is cut
+// back to where it was, so it never holds a message whose Publish failed.
+func (l *partLog) write(items []Item) error {
 	var buf []byte
 	for _, it := range items {
 		buf = appendFrame(buf, it)
 	}
-	_, err := l.f.Write(buf)
-	if err == nil {
-		err = l.f.Sync()
-	}
-	if err != nil {
+	if _, err := l.f.Write(buf); err != nil {
 		return errors.Join(err, l.cut(l.size))
 	}
 	l.size += int64(len(buf))
+	l.dirty = true
 	return nil
 }
 
@@ -178,7 +175,7 @@ func (l *partLog) rewrite(items []Item) error {
 	}
 	syncDir(filepath.Dir(l.path))
 	l.f.Close()
-	l.f, l.size = f, int64(len(buf))
+	l.f, l.size, l.dirty = f, int64(len(buf)), false
 	return nil
 }
 
@@ -190,7 +187,7 @@ func (l *partLog) empty() error {
 	if err := l.cut(0); err != nil {
 		return err
 	}
-	l.size = 0
+	l.size, l.dirty = 0, false
 	return l.f.Sync()
 }
 

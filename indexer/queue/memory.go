@@ -37,10 +37,16 @@ var ErrClosed = errors.New("queue closed")
 type Memory struct {
 	capacity int
 
-	// pmu serializes Publish and the log maintenance of Ack, so messages
-	// reach the logs in offset order. Lock order: pmu, then mu.
-	pmu  sync.Mutex
-	logs []*partLog // nil for a memory-only queue
+	// pmu serializes writers of the logs, so messages reach them in
+	// offset order. smu serializes fsyncs and the log maintenance of Ack:
+	// a publisher writes under pmu, lets go, and then waits under smu for
+	// an fsync that covers its write — one fsync for every publisher that
+	// wrote meanwhile (group commit). Lock order: smu, pmu, mu.
+	smu     sync.Mutex
+	pmu     sync.Mutex
+	logs    []*partLog // nil for a memory-only queue
+	written uint64     // writes to the logs so far (under pmu)
+	synced  uint64     // writes covered by an fsync (under smu)
 
 	mu      sync.Mutex
 	parts   []memPart
@@ -166,10 +172,14 @@ func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
 			byPart[p] = append(byPart[p], it)
 		}
 		m.mu.Unlock()
-		if err := m.persist(byPart); err != nil {
+		if err := m.write(byPart); err != nil {
 			m.pmu.Unlock()
 			return err
 		}
+		m.written++
+		mine := m.written
+		// The messages may be consumed before they are synced: once
+		// applied, the shards hold them durably anyway.
 		m.mu.Lock()
 		for p, its := range byPart {
 			m.parts[p].items = append(m.parts[p].items, its...)
@@ -179,13 +189,67 @@ func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
 		m.signal()
 		m.mu.Unlock()
 		m.pmu.Unlock()
+		if err := m.sync(mine); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// persist appends each partition's new messages to its log, if the queue
-// has logs. The caller holds pmu.
-func (m *Memory) persist(byPart [][]Item) error {
+// sync returns once write number mine of the logs is on disk, syncing
+// every log written since the last fsync if no one has yet.
+func (m *Memory) sync(mine uint64) error {
+	if m.logs == nil {
+		return nil
+	}
+	m.smu.Lock()
+	defer m.smu.Unlock()
+	if m.synced >= mine {
+		return nil
+	}
+	m.pmu.Lock()
+	if m.logs == nil {
+		m.pmu.Unlock()
+		return ErrClosed
+	}
+	upTo := m.written
+	var dirty []*partLog
+	for _, l := range m.logs {
+		if l.dirty {
+			dirty = append(dirty, l)
+			l.dirty = false
+		}
+	}
+	m.pmu.Unlock()
+	// Writers may append while the files sync; they wait for the next
+	// round. Neither Ack's maintenance nor Close can swap the files: both
+	// need smu.
+	errs := make([]error, len(dirty))
+	var wg sync.WaitGroup
+	for i, l := range dirty {
+		wg.Go(func() {
+			if err := l.f.Sync(); err != nil {
+				errs[i] = fmt.Errorf("queue log %s: %w", l.path, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		m.pmu.Lock()
+		for _, l := range dirty {
+			l.dirty = true
+		}
+		m.pmu.Unlock()
+		return err
+	}
+	m.synced = upTo
+	return nil
+}
+
+// write appends each partition's new messages to its log, if the queue
+// has logs, without syncing. On an error every log is cut back to where it
+// was. The caller holds pmu.
+func (m *Memory) write(byPart [][]Item) error {
 	if m.logs == nil {
 		return nil
 	}
@@ -194,14 +258,12 @@ func (m *Memory) persist(byPart [][]Item) error {
 	for p, its := range byPart {
 		old[p] = m.logs[p].size
 		if len(its) > 0 {
-			if err := m.logs[p].append(its); err != nil {
+			if err := m.logs[p].write(its); err != nil {
 				errs = append(errs, fmt.Errorf("queue log of partition %d: %w", p, err))
 			}
 		}
 	}
 	if len(errs) > 0 {
-		// The messages will not be queued: cut the logs that took them
-		// back too.
 		for p, l := range m.logs {
 			if l.size != old[p] {
 				if err := l.cut(old[p]); err != nil {
@@ -259,6 +321,8 @@ func (m *Memory) Ack(p int, next int64) error {
 	if n == 0 {
 		return nil
 	}
+	m.smu.Lock()
+	defer m.smu.Unlock()
 	m.pmu.Lock()
 	defer m.pmu.Unlock()
 	if m.logs == nil {
@@ -326,6 +390,8 @@ func (m *Memory) Drain(ctx context.Context) error {
 
 // Close wakes every waiter with ErrClosed and closes the logs.
 func (m *Memory) Close() {
+	m.smu.Lock()
+	defer m.smu.Unlock()
 	m.pmu.Lock()
 	defer m.pmu.Unlock()
 	m.mu.Lock()
