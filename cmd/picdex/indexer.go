@@ -28,7 +28,10 @@ arrives within --batch-wait). Each shard stores the offsets it has applied
 in the same atomic batch as the documents, so an indexer killed at any
 moment and restarted applies every record exactly once. Records that can
 never be indexed go to TOPIC.dlq with the reason in the picdex-error
-header. An unreachable broker is retried, not fatal.
+header. An unreachable broker is retried, not fatal. Members of one group
+split the partitions, each indexing its share into its own DIR; when one
+stops, the others take its partitions over. An index that should hold
+every record needs a group of its own.
 
 With --addr it serves GET /metrics (Prometheus: records consumed, indexed,
 skipped and dead-lettered, batch latency, freshness, lag per partition),
