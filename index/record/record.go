@@ -89,7 +89,12 @@ type FieldError struct {
 	Reason string
 }
 
-func (e *FieldError) Error() string { return fmt.Sprintf("invalid record: %s: %s", e.Field, e.Reason) }
+func (e *FieldError) Error() string {
+	if e.Field == "record" { // the record as a whole
+		return "invalid record: " + e.Reason
+	}
+	return fmt.Sprintf("invalid record: %s: %s", e.Field, e.Reason)
+}
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
