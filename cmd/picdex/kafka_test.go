@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -102,6 +103,70 @@ func TestServeBrokerDown(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("serve exited: %v", err)
 	default:
+	}
+}
+
+// TestWebCrawlThroughKafkaToSearch is the whole path: a web crawl publishes
+// to Kafka, picdex indexer consumes the topic, picdex search finds the
+// images by their alt text and caption.
+func TestWebCrawlThroughKafkaToSearch(t *testing.T) {
+	broker := startKafka(t)
+	site := testSite(t, 10, -1, nil)
+	runPicdex(t, nil, "crawl", "--url", site.URL+"/p/0", "--allow-private", "--delay", "-1s",
+		"--max-depth", "20", "--brokers", broker, "--partitions", "3").want(t, 0)
+
+	data := filepath.Join(t.TempDir(), "data")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(picdexBin, "indexer", "--brokers", broker, "--data", data, "--batch-wait", "20ms", "--addr", addr)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The indexer holds the index: wait for its metrics to count all 20
+	// images, then stop it and search.
+	indexed := func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "picdex_indexer_records_indexed_total 20\n")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !indexed() {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the indexer did not index 20 images:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	r := runPicdex(t, nil, "search", "--data", data, "--json", `"lighthouse 3"`).want(t, 0)
+	var res index.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 1 {
+		t.Fatalf("%d hits for \"lighthouse 3\", want 1: %s", res.Total, r.stdout)
+	}
+	var rec record.Record
+	json.Unmarshal(res.Hits[0].Image, &rec)
+	if rec.PageURL != site.URL+"/p/3" || rec.Alt != "lighthouse 3 at dawn" {
+		t.Errorf("hit: %+v", rec)
+	}
+	r = runPicdex(t, nil, "search", "--data", data, "--json", "--size", "0", "caption:coast").want(t, 0)
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Total != 10 {
+		t.Errorf("caption:coast: %d hits, want the 10 maps (%v)", res.Total, err)
 	}
 }
 
