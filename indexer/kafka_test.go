@@ -92,6 +92,26 @@ func settled(ix *index.Index, topic string, parts int, total int64) bool {
 	return sum == total
 }
 
+// committed sums the offsets group has committed on the partitions of
+// the records topic.
+func committed(t *testing.T, brokers []string, group string) int64 {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{
+		GroupID: group, Topics: map[string][]int{queue.DefaultTopic: {0, 1, 2}}})
+	if err != nil || resp.Error != nil {
+		return -1
+	}
+	var sum int64
+	for _, p := range resp.Topics[queue.DefaultTopic] {
+		if p.Error != nil || p.CommittedOffset < 0 {
+			return -1
+		}
+		sum += p.CommittedOffset
+	}
+	return sum
+}
+
 func TestKafkaEndToEnd(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	require.NoError(t, err)
@@ -100,7 +120,17 @@ func TestKafkaEndToEnd(t *testing.T) {
 	total := produce(t, brokers, 60)
 
 	dir := t.TempDir()
-	consume(t, dir, brokers, func(c *Consumer) bool { return settled(c.a.ix, queue.DefaultTopic, 3, int64(total)) })
+	// Done when the shards hold every offset, the group's committed
+	// offsets (for lag monitoring) have caught up, and the lag is nil.
+	consume(t, dir, brokers, func(c *Consumer) bool {
+		lag := c.Stats.Lag()
+		for p := range 3 {
+			if l, ok := lag[p]; !ok || l != 0 {
+				return false
+			}
+		}
+		return settled(c.a.ix, queue.DefaultTopic, 3, int64(total)) && committed(t, brokers, "picdex-indexer") == int64(total)
+	})
 	ix := openIndex(t, dir)
 	expect(t, ix, 60)
 	require.True(t, settled(ix, queue.DefaultTopic, 3, int64(total)))
