@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -303,4 +304,23 @@ func TestKafkaTopicRecreated(t *testing.T) {
 		next += off
 	}
 	assert.EqualValues(t, 20, next)
+}
+
+// TestKafkaBrokerLate: the member starts before any broker is up; it
+// stays not ready, retrying, and consumes once the broker appears.
+func TestKafkaBrokerLate(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	brokers := []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	m := startMember(t, brokers)
+	time.Sleep(700 * time.Millisecond) // a few retries against nothing
+	assert.False(t, m.c.Ready())
+
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	publishN(t, brokers, 0, 50)
+	waitUntil(t, "the late broker's records", func() bool { return docs(t, m.ix) == 50 && m.c.Ready() })
 }
