@@ -204,8 +204,20 @@ func (c *Consumer) read(ctx context.Context, part int, in chan<- Message) error 
 	if err != nil {
 		return err
 	}
-	if from, err = c.checkOffset(ctx, part, from); err != nil {
-		return err
+	// A broker that cannot say where the partition ends now is asked
+	// again, with back-off, for as long as the generation lasts.
+	for bo := newBackoff(); ; {
+		checked, err := c.checkOffset(ctx, part, from)
+		if err == nil {
+			from = checked
+			break
+		}
+		c.opts.Logger.Warn("reading the partition's offsets; retrying", "partition", part, "err", err)
+		select {
+		case <-time.After(bo.next()):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: c.opts.Brokers, Topic: topic, Partition: part,
