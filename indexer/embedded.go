@@ -35,7 +35,6 @@ type Embedded struct {
 	Stats  Stats
 	q      *queue.Memory
 	b      *batcher
-	start  []int64 // where each partition's reading starts
 	logger *slog.Logger
 }
 
@@ -65,20 +64,19 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 		}
 		start[p] = off
 	}
-	e := &Embedded{q: queue.NewMemory(start, opts.Capacity), start: start, logger: opts.Logger}
-	if opts.Dir != "" {
-		q, err := queue.OpenDurable(opts.Dir, start, opts.Capacity)
-		if err != nil {
+	var q *queue.Memory
+	if opts.Dir == "" {
+		q = queue.NewMemory(start, opts.Capacity)
+	} else {
+		var err error
+		if q, err = queue.OpenDurable(opts.Dir, start, opts.Capacity); err != nil {
 			return nil, err
 		}
-		e.q = q
 		if n := q.Pending(); n > 0 {
 			opts.Logger.Info("applying records accepted before the last stop", "records", n)
 		}
-		for p := range start {
-			e.start[p] = q.Next(p)
-		}
 	}
+	e := &Embedded{q: q, logger: opts.Logger}
 	e.Stats.lagOf = e.q.Backlog
 	e.b = &batcher{a: a, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
 		deadLetter: func(_ context.Context, rejects []Mapped) error {
@@ -99,7 +97,7 @@ func (e *Embedded) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for p := range e.q.Partitions() {
 		wg.Go(func() {
-			from := e.start[p]
+			from := e.q.Next(p) // the first message not applied
 			for {
 				items, err := e.q.Read(ctx, p, from)
 				if err != nil {

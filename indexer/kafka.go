@@ -206,17 +206,15 @@ func (c *Consumer) read(ctx context.Context, part int, in chan<- Message) error 
 	}
 	// A broker that cannot say where the partition ends now is asked
 	// again, with back-off, for as long as the generation lasts.
-	for bo := newBackoff(); ; {
+	for backoff := newBackoff(); ; {
 		checked, err := c.checkOffset(ctx, part, from)
 		if err == nil {
 			from = checked
 			break
 		}
 		c.opts.Logger.Warn("reading the partition's offsets; retrying", "partition", part, "err", err)
-		select {
-		case <-time.After(bo.next()):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+			return err
 		}
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{

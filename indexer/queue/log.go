@@ -126,13 +126,19 @@ func appendFrame(buf []byte, it Item) []byte {
 	return buf
 }
 
-// write appends items, to be synced later. On an error the file is cut
-// back to where it was, so it never holds a message whose Publish failed.
-func (l *partLog) write(items []Item) error {
+// frames encodes items one frame after another.
+func frames(items []Item) []byte {
 	var buf []byte
 	for _, it := range items {
 		buf = appendFrame(buf, it)
 	}
+	return buf
+}
+
+// write appends items, to be synced later. On an error the file is cut
+// back to where it was, so it never holds a message whose Publish failed.
+func (l *partLog) write(items []Item) error {
+	buf := frames(items)
 	if _, err := l.f.Write(buf); err != nil {
 		return errors.Join(err, l.cut(l.size))
 	}
@@ -157,10 +163,7 @@ func (l *partLog) rewrite(items []Item) error {
 	if err != nil {
 		return err
 	}
-	var buf []byte
-	for _, it := range items {
-		buf = appendFrame(buf, it)
-	}
+	buf := frames(items)
 	_, err = f.Write(buf)
 	if err == nil {
 		err = f.Sync()

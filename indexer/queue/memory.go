@@ -44,7 +44,8 @@ type Memory struct {
 	// wrote meanwhile (group commit). Lock order: smu, pmu, mu.
 	smu     sync.Mutex
 	pmu     sync.Mutex
-	logs    []*partLog // nil for a memory-only queue
+	durable bool       // from OpenDurable; set before the queue is shared
+	logs    []*partLog // nil for a memory-only queue, and once closed (under pmu)
 	written uint64     // writes to the logs so far (under pmu)
 	synced  uint64     // writes covered by an fsync (under smu)
 
@@ -84,6 +85,7 @@ func OpenDurable(dir string, start []int64, capacity int) (*Memory, error) {
 		return nil, fmt.Errorf("%s: logs of more partitions than the %d of this queue", dir, len(start))
 	}
 	m := NewMemory(start, capacity)
+	m.durable = true
 	for p := range start {
 		l, items, err := openLog(dir, p)
 		if err != nil {
@@ -199,7 +201,7 @@ func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
 // sync returns once write number mine of the logs is on disk, syncing
 // every log written since the last fsync if no one has yet.
 func (m *Memory) sync(mine uint64) error {
-	if m.logs == nil {
+	if !m.durable {
 		return nil
 	}
 	m.smu.Lock()
@@ -318,7 +320,7 @@ func (m *Memory) Ack(p int, next int64) error {
 		m.signal()
 	}
 	m.mu.Unlock()
-	if n == 0 {
+	if n == 0 || !m.durable {
 		return nil
 	}
 	m.smu.Lock()
