@@ -123,14 +123,13 @@ func TestWebCrawlThroughKafkaToSearch(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(picdexBin, "indexer", "--brokers", broker, "--data", data, "--batch-wait", "20ms", "--addr", addr)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { cmd.Process.Kill() })
 	// The indexer holds the index: wait for its metrics to count all 20
-	// images, then stop it and search.
-	indexed := func() bool {
+	// images (its listener may not be up yet), then stop it and search.
+	waitFor(t, "the indexer to index 20 images", func() bool {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
 			return false
@@ -138,16 +137,7 @@ func TestWebCrawlThroughKafkaToSearch(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(b), "picdex_indexer_records_indexed_total 20\n")
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for !indexed() {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("the indexer did not index 20 images:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 
@@ -347,24 +337,16 @@ func TestServeEmbeddedKill(t *testing.T) {
 
 	base, done, logs, cmd := startServe(t, data)
 	total := func(q string) uint64 {
-		resp, err := http.Get(base + "v1/search?size=1&q=" + q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		_, body := httpGet(t, base+"v1/search?size=1&q="+q)
 		var res index.Result
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		if err := json.Unmarshal(body, &res); err != nil {
 			t.Fatal(err)
 		}
 		return res.Total
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for total("kudu") != 1500 || total("round2") != 1500 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after the restart: %d kudu, %d in their last version; want 1,500", total("kudu"), total("round2"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, "1,500 kudu, all in their last version, after the restart", func() bool {
+		return total("kudu") == 1500 && total("round2") == 1500
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	<-done // the logs are complete once serve has exited
 	if strings.Contains(logs.String(), "accepted before the last stop") {
