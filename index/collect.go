@@ -42,6 +42,7 @@ type collector struct {
 	dist   map[string]int // near-duplicate distances by id
 	want   int            // hits to keep
 	after  *entry         // search_after position, or nil
+	guard  walkGuard      // checked per document: the deadline, and yielding
 
 	segs    []*scorch.SegmentSnapshot
 	offsets []uint64 // global number of each segment's first document
@@ -71,9 +72,9 @@ type entry struct {
 	id    string
 }
 
-func newCollector(snap *scorch.IndexSnapshot, cols *columnCache, p *plan, ranges []termRange, dist map[string]int) (*collector, error) {
+func newCollector(snap *scorch.IndexSnapshot, cols *columnCache, p *plan, ranges []termRange, dist map[string]int, guard walkGuard) (*collector, error) {
 	c := &collector{
-		snap: snap, cols: cols, keys: p.sort, ranges: ranges, facets: p.facets, dist: dist,
+		snap: snap, cols: cols, keys: p.sort, ranges: ranges, facets: p.facets, dist: dist, guard: guard,
 		want: p.from + p.size,
 		segs: snap.Segments(),
 		cur:  -1,
@@ -150,11 +151,9 @@ func (c *collector) drain(ctx context.Context, q bq.Query, m mapping.IndexMappin
 		IndexReader:       c.snap,
 	}
 	seg := -1
-	for n := 0; ; n++ {
-		if n&4095 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	for {
+		if err := c.guard.step(); err != nil {
+			return err
 		}
 		dm, err := s.Next(sctx)
 		if err != nil {
@@ -194,6 +193,9 @@ func (c *collector) all(ctx context.Context) error {
 		}
 		it := live.Iterator()
 		for it.HasNext() {
+			if err := c.guard.step(); err != nil {
+				return err
+			}
 			c.collect(uint64(it.Next()), 0)
 		}
 	}

@@ -28,7 +28,7 @@ func TestColumnsFollowWrites(t *testing.T) {
 			Filter: Filter{WidthMin: &minW},
 			Facets: []string{"tags:100", "width"},
 			Sort:   []string{"-width"},
-			Size:   MaxSize,
+			Size:   new(MaxSize),
 		})
 		var want []record.Record
 		tags := map[string]int{}

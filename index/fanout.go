@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
 )
 
@@ -29,6 +28,11 @@ type FanoutOptions struct {
 	// Logger receives the stack of a shard call that panicked (the caller
 	// only sees that it did). Nil discards it.
 	Logger *slog.Logger
+	// Budget bounds the work of one search; a search over it fails with a
+	// *BudgetError before any shard works.
+	Budget Budget
+	// Admission bounds how many expensive searches run at once.
+	Admission Admission
 }
 
 func (o *FanoutOptions) setDefaults() {
@@ -38,6 +42,7 @@ func (o *FanoutOptions) setDefaults() {
 	if o.ShardTimeout <= 0 {
 		o.ShardTimeout = 10 * time.Second
 	}
+	o.Budget = o.Budget.withDefaults()
 }
 
 // Fanout searches a set of shards as one index. Scoring is two-phase:
@@ -49,13 +54,14 @@ func (o *FanoutOptions) setDefaults() {
 type Fanout struct {
 	shards []Shard
 	sem    chan struct{}
+	admit  *admission
 	opts   FanoutOptions
 }
 
 // NewFanout returns a Searcher over shards; it does not own them.
 func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 	opts.setDefaults()
-	return &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), opts: opts}
+	return &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), admit: newAdmission(opts.Admission), opts: opts}
 }
 
 func (f *Fanout) String() string { return fmt.Sprintf("fanout(%d shards)", len(f.shards)) }
@@ -66,37 +72,68 @@ func (f *Fanout) Close() error { return nil }
 // ErrAllShardsFailed is returned when no shard could answer.
 var ErrAllShardsFailed = errors.New("all shards failed")
 
-// callShards runs fn on every shard in parallel, bounded by the semaphore
-// and the shard timeout, turning panics into errors.
-func callShards[T any](ctx context.Context, f *Fanout, fn func(context.Context, int, Shard) (T, error)) ([]T, []error) {
+// callShards runs fn on every shard, bounded by the semaphore and the
+// shard timeout, turning panics into errors; sequential runs the calls one
+// after another (for low-priority searches). It returns when every call
+// has, or when ctx ends: a call still running then gets ctx's error in its
+// slot and goes on alone until it notices (shard work checks its context),
+// holding its semaphore slot until then.
+func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(context.Context, int, Shard) (T, error)) ([]T, []error) {
+	type answer struct {
+		i   int
+		v   T
+		err error
+	}
 	out := make([]T, len(f.shards))
 	errs := make([]error, len(f.shards))
-	var wg sync.WaitGroup
-	for i, sh := range f.shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					errs[i] = fmt.Errorf("%s: internal error (panic)", sh)
-					if f.opts.Logger != nil {
-						f.opts.Logger.Error("shard call panicked", "shard", sh.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-					}
+	done := make([]bool, len(f.shards))
+	answers := make(chan answer, len(f.shards))
+	call := func(i int, sh Shard) (a answer) {
+		a.i = i
+		defer func() {
+			if r := recover(); r != nil {
+				a.err = fmt.Errorf("%s: internal error (panic)", sh)
+				if f.opts.Logger != nil {
+					f.opts.Logger.Error("shard call panicked", "shard", sh.String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				}
-			}()
-			select {
-			case f.sem <- struct{}{}:
-				defer func() { <-f.sem }()
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
 			}
-			cctx, cancel := context.WithTimeout(ctx, f.opts.ShardTimeout)
-			defer cancel()
-			out[i], errs[i] = fn(cctx, i, sh)
 		}()
+		select {
+		case f.sem <- struct{}{}:
+			defer func() { <-f.sem }()
+		case <-ctx.Done():
+			a.err = ctx.Err()
+			return a
+		}
+		cctx, cancel := context.WithTimeout(ctx, f.opts.ShardTimeout)
+		defer cancel()
+		a.v, a.err = fn(cctx, i, sh)
+		return a
 	}
-	wg.Wait()
+	if sequential {
+		go func() {
+			for i, sh := range f.shards {
+				answers <- call(i, sh)
+			}
+		}()
+	} else {
+		for i, sh := range f.shards {
+			go func() { answers <- call(i, sh) }()
+		}
+	}
+	for range f.shards {
+		select {
+		case a := <-answers:
+			out[a.i], errs[a.i], done[a.i] = a.v, a.err, true
+		case <-ctx.Done():
+			for i := range errs {
+				if !done[i] {
+					errs[i] = ctx.Err()
+				}
+			}
+			return out, errs
+		}
+	}
 	return out, errs
 }
 
@@ -111,6 +148,22 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	an, err := textAnalyzerOnce()
+	if err != nil {
+		return nil, err
+	}
+	cost, err := p.cost(an, f.opts.Budget)
+	if err != nil {
+		return nil, err
+	}
+	if cost.Expensive {
+		release, err := f.admit.admit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	low := cost.Expensive
 	status := ShardStatus{Total: len(f.shards), Failures: []ShardFailure{}}
 	alive := make([]bool, len(f.shards))
 	for i := range alive {
@@ -131,11 +184,15 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 
 	var stats *TermStats
 	if scored != nil {
-		parts, errs := callShards(ctx, f, func(ctx context.Context, _ int, s Shard) (*TermStats, error) {
-			return s.TermStats(ctx, req)
+		phase1 := &ShardRequest{Request: req, Budget: f.opts.Budget, LowPriority: low}
+		parts, errs := callShards(ctx, f, low, func(ctx context.Context, _ int, s Shard) (*TermStats, error) {
+			return s.TermStats(ctx, phase1)
 		})
 		if err := requestErr(errs); err != nil {
 			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("search phase 1: %w", err)
 		}
 		stats = newTermStats()
 		for i, part := range parts {
@@ -147,8 +204,13 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		}
 	}
 
-	sreq := &ShardRequest{Request: req, Stats: stats}
-	results, errs := callShards(ctx, f, func(ctx context.Context, i int, s Shard) (*ShardResult, error) {
+	if stats != nil {
+		if err := f.checkExpansions(stats, cost.Terms); err != nil {
+			return nil, err
+		}
+	}
+	sreq := &ShardRequest{Request: req, Stats: stats, Budget: f.opts.Budget, LowPriority: low}
+	results, errs := callShards(ctx, f, low, func(ctx context.Context, i int, s Shard) (*ShardResult, error) {
 		if !alive[i] {
 			return nil, errSkipped
 		}
@@ -156,6 +218,9 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	})
 	if err := requestErr(errs); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("search phase 2: %w", err)
 	}
 	res := &Result{Hits: []Hit{}}
 	var lists [][]ShardHit
@@ -182,7 +247,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 	status.Failed = status.Total - status.Successful
 	if status.Successful == 0 && status.Total > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrAllShardsFailed, status.Failures[0].Reason)
+		return nil, fmt.Errorf("%w: %w", ErrAllShardsFailed, firstFailure(errs))
 	}
 
 	skip := p.from
@@ -244,7 +309,7 @@ func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus
 	for i, h := range page {
 		byShard[h.shard] = append(byShard[h.shard], i)
 	}
-	_, errs := callShards(ctx, f, func(ctx context.Context, s int, sh Shard) (struct{}, error) {
+	_, errs := callShards(ctx, f, false, func(ctx context.Context, s int, sh Shard) (struct{}, error) {
 		if len(byShard[s]) == 0 {
 			return struct{}{}, nil
 		}
@@ -269,7 +334,32 @@ func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus
 		}
 	}
 	if status.Successful <= 0 && len(page) > 0 {
-		return fmt.Errorf("%w: %s", ErrAllShardsFailed, status.Failures[0].Reason)
+		return fmt.Errorf("%w: %w", ErrAllShardsFailed, firstFailure(errs))
+	}
+	return nil
+}
+
+// firstFailure is the first error of a phase, for the error that says
+// every shard failed: a deadline there makes the answer a timeout.
+func firstFailure(errs []error) error {
+	for _, err := range errs {
+		if err != nil && err != errSkipped {
+			return err
+		}
+	}
+	return errors.New("no shard answered")
+}
+
+// checkExpansions holds the union of every shard's expansions to the term
+// budget; each shard held its own part to it already.
+func (f *Fanout) checkExpansions(st *TermStats, static int) error {
+	n := static
+	for _, terms := range st.Expansions {
+		n += len(terms)
+	}
+	if n > f.opts.Budget.MaxTerms {
+		return &BudgetError{Limit: "max_terms", Max: f.opts.Budget.MaxTerms, Got: n,
+			What: "terms searched once patterns are expanded on every shard"}
 	}
 	return nil
 }

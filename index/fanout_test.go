@@ -38,7 +38,7 @@ func (f *fakeShard) misbehave(ctx context.Context, phase int) error {
 	return nil
 }
 
-func (f *fakeShard) TermStats(ctx context.Context, req *Request) (*TermStats, error) {
+func (f *fakeShard) TermStats(ctx context.Context, req *ShardRequest) (*TermStats, error) {
 	if err := f.misbehave(ctx, 1); err != nil {
 		return nil, err
 	}
@@ -67,13 +67,13 @@ func (f *fakeShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage,
 
 func TestFanoutPartialFailures(t *testing.T) {
 	ix := openWith(t, 2, skewedCorpus(300, 2))
-	full := mustSearch(t, ix, Request{Query: "bus", Size: 100})
+	full := mustSearch(t, ix, Request{Query: "bus", Size: new(100)})
 	good := []Shard{&fakeShard{Shard: ix.shards[0], name: "s0"}, &fakeShard{Shard: ix.shards[1], name: "s1"}}
 	for _, mode := range []string{"fail", "panic", "hang"} {
 		for _, phase := range []int{1, 2} {
 			bad := &fakeShard{name: "broken", mode: mode, phase: phase}
 			f := NewFanout(append(append([]Shard{}, good...), bad), FanoutOptions{ShardTimeout: 200 * time.Millisecond})
-			res, err := f.Search(context.Background(), &Request{Query: "bus", Size: 100})
+			res, err := f.Search(context.Background(), &Request{Query: "bus", Size: new(100)})
 			require.NoError(t, err, "%s in phase %d", mode, phase)
 			require.Equal(t, 3, res.Shards.Total)
 			require.Equal(t, 2, res.Shards.Successful)
@@ -87,7 +87,7 @@ func TestFanoutPartialFailures(t *testing.T) {
 	// and says so.
 	flaky := &fakeShard{Shard: ix.shards[1], name: "flaky", mode: "fail", phase: 3}
 	f := NewFanout([]Shard{good[0], flaky}, FanoutOptions{})
-	res, err := f.Search(context.Background(), &Request{Query: "bus", Size: 100})
+	res, err := f.Search(context.Background(), &Request{Query: "bus", Size: new(100)})
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Shards.Failed)
 	require.Contains(t, res.Shards.Failures[0].Reason, "fetch")
@@ -124,7 +124,7 @@ func TestSearcherSuite(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			res := mustSearch(t, s, Request{})
 			require.EqualValues(t, len(corpus), res.Total, "empty query matches all")
-			res = mustSearch(t, s, Request{Query: "zephyr", Size: 5, Facets: []string{"format"}})
+			res = mustSearch(t, s, Request{Query: "zephyr", Size: new(5), Facets: []string{"format"}})
 			require.Len(t, res.Hits, 5)
 			require.NotEmpty(t, res.NextCursor)
 			require.NotEmpty(t, res.Facets["format"])

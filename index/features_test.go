@@ -26,7 +26,7 @@ func TestFacetsExact(t *testing.T) {
 	corpus := skewedCorpus(800, 3)
 	for _, n := range []int{1, 5} {
 		ix := openWith(t, n, corpus)
-		res := mustSearch(t, ix, Request{Query: "bus", Facets: []string{"tags:100", "format", "camera.make", "width", "taken_at:50"}, Size: 1})
+		res := mustSearch(t, ix, Request{Query: "bus", Facets: []string{"tags:100", "format", "camera.make", "width", "taken_at:50"}, Size: new(1)})
 		want := map[string]map[string]int{"tags": {}, "format": {}, "camera.make": {}, "width": {}}
 		matched := 0
 		for _, r := range corpus {
@@ -129,7 +129,7 @@ func TestSimilarNeverMisses(t *testing.T) {
 						want = append(want, r.ID)
 					}
 				}
-				req := Request{Size: MaxSize, Filter: Filter{Similar: fmt.Sprintf("%016x", q), Distance: &k}}
+				req := Request{Size: new(MaxSize), Filter: Filter{Similar: fmt.Sprintf("%016x", q), Distance: &k}}
 				if format != "" {
 					req.Format = []string{format}
 				}
@@ -175,11 +175,11 @@ func TestCursorPaging(t *testing.T) {
 			req.Distance = &ten
 		}
 		all := req
-		all.Size = MaxSize
+		all.Size = new(MaxSize)
 		full := mustSearch(t, ix, all)
 		var paged []string
 		page := req
-		page.Size = 7
+		page.Size = new(7)
 		for i := 0; i < 200; i++ {
 			res := mustSearch(t, ix, page)
 			for _, h := range res.Hits {
@@ -197,7 +197,7 @@ func TestCursorPaging(t *testing.T) {
 		require.Equal(t, want, paged, "request %+v", req)
 		// from/size pages agree with the same window of the full list
 		if len(want) > 10 {
-			res := mustSearch(t, ix, Request{Query: req.Query, Sort: req.Sort, Filter: req.Filter, From: 3, Size: 5})
+			res := mustSearch(t, ix, Request{Query: req.Query, Sort: req.Sort, Filter: req.Filter, From: 3, Size: new(5)})
 			var got []string
 			for _, h := range res.Hits {
 				got = append(got, h.ID)
@@ -212,8 +212,8 @@ func TestBadRequests(t *testing.T) {
 	ix := openWith(t, 2, skewedCorpus(50, 1))
 	neg, big := -1, 11
 	for _, req := range []Request{
-		{From: math.MaxInt}, {From: math.MaxInt - 5, Size: 10},
-		{Size: -1}, {Size: MaxSize + 1}, {From: -5}, {From: MaxWindow},
+		{From: math.MaxInt}, {From: math.MaxInt - 5, Size: new(10)},
+		{Size: new(-1)}, {Size: new(MaxSize + 1)}, {From: -5}, {From: MaxWindow},
 		{Cursor: "not-a-cursor"}, {Cursor: "e30"}, {Query: "bus", Cursor: encodeCursor([]sortKey{{field: "width"}}, []string{"1"})},
 		{Sort: []string{"caption"}}, {Sort: []string{"location"}}, {Facets: []string{"caption"}}, {Facets: []string{"tags:0"}},
 		{Facets: []string{"tags:x"}}, {Filter: Filter{Near: "1,2"}}, {Filter: Filter{Near: "91,0,5"}},
@@ -357,12 +357,12 @@ func TestFilters(t *testing.T) {
 		}
 	}
 	// Filters do not change scores of a text query.
-	plain := mustSearch(t, ix, Request{Query: "bus", Size: MaxSize})
+	plain := mustSearch(t, ix, Request{Query: "bus", Size: new(MaxSize)})
 	scores := map[string]float64{}
 	for _, h := range plain.Hits {
 		scores[h.ID] = h.Score
 	}
-	filtered := mustSearch(t, ix, Request{Query: "bus", Size: MaxSize, Filter: Filter{Format: []string{"png"}}})
+	filtered := mustSearch(t, ix, Request{Query: "bus", Size: new(MaxSize), Filter: Filter{Format: []string{"png"}}})
 	require.NotEmpty(t, filtered.Hits)
 	for _, h := range filtered.Hits {
 		require.Equal(t, scores[h.ID], h.Score)
@@ -493,7 +493,7 @@ func TestCursorWithMissingValues(t *testing.T) {
 	ix := openWith(t, 3, corpus)
 	for _, sort := range []string{"width", "-width", "taken_at", "-taken_at"} {
 		seen := map[string]bool{}
-		req := Request{Sort: []string{sort}, Size: 4}
+		req := Request{Sort: []string{sort}, Size: new(4)}
 		for page := 0; page < 20; page++ {
 			res := mustSearch(t, ix, req)
 			for _, h := range res.Hits {

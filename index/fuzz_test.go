@@ -49,7 +49,7 @@ func FuzzSearch(f *testing.F) {
 			}
 			fuzzIx = ix
 		})
-		req := &Request{Query: q, Size: size, From: from, Filter: Filter{Near: near, Similar: similar}}
+		req := &Request{Query: q, Size: new(size), From: from, Filter: Filter{Near: near, Similar: similar}}
 		if sort != "" {
 			req.Sort = []string{sort}
 		}

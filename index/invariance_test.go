@@ -40,8 +40,8 @@ func TestScoresIndependentOfShardCount(t *testing.T) {
 	}
 	for _, q := range invarianceQueries {
 		for _, req := range []Request{
-			{Query: q, Size: 50},
-			{Query: q, Size: 20, Filter: Filter{Format: []string{"jpeg", "png"}}},
+			{Query: q, Size: new(50)},
+			{Query: q, Size: new(20), Filter: Filter{Format: []string{"jpeg", "png"}}},
 		} {
 			base := mustSearch(t, indexes[1], req)
 			require.NotEmpty(t, base.Hits, "query %q finds nothing; the test corpus is wrong", q)
@@ -66,7 +66,7 @@ func TestLocalStatisticsWouldDiffer(t *testing.T) {
 	corpus := skewedCorpus(1200, 7)
 	one := openWith(t, 1, corpus)
 	four := openWith(t, 4, corpus)
-	req := &Request{Query: "zephyr", Size: 10}
+	req := &Request{Query: "zephyr", Size: new(10)}
 	base := mustSearch(t, one, *req)
 	local, err := four.shards[0].SearchShard(context.Background(), &ShardRequest{Request: req})
 	require.NoError(t, err)
@@ -105,7 +105,7 @@ func TestTiesOrderedByID(t *testing.T) {
 		ix := openWith(t, n, corpus)
 		var got []string
 		for from := 0; from < 60; from += 7 {
-			res := mustSearch(t, ix, Request{Query: "twin", From: from, Size: 7})
+			res := mustSearch(t, ix, Request{Query: "twin", From: from, Size: new(7)})
 			for _, h := range res.Hits {
 				got = append(got, h.ID)
 			}
@@ -143,8 +143,8 @@ func TestScoresIndependentOfWriteHistory(t *testing.T) {
 	require.NoError(t, churned.Apply(ctx, []record.Record{extra}))
 	require.NoError(t, churned.Delete(ctx, "gone"))
 	for _, q := range []string{"zephyr", "bus river", `"red bus"`} {
-		a := mustSearch(t, fresh, Request{Query: q, Size: 20})
-		b := mustSearch(t, churned, Request{Query: q, Size: 20})
+		a := mustSearch(t, fresh, Request{Query: q, Size: new(20)})
+		b := mustSearch(t, churned, Request{Query: q, Size: new(20)})
 		require.Equal(t, a.Total, b.Total, q)
 		for i := range a.Hits {
 			require.Equal(t, a.Hits[i].ID, b.Hits[i].ID, "%q hit %d", q, i)

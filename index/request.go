@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/picdex/picdex/index/query"
 	"github.com/picdex/picdex/index/record"
 )
 
@@ -58,7 +59,9 @@ type Request struct {
 	// matches everything (filters still apply).
 	Query string `json:"q,omitempty" form:"q"`
 
-	Size   int    `json:"size,omitempty" form:"size"`
+	// Size is the number of hits to return: nil means DefaultSize, 0
+	// none (for totals and facets only).
+	Size   *int   `json:"size,omitempty" form:"size"`
 	From   int    `json:"from,omitempty" form:"from"`
 	Cursor string `json:"cursor,omitempty" form:"cursor"`
 	// Sort keys, best first: "_score" (the default, descending), or a
@@ -155,6 +158,7 @@ type facetSpec struct {
 // plan is a validated request: everything a shard needs, parsed once.
 type plan struct {
 	req       *Request
+	tree      *query.Bool // the parsed query
 	size      int
 	from      int
 	sort      []sortKey
@@ -181,9 +185,9 @@ type similarSpec struct {
 // Validate checks a request and fills defaults. Every error wraps
 // ErrBadRequest.
 func (r *Request) validate() (*plan, error) {
-	p := &plan{req: r, size: r.Size, from: r.From}
-	if p.size == 0 {
-		p.size = DefaultSize
+	p := &plan{req: r, size: DefaultSize, from: r.From}
+	if r.Size != nil {
+		p.size = *r.Size
 	}
 	if p.size < 0 || p.size > MaxSize {
 		return nil, badParam("size", "must be between 0 and %d", MaxSize)
@@ -194,9 +198,11 @@ func (r *Request) validate() (*plan, error) {
 	if p.from > MaxWindow-p.size { // not from+size, which can overflow
 		return nil, badParam("from", "from+size must not exceed %d; page deeper with cursor", MaxWindow)
 	}
-	if len(r.Query) > 4096 {
-		return nil, badParam("q", "longer than 4096 bytes")
+	tree, err := parseQuery(r.Query)
+	if err != nil {
+		return nil, err
 	}
+	p.tree = tree
 	sorts, err := parseSort(r.Sort, r.Similar != "")
 	if err != nil {
 		return nil, err
@@ -315,6 +321,12 @@ func parseFacet(s string) (facetSpec, error) {
 	}
 	fs.field, fs.kind = field, spec.kind
 	return fs, nil
+}
+
+func (f *Filter) isZero() bool {
+	return len(f.Tags) == 0 && len(f.Format) == 0 && f.Make == "" && f.Model == "" &&
+		f.WidthMin == nil && f.WidthMax == nil && f.HeightMin == nil && f.HeightMax == nil &&
+		f.TakenFrom == "" && f.TakenTo == "" && f.Near == "" && f.BBox == "" && f.Similar == ""
 }
 
 func (f *Filter) check() error {

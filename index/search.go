@@ -17,7 +17,20 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 	if err != nil {
 		return nil, err
 	}
+	snap, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
 	tr := translator{text: s.an.text, expand: sr.Stats.expander()}
+	if tr.expand == nil {
+		// Asked without phase 1: the shard's own terms, within the budget.
+		ex, err := s.newExpansion(ctx, snap, p, sr)
+		if err != nil {
+			return nil, err
+		}
+		tr.expand = ex.terms
+	}
 	scored, err := tr.query(p)
 	if err != nil {
 		return nil, err
@@ -58,14 +71,9 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		q = filter
 	}
 
-	snap, err := s.snapshot()
-	if err != nil {
-		return nil, err
-	}
-	defer snap.Close()
 	s.cols.retain(snap)
 	s.cols.scheduleHot(snap)
-	c, err := newCollector(snap, &s.cols, p, ranges, dist)
+	c, err := newCollector(snap, &s.cols, p, ranges, dist, walkGuard{ctx: ctx, yield: sr.LowPriority})
 	if err != nil {
 		return nil, err
 	}

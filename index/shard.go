@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,8 +34,8 @@ var mappingVersionKey = []byte("picdex.mapping_version")
 // bleve shard implements it; a remote shard (query tier) does too.
 type Shard interface {
 	// TermStats returns the shard's statistics for the terms req's query
-	// touches (phase 1 of a search).
-	TermStats(ctx context.Context, req *Request) (*TermStats, error)
+	// touches (phase 1 of a search); req.Stats is nil.
+	TermStats(ctx context.Context, req *ShardRequest) (*TermStats, error)
 	// SearchShard returns the shard's best from+size hits for req, scored
 	// with the given global statistics (phase 2).
 	SearchShard(ctx context.Context, req *ShardRequest) (*ShardResult, error)
@@ -51,6 +50,12 @@ type Shard interface {
 type ShardRequest struct {
 	Request *Request   `json:"request"`
 	Stats   *TermStats `json:"stats,omitempty"`
+	// Budget bounds the terms patterns may expand to (zero fields take
+	// their defaults).
+	Budget Budget `json:"budget"`
+	// LowPriority asks the shard to yield to other searches as it works:
+	// the fan-out sets it on expensive searches.
+	LowPriority bool `json:"low_priority,omitempty"`
 }
 
 // ShardResult is one shard's answer: its best hits with their sort values
@@ -372,26 +377,26 @@ func (s *localShard) snapshot() (*scorch.IndexSnapshot, error) {
 
 // TermStats builds the scored part of the query against the shard without
 // running it, recording every term it opens and every expansion.
-func (s *localShard) TermStats(ctx context.Context, req *Request) (*TermStats, error) {
-	p, err := req.validate()
+func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStats, error) {
+	p, err := sr.Request.validate()
 	if err != nil {
 		return nil, err
 	}
-	adv, err := s.idx.Advanced()
+	snap, err := s.snapshot()
 	if err != nil {
 		return nil, err
 	}
-	reader, err := adv.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer reader.Close()
+	defer snap.Close()
 	st := newTermStats()
-	if st.DocCount, err = reader.DocCount(); err != nil {
+	if st.DocCount, err = snap.DocCount(); err != nil {
+		return nil, err
+	}
+	ex, err := s.newExpansion(ctx, snap, p, sr)
+	if err != nil {
 		return nil, err
 	}
 	tr := translator{text: s.an.text, expand: func(mt multiTerm) ([]string, error) {
-		terms, err := listTerms(reader, mt)
+		terms, err := ex.terms(mt)
 		if err != nil {
 			return nil, err
 		}
@@ -402,8 +407,11 @@ func (s *localShard) TermStats(ctx context.Context, req *Request) (*TermStats, e
 	if err != nil || scored == nil {
 		return st, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	sq := &statsQuery{inner: scored, recorded: newTermStats()}
-	searcher, err := sq.Searcher(ctx, reader, s.m, search.SearcherOptions{Score: "none"})
+	searcher, err := sq.Searcher(ctx, snap, s.m, search.SearcherOptions{Score: "none"})
 	if err != nil {
 		return nil, queryBuildError(err)
 	}
@@ -413,49 +421,4 @@ func (s *localShard) TermStats(ctx context.Context, req *Request) (*TermStats, e
 		return nil, err
 	}
 	return st, nil
-}
-
-// listTerms enumerates the shard's terms matching a multi-term clause,
-// sorted, stopping past MaxExpansions.
-func listTerms(reader bindex.IndexReader, mt multiTerm) ([]string, error) {
-	var dict bindex.FieldDict
-	var err error
-	switch mt.kind {
-	case "prefix":
-		dict, err = reader.FieldDictPrefix(mt.field, []byte(mt.pattern))
-	case "regexp":
-		rr, ok := reader.(bindex.IndexReaderRegexp)
-		if !ok {
-			return nil, fmt.Errorf("reader cannot expand regular expressions")
-		}
-		dict, err = rr.FieldDictRegexp(mt.field, mt.pattern)
-	case "fuzzy":
-		fr, ok := reader.(bindex.IndexReaderFuzzy)
-		if !ok {
-			return nil, fmt.Errorf("reader cannot expand fuzzy terms")
-		}
-		dict, err = fr.FieldDictFuzzy(mt.field, mt.pattern, mt.fuzz, "")
-	default:
-		return nil, fmt.Errorf("unknown multi-term kind %q", mt.kind)
-	}
-	if err != nil {
-		return nil, badParam("q", "%s %q: %v", mt.kind, mt.pattern, err)
-	}
-	defer dict.Close()
-	var terms []string
-	for {
-		e, err := dict.Next()
-		if err != nil {
-			return nil, err
-		}
-		if e == nil {
-			break
-		}
-		terms = append(terms, e.Term)
-		if len(terms) > MaxExpansions {
-			break
-		}
-	}
-	sort.Strings(terms)
-	return terms, nil
 }

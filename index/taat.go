@@ -142,7 +142,8 @@ type taatBuffers struct {
 	acc   []float64 // per document: accumulated weighted term frequency
 	seen  []uint64  // bitset of documents with acc set
 	lists []segMatches
-	used  int // lists handed out for the current segment
+	used  int        // lists handed out for the current segment
+	guard *walkGuard // of the search, checked once per leaf
 }
 
 // list returns an empty match list with room for n, valid until reset.
@@ -170,6 +171,9 @@ func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, hot *hotPo
 	case opNone:
 		return segMatches{}, nil
 	case opLeaf:
+		if err := buf.guard.check(); err != nil {
+			return segMatches{}, err
+		}
 		return n.evalLeaf(seg, deleted, hot, buf)
 	}
 	parts := make([]segMatches, len(n.kids))
@@ -329,7 +333,11 @@ func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query
 		}
 	}
 	buf := taatPool.Get().(*taatBuffers)
-	defer taatPool.Put(buf)
+	buf.guard = &c.guard
+	defer func() {
+		buf.guard = nil
+		taatPool.Put(buf)
+	}()
 	for i, ss := range c.segs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -355,6 +363,9 @@ func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query
 			c.total += uint64(len(res.docs))
 			byScore := c.keys[0].field == "_score"
 			for j, d := range res.docs {
+				if err := c.guard.step(); err != nil {
+					return err
+				}
 				if byScore && c.want > 0 && len(c.hits.e) >= c.want && res.scores[j] < c.hits.e[0].score {
 					continue
 				}
@@ -363,6 +374,9 @@ func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query
 			continue
 		}
 		for j, d := range res.docs {
+			if err := c.guard.step(); err != nil {
+				return err
+			}
 			if allowed == nil || allowed[i].Contains(d) {
 				c.collect(uint64(d), res.scores[j])
 			}

@@ -68,7 +68,7 @@ func compareTermAtATime(t *testing.T, corpus []record.Record) {
 		{Query: "beach", Filter: Filter{WidthMin: &minW}, Facets: []string{"tags", "format", "width", "taken_at"}},
 		{Query: "beach sunset", Filter: Filter{Tags: []string{"beach"}}},
 		{Query: "bus", Filter: Filter{Format: []string{"png", "jpeg"}}, Sort: []string{"-width"}},
-		{Query: "beach", Size: 50, From: 30},
+		{Query: "beach", Size: new(50), From: 30},
 		{Query: "bus", Sort: []string{"taken_at", "_score"}},
 	}
 	search := func(req Request, taat bool) *Result {
@@ -114,7 +114,7 @@ func TestDecodedListsBuiltInBackground(t *testing.T) {
 	ix, err := Open(t.TempDir(), Options{Shards: 2})
 	require.NoError(t, err)
 	require.NoError(t, ix.Apply(context.Background(), corpus))
-	before := mustSearch(t, ix, Request{Query: "bus river", Size: 50})
+	before := mustSearch(t, ix, Request{Query: "bus river", Size: new(50)})
 
 	ready := func() bool {
 		found := false
@@ -147,7 +147,7 @@ func TestDecodedListsBuiltInBackground(t *testing.T) {
 		mustSearch(t, ix, Request{Query: "bus"}) // schedules new segments
 		time.Sleep(10 * time.Millisecond)
 	}
-	after := mustSearch(t, ix, Request{Query: "bus river", Size: 50})
+	after := mustSearch(t, ix, Request{Query: "bus river", Size: new(50)})
 	require.Equal(t, ids(before.Hits), ids(after.Hits))
 	for i := range before.Hits {
 		require.InDelta(t, before.Hits[i].Score, after.Hits[i].Score, 1e-9*before.Hits[i].Score)

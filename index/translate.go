@@ -49,11 +49,18 @@ type translator struct {
 // query, or nil when there is no text to score (empty query, or "*").
 func translateQuery(p *plan) (bq.Query, error) { return translator{}.query(p) }
 
-func (tr translator) query(p *plan) (bq.Query, error) {
-	tree, err := query.Parse(p.req.Query)
+// parseQuery parses a query string with the schema's field names, so
+// that "12:25" or "fruit: apples" is text rather than an unknown field.
+func parseQuery(s string) (*query.Bool, error) {
+	tree, err := query.Parse(s)
 	if err != nil {
 		return nil, &RequestError{Param: "q", Reason: err.Error(), Err: err}
 	}
+	return tree, nil
+}
+
+func (tr translator) query(p *plan) (bq.Query, error) {
+	tree := p.tree
 	if len(tree.Clauses) == 0 {
 		return nil, nil
 	}
@@ -138,8 +145,8 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 			return tr.multi(multiTerm{kind: "regexp", field: field, pattern: wildcardToRegexp(foldFor(spec.kind, n.Pattern))})
 		})
 	case *query.Regexp:
-		if _, err := regexp.Compile(n.Pattern); err != nil || len(n.Pattern) > 256 {
-			return nil, posError(n.Pos(), "invalid regular expression %q", n.Pattern)
+		if _, err := compilePattern(n.Pattern); err != nil {
+			return nil, posError(n.Pos(), "invalid regular expression %q: %v", n.Pattern, err)
 		}
 		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
 			if !isTermKind(spec.kind) {

@@ -41,7 +41,7 @@ func stream(t testing.TB, n int) []Message {
 // image not deleted, in its last version.
 func expect(t *testing.T, ix *index.Index, n int) {
 	t.Helper()
-	res, err := ix.Search(context.Background(), &index.Request{Size: 1000})
+	res, err := ix.Search(context.Background(), &index.Request{Size: new(1000)})
 	require.NoError(t, err)
 	assert.EqualValues(t, n-(n+4)/5, res.Total)
 	for _, h := range res.Hits {

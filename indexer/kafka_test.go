@@ -192,7 +192,7 @@ func publishN(t *testing.T, brokers []string, from, n int) {
 }
 
 func docs(t *testing.T, ix *index.Index) uint64 {
-	res, err := ix.Search(context.Background(), &index.Request{Size: 0})
+	res, err := ix.Search(context.Background(), &index.Request{Size: new(0)})
 	require.NoError(t, err)
 	return res.Total
 }

@@ -55,7 +55,7 @@ func runSearch(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	req := &index.Request{Query: strings.Join(words, " "), Size: *size, From: *from, Cursor: *cursor,
+	req := &index.Request{Query: strings.Join(words, " "), Size: size, From: *from, Cursor: *cursor,
 		Facets: facets, Sort: sorts}
 
 	var body []byte
@@ -132,8 +132,8 @@ func searchRemote(ctx context.Context, server string, req *index.Request) ([]byt
 		}
 	}
 	set("q", req.Query)
-	if req.Size != 0 {
-		set("size", strconv.Itoa(req.Size))
+	if req.Size != nil {
+		set("size", strconv.Itoa(*req.Size))
 	}
 	if req.From != 0 {
 		set("from", strconv.Itoa(req.From))

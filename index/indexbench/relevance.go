@@ -155,7 +155,7 @@ func picdexAndSystem(ix *index.Index, ids map[string]int) system {
 func picdexQuery(name string, ix *index.Index, ids map[string]int, form func([]string) string) system {
 	no := false
 	return system{name, func(ctx context.Context, it knownItem) ([]rankedHit, error) {
-		res, err := ix.Search(ctx, &index.Request{Query: form(it.words), Size: topK, Highlight: &no})
+		res, err := ix.Search(ctx, &index.Request{Query: form(it.words), Size: new(topK), Highlight: &no})
 		if err != nil {
 			return nil, err
 		}

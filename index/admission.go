@@ -1,0 +1,85 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// Admission keeps expensive searches (patterns, very long queries, deep
+// pages: see Cost.Expensive) from starving cheap ones. They run a few at
+// a time, behind a short queue, one shard after another and yielding to
+// other goroutines as they go, so cheap searches keep most of the CPU;
+// past the queue they are refused with ErrOverloaded rather than piling
+// up. Cheap searches are never queued here.
+type Admission struct {
+	// Expensive is how many expensive searches run at once (default 1).
+	Expensive int
+	// Queue is how many more may wait for a turn (default 8).
+	Queue int
+	// Wait is the longest one waits for its turn (default 5s, and never
+	// past the search's own deadline); past it, ErrOverloaded.
+	Wait time.Duration
+}
+
+func (a *Admission) setDefaults() {
+	if a.Expensive <= 0 {
+		a.Expensive = 1
+	}
+	if a.Queue < 0 {
+		a.Queue = 0
+	} else if a.Queue == 0 {
+		a.Queue = 8
+	}
+	if a.Wait <= 0 {
+		a.Wait = 5 * time.Second
+	}
+}
+
+// ErrOverloaded means the search was refused to protect the others: too
+// many expensive searches are running or waiting. Retrying later may
+// succeed (the API answers 429 with Retry-After).
+var ErrOverloaded = errors.New("too many expensive searches at once; retry later or make the query cheaper")
+
+// admission is an Admission in use.
+type admission struct {
+	opts    Admission
+	slots   chan struct{}
+	waiting atomic.Int64
+}
+
+func newAdmission(o Admission) *admission {
+	o.setDefaults()
+	return &admission{opts: o, slots: make(chan struct{}, o.Expensive)}
+}
+
+// admit waits for an expensive search's turn and returns its release.
+func (a *admission) admit(ctx context.Context) (func(), error) {
+	release := func() { <-a.slots }
+	select {
+	case a.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	if a.waiting.Add(1) > int64(a.opts.Queue) {
+		a.waiting.Add(-1)
+		return nil, ErrOverloaded
+	}
+	defer a.waiting.Add(-1)
+	t := time.NewTimer(a.opts.Wait)
+	defer t.Stop()
+	select {
+	case a.slots <- struct{}{}:
+		return release, nil
+	case <-t.C:
+		return nil, ErrOverloaded
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// Its deadline came while it queued: it did no work, and
+			// another try may well find a free turn.
+			return nil, ErrOverloaded
+		}
+		return nil, ctx.Err()
+	}
+}

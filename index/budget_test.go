@@ -1,0 +1,326 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bindex "github.com/blevesearch/bleve_index_api"
+	"github.com/stretchr/testify/require"
+
+	"github.com/picdex/picdex/index/record"
+)
+
+// TestLazyDFAMatchesRegexp feeds terms byte by byte through the lazy DFA
+// and compares with Go's regexp anchored at both ends, on ASCII and
+// multi-byte terms.
+func TestLazyDFAMatchesRegexp(t *testing.T) {
+	patterns := []string{"bus", "b.s", "bu.*", ".*ing", "(?i)ca[tr]s?", "[a-c]+x?", "\\p{Han}+", "강.*", "a|bc|def",
+		"(ab)*c", "[^a]z", ".", "x{2,3}", "\\d+k", "é.", "(?s).+"}
+	terms := []string{"", "bus", "bis", "buses", "running", "ing", "Cats", "car", "cab", "abcabc", "x", "xx", "xxxx",
+		"12k", "k", "強い", "漢字", "강아지", "강", "def", "bc", "ababc", "c", "ée", "é", "zz", "az", "bz", "a\nb"}
+	for _, p := range patterns {
+		prog, err := compilePattern(p)
+		require.NoError(t, err, p)
+		re := regexp.MustCompile("^(?:" + p + ")$")
+		d := newLazyDFA(context.Background(), prog, 1000, false)
+		for _, term := range terms {
+			s := d.Start()
+			for i := 0; i < len(term) && d.CanMatch(s); i++ {
+				s = d.Accept(s, term[i])
+			}
+			require.Equal(t, re.MatchString(term), d.CanMatch(s) && d.IsMatch(s), "/%s/ on %q", p, term)
+		}
+		require.NoError(t, d.err)
+	}
+}
+
+// TestLazyDFABudget: a pattern whose DFA is exponential (the 12th letter
+// from the end is an a) stops at its state budget instead of building it.
+func TestLazyDFABudget(t *testing.T) {
+	d := newLazyDFA(context.Background(), mustCompile(t, "[ab]*a[ab]{12}"), 200, false)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		s := d.Start()
+		for range 20 {
+			s = d.Accept(s, "ab"[rng.IntN(2)])
+		}
+	}
+	require.ErrorIs(t, d.err, errPatternTooComplex)
+	require.LessOrEqual(t, len(d.states), 202)
+}
+
+func TestCompilePatternRefusals(t *testing.T) {
+	for _, p := range []string{"^bus", "bus$", `\bbus`, "a+?", "(", "[z-a]", strings.Repeat("a", maxPatternBytes+1)} {
+		_, err := compilePattern(p)
+		require.Error(t, err, p)
+	}
+}
+
+// TestExpansionMatchesBleve holds the shard's own dictionary walks to
+// what bleve's FieldDict* calls list for prefixes, regexps, wildcards and
+// fuzzy terms.
+func TestExpansionMatchesBleve(t *testing.T) {
+	ix := openWith(t, 1, skewedCorpus(400, 3))
+	s := ix.shards[0]
+	snap, err := s.snapshot()
+	require.NoError(t, err)
+	defer snap.Close()
+	p, err := (&Request{}).validate()
+	require.NoError(t, err)
+	for _, mt := range []multiTerm{
+		{kind: "prefix", field: fieldCaption, pattern: "s"},
+		{kind: "prefix", field: fieldTitle, pattern: "riv"},
+		{kind: "prefix", field: fieldTags, pattern: ""},
+		{kind: "regexp", field: fieldCaption, pattern: ".*n.*"},
+		{kind: "regexp", field: fieldCaption, pattern: wildcardToRegexp("b?s*")},
+		{kind: "regexp", field: fieldFormat, pattern: "jp.g|png"},
+		{kind: "fuzzy", field: fieldCaption, pattern: "rivr", fuzz: 1},
+		{kind: "fuzzy", field: fieldCaption, pattern: "lantren", fuzz: 2},
+	} {
+		ex, err := s.newExpansion(context.Background(), snap, p, &ShardRequest{Budget: Budget{MaxTerms: 100000}})
+		require.NoError(t, err)
+		got, err := ex.terms(mt)
+		require.NoError(t, err, mt.signature())
+		var dict bindex.FieldDict
+		switch mt.kind {
+		case "prefix":
+			dict, err = snap.FieldDictPrefix(mt.field, []byte(mt.pattern))
+		case "regexp":
+			dict, err = snap.FieldDictRegexp(mt.field, mt.pattern)
+		case "fuzzy":
+			dict, err = snap.FieldDictFuzzy(mt.field, mt.pattern, mt.fuzz, "")
+		}
+		require.NoError(t, err)
+		var want []string
+		for {
+			e, err := dict.Next()
+			require.NoError(t, err)
+			if e == nil {
+				break
+			}
+			want = append(want, e.Term)
+		}
+		dict.Close()
+		slices.Sort(want)
+		require.NotEmpty(t, want, mt.signature())
+		require.Equal(t, want, got, mt.signature())
+	}
+}
+
+func TestBudget(t *testing.T) {
+	ix := openWith(t, 4, skewedCorpus(400, 3))
+	var patterns []string
+	for _, c := range "abcdefghijklmnopq" {
+		patterns = append(patterns, string(c)+"*")
+	}
+	for _, tc := range []struct {
+		q     string
+		limit string
+	}{
+		{strings.Join(patterns, " "), "max_patterns"}, // 17 distinct patterns
+		{strings.Repeat("word ", 0) + manyWords(210), "max_terms"},
+		{"*", ""},                        // every term of a field is not a pattern
+		{strings.Repeat("s* ", 400), ""}, // duplicates count once... when the parser merges them
+		{"/[a-z]*a[a-z]{12}/", ""},
+	} {
+		_, err := ix.Search(context.Background(), &Request{Query: tc.q})
+		var be *BudgetError
+		if tc.limit == "" {
+			if err != nil {
+				require.ErrorAs(t, err, &be, tc.q)
+				t.Logf("%.40s: %v", tc.q, err) // allowed when the parser merges duplicates
+			}
+			continue
+		}
+		require.ErrorAs(t, err, &be, tc.q)
+		require.Equal(t, tc.limit, be.Limit, tc.q)
+		require.ErrorIs(t, err, ErrBadRequest)
+		require.ErrorIs(t, err, ErrTooExpensive)
+	}
+
+	// The union over shards is held to the budget too: each of four
+	// shards holds about 15 of the 60 words, all together do not fit.
+	var uniq []record.Record
+	for i := range 60 {
+		id := fmt.Sprintf("u%02d", i)
+		uniq = append(uniq, record.Record{ID: id, URL: "https://example.com/" + id, Caption: fmt.Sprintf("qa%03d", i)})
+	}
+	spread := openWith(t, 4, uniq)
+	tight := NewFanout(spread.Shards(), FanoutOptions{Budget: Budget{MaxTerms: 40}})
+	_, err := tight.Search(context.Background(), &Request{Query: "caption:qa*"})
+	var be *BudgetError
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, "max_terms", be.Limit)
+	require.Equal(t, 60, be.Got)
+	res, err := tight.Search(context.Background(), &Request{Query: "caption:qa00*"})
+	require.NoError(t, err)
+	require.EqualValues(t, 10, res.Total)
+
+	// A pattern whose automaton outgrows the state budget.
+	small := NewFanout(ix.Shards(), FanoutOptions{Budget: Budget{MaxPatternStates: 4}})
+	_, err = small.Search(context.Background(), &Request{Query: "/.*[aeiou].{4}/"})
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, "max_pattern_states", be.Limit)
+	_, err = small.Search(context.Background(), &Request{Query: "bus*"})
+	require.NoError(t, err)
+
+	// Invalid patterns are refused before any shard is asked.
+	for _, q := range []string{"/^bus/", "/a+?/", "/(/"} {
+		_, err := NewFanout([]Shard{&fakeShard{name: "never", mode: "fail"}}, FanoutOptions{}).Search(context.Background(), &Request{Query: q})
+		require.ErrorIs(t, err, ErrBadRequest, q)
+		require.NotErrorIs(t, err, ErrAllShardsFailed, q)
+	}
+}
+
+func manyWords(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "w%03d ", i)
+	}
+	return b.String()
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		req       Request
+		class     QueryClass
+		expensive bool
+	}{
+		{Request{}, ClassMatchAll, false},
+		{Request{Facets: []string{"tags"}}, ClassFilter, false},
+		{Request{Filter: Filter{Format: []string{"png"}}}, ClassFilter, false},
+		{Request{Filter: Filter{Similar: "0123456789abcdef"}}, ClassSimilar, false},
+		{Request{Query: "red bus"}, ClassTerm, false},
+		{Request{Query: `"red bus" tower`}, ClassPhrase, false},
+		{Request{Query: "bus*"}, ClassPattern, true},
+		{Request{Query: "bus~1"}, ClassPattern, true},
+		{Request{Query: manyWords(30)}, ClassTerm, true},
+		{Request{Query: "bus", From: 995, Size: new(10)}, ClassTerm, true},
+	} {
+		c, err := Classify(&tc.req)
+		require.NoError(t, err, tc.req.Query)
+		require.Equal(t, tc.class, c.Class, tc.req.Query)
+		require.Equal(t, tc.expensive, c.Expensive, tc.req.Query)
+	}
+}
+
+func TestSizeZero(t *testing.T) {
+	ix := openWith(t, 2, skewedCorpus(200, 1))
+	res := mustSearch(t, ix, Request{Query: "bus", Size: new(0), Facets: []string{"format"}})
+	require.Empty(t, res.Hits)
+	require.NotZero(t, res.Total)
+	require.NotEmpty(t, res.Facets["format"])
+	require.Empty(t, res.NextCursor)
+	require.Len(t, mustSearch(t, ix, Request{Query: "bus"}).Hits, DefaultSize)
+}
+
+// stuckShard ignores its context for a while, like a shard deep inside a
+// library call, then answers.
+type stuckShard struct {
+	Shard
+	for_ time.Duration
+}
+
+func (s *stuckShard) TermStats(ctx context.Context, req *ShardRequest) (*TermStats, error) {
+	time.Sleep(s.for_)
+	return s.Shard.TermStats(ctx, req)
+}
+
+// TestDeadlineEndsTheSearch: the fan-out answers at the caller's deadline
+// with a deadline error, without waiting for a shard that does not look
+// at its context.
+func TestDeadlineEndsTheSearch(t *testing.T) {
+	ix := openWith(t, 2, skewedCorpus(200, 1))
+	f := NewFanout([]Shard{ix.shards[0], &stuckShard{Shard: ix.shards[1], for_: 3 * time.Second}}, FanoutOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := f.Search(ctx, &Request{Query: "bus"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), 2*time.Second, "the search waited for the stuck shard")
+
+	// Work inside a shard stops at the deadline too: a dictionary walk
+	// and a collection under an expired context.
+	snap, err := ix.shards[0].snapshot()
+	require.NoError(t, err)
+	defer snap.Close()
+	p, err := (&Request{Query: "/.*/"}).validate()
+	require.NoError(t, err)
+	dead, stop := context.WithCancel(context.Background())
+	stop()
+	ex, err := ix.shards[0].newExpansion(dead, snap, p, &ShardRequest{Budget: Budget{MaxTerms: 1 << 20}})
+	require.NoError(t, err)
+	ex.dfas[".*"] = newLazyDFA(dead, mustCompile(t, ".*"), 100, false)
+	ex.dfas[".*"].guard.n = 0x3fff - 1 // the next transitions check
+	_, err = ex.terms(multiTerm{kind: "regexp", field: fieldCaption, pattern: ".*"})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = ix.shards[0].SearchShard(dead, &ShardRequest{Request: &Request{}})
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func mustCompile(t *testing.T, p string) *syntax.Prog {
+	prog, err := compilePattern(p)
+	require.NoError(t, err)
+	return prog
+}
+
+// gateShard blocks phase 1 until released, so that a search stays in
+// flight as long as a test needs.
+type gateShard struct {
+	Shard
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateShard) TermStats(ctx context.Context, req *ShardRequest) (*TermStats, error) {
+	if req.LowPriority {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.Shard.TermStats(ctx, req)
+}
+
+func TestAdmission(t *testing.T) {
+	ix := openWith(t, 1, skewedCorpus(200, 1))
+	g := &gateShard{Shard: ix.shards[0], entered: make(chan struct{}, 4), release: make(chan struct{})}
+	f := NewFanout([]Shard{g}, FanoutOptions{Admission: Admission{Expensive: 1, Queue: 1, Wait: 200 * time.Millisecond}})
+	var wg sync.WaitGroup
+	first := make(chan error, 1)
+	wg.Go(func() {
+		_, err := f.Search(context.Background(), &Request{Query: "bus*"})
+		first <- err
+	})
+	<-g.entered // the first expensive search holds the only turn
+	waiting := make(chan error, 1)
+	wg.Go(func() {
+		_, err := f.Search(context.Background(), &Request{Query: "riv*"})
+		waiting <- err
+	})
+	// The queue has room for one: wait until it is taken, then a third
+	// is refused at once.
+	require.Eventually(t, func() bool { return f.admit.waiting.Load() == 1 }, 5*time.Second, time.Millisecond)
+	_, err := f.Search(context.Background(), &Request{Query: "tow*"})
+	require.ErrorIs(t, err, ErrOverloaded)
+	// Cheap searches go on meanwhile.
+	res, err := f.Search(context.Background(), &Request{Query: "bus"})
+	require.NoError(t, err)
+	require.NotZero(t, res.Total)
+	// The queued one gives up after Wait.
+	require.ErrorIs(t, <-waiting, ErrOverloaded)
+	close(g.release)
+	require.NoError(t, <-first)
+	wg.Wait()
+	// With the turn free again, an expensive search runs.
+	_, err = f.Search(context.Background(), &Request{Query: "bus*"})
+	require.NoError(t, err)
+	require.False(t, errors.Is(err, ErrOverloaded))
+}
