@@ -123,7 +123,7 @@ func (s *server) ready(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
-	if _, err := s.opts.Searcher.Search(ctx, &index.Request{Size: 1}); err != nil {
+	if _, err := s.opts.Searcher.Search(ctx, &index.Request{Size: new(1)}); err != nil {
 		s.log.Warn("readiness search failed", "err", err)
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "index not ready: "+err.Error())
 		return

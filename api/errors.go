@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -24,6 +25,7 @@ type ErrorDetail struct {
 	Message  string        `json:"message"`
 	Param    string        `json:"param,omitempty"`
 	Position *int          `json:"position,omitempty"`
+	Limit    string        `json:"limit,omitempty"` // the budget limit a query_too_expensive query exceeds
 	Records  []RecordError `json:"records,omitempty"`
 }
 
@@ -42,6 +44,19 @@ func writeDetail(c *gin.Context, status int, d ErrorDetail) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: d})
 }
 
+// writeJSON encodes v before the status line goes out, so that a value
+// that cannot be encoded (a score that is not finite, say) is a logged 500
+// rather than a 200 with an empty body.
+func (s *server) writeJSON(c *gin.Context, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("encoding the response", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		writeError(c, http.StatusInternalServerError, "internal", "internal server error")
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", body)
+}
+
 // ErrUnavailable is wrapped by backends whose own dependency is down (a
 // Kafka broker, say): the answer is 503 with Retry-After, not a 500.
 var ErrUnavailable = errors.New("temporarily unavailable")
@@ -53,8 +68,14 @@ func (s *server) fail(c *gin.Context, err error) {
 	var (
 		pe *query.ParseError
 		re *index.RequestError
+		be *index.BudgetError
 	)
 	switch {
+	case errors.As(err, &be):
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "query_too_expensive", Message: be.Error(), Param: "q", Limit: be.Limit})
+	case errors.Is(err, index.ErrOverloaded):
+		c.Header("Retry-After", "1")
+		writeError(c, http.StatusTooManyRequests, "overloaded", err.Error())
 	case errors.As(err, &pe):
 		pos := pe.Pos
 		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "invalid_query", Message: pe.Error(), Param: "q", Position: &pos})

@@ -9,9 +9,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
@@ -40,12 +42,28 @@ func formNames(t reflect.Type) map[string]bool {
 	return out
 }
 
+// repeatableParams may be given more than once; every other parameter
+// given twice is an error rather than one value silently winning.
+var repeatableParams = map[string]bool{"sort": true, "facet": true, "tags": true, "format": true}
+
 func (s *server) searchGET(c *gin.Context) {
-	query := c.Request.URL.Query()
+	query, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		// url.Query would drop the pair it cannot decode, and the search
+		// would run without it.
+		writeError(c, http.StatusBadRequest, "bad_request", "malformed query string: "+err.Error())
+		return
+	}
 	var unknown []string
-	for k := range query {
+	for k, vs := range query {
 		if !searchParams[k] {
 			unknown = append(unknown, k)
+			continue
+		}
+		if len(vs) > 1 && !repeatableParams[k] {
+			writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "bad_request", Param: k,
+				Message: fmt.Sprintf("parameter %q is given %d times; it takes one value", k, len(vs))})
+			return
 		}
 	}
 	if len(unknown) > 0 {
@@ -55,7 +73,7 @@ func (s *server) searchGET(c *gin.Context) {
 		return
 	}
 	var req index.Request
-	if err := c.ShouldBindQuery(&req); err != nil {
+	if err := binding.MapFormWithTag(&req, query, "form"); err != nil {
 		param := badFormParam(query)
 		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "bad_request", Param: param,
 			Message: fmt.Sprintf("%s: %s", param, bindReason(err))})
@@ -126,7 +144,7 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, res)
+	s.writeJSON(c, http.StatusOK, res)
 }
 
 // isJSON accepts application/json, any +json type, and no type at all
@@ -198,7 +216,7 @@ func jsonErrorDetail(err error) ErrorDetail {
 	case errors.As(err, &syn):
 		return ErrorDetail{Code: "bad_request", Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonPath(typ.Field)
 		if field == "" {
 			return ErrorDetail{Code: "bad_request", Message: fmt.Sprintf("body must be a JSON object, not %s", typ.Value)}
 		}
@@ -213,6 +231,20 @@ func jsonErrorDetail(err error) ErrorDetail {
 		return ErrorDetail{Code: "bad_request", Param: param, Message: fmt.Sprintf("unknown field %s; see /openapi.json", name)}
 	}
 	return ErrorDetail{Code: "bad_request", Message: "malformed JSON: " + strings.TrimPrefix(msg, "json: ")}
+}
+
+// jsonPath drops the Go names of embedded structs (Filter) from the path
+// encoding/json reports, leaving the JSON names the caller wrote.
+func jsonPath(field string) string {
+	parts := strings.Split(field, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && unicode.IsUpper([]rune(p)[0]) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 func jsonKind(t reflect.Type) string {
