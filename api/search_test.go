@@ -1,0 +1,115 @@
+package api_test
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/picdex/picdex/api"
+	"github.com/picdex/picdex/index"
+)
+
+func TestSearchParamsAreStrict(t *testing.T) {
+	s := newServer(t)
+	for _, tc := range []struct {
+		query, code, param string
+	}{
+		{"q=%zz", "bad_request", ""},
+		{"q=bus&q=tower", "bad_request", "q"},
+		{"size=2&size=3", "bad_request", "size"},
+		{"q=bus&similar=0123456789abcdef&similar=0123456789abcdee", "bad_request", "similar"},
+		{"q=" + url.QueryEscape(strings.Repeat("ma* ", 4)+strings.Repeat("x", 1)) + "&facet=nope", "bad_request", "facet"},
+	} {
+		w := s.get(t, "/v1/search?"+tc.query)
+		d := wantError(t, w, http.StatusBadRequest, tc.code)
+		if d.Param != tc.param {
+			t.Errorf("%s: param %q, want %q", tc.query, d.Param, tc.param)
+		}
+	}
+	// Repeatable parameters stay repeatable.
+	w := s.get(t, "/v1/search?facet=tags&facet=format&sort=-width&sort=_id&format=jpeg&format=png")
+	wantStatus(t, w, http.StatusOK)
+}
+
+func TestSearchPOSTErrorsNameJSONFields(t *testing.T) {
+	s := newServer(t)
+	for body, param := range map[string]string{
+		`{"tags":"beach"}`:     "tags",
+		`{"width_min":"wide"}`: "width_min",
+		`{"size":"ten"}`:       "size",
+	} {
+		w := s.do(t, http.MethodPost, "/v1/search", "application/json", strings.NewReader(body))
+		d := wantError(t, w, http.StatusBadRequest, "bad_request")
+		if d.Param != param || strings.Contains(d.Message, "Filter") {
+			t.Errorf("%s: param %q, message %q; want param %q and no Go names", body, d.Param, d.Message, param)
+		}
+	}
+}
+
+func TestSizeZeroReturnsNoHits(t *testing.T) {
+	s := newServer(t)
+	for _, w := range []*httptest.ResponseRecorder{
+		s.get(t, "/v1/search?size=0&facet=format"),
+		s.do(t, http.MethodPost, "/v1/search", "application/json", strings.NewReader(`{"size":0,"facet":["format"]}`)),
+	} {
+		wantStatus(t, w, http.StatusOK)
+		res := decode[index.Result](t, w)
+		if len(res.Hits) != 0 || res.Total != corpusSize || len(res.Facets["format"]) == 0 {
+			t.Errorf("size=0: %d hits, total %d, facets %v; want none, %d, format counts", len(res.Hits), res.Total, res.Facets, corpusSize)
+		}
+	}
+	res := decode[index.Result](t, s.get(t, "/v1/search"))
+	if len(res.Hits) != index.DefaultSize {
+		t.Errorf("no size: %d hits, want %d", len(res.Hits), index.DefaultSize)
+	}
+}
+
+func TestQueryTooExpensive(t *testing.T) {
+	s := newServer(t)
+	var patterns []string
+	for c := 'a'; c <= 'z'; c++ {
+		patterns = append(patterns, string(c)+"*")
+	}
+	w := s.get(t, "/v1/search?q="+url.QueryEscape(strings.Join(patterns, " ")))
+	d := wantError(t, w, http.StatusBadRequest, "query_too_expensive")
+	if d.Limit != "max_patterns" || d.Param != "q" || !strings.Contains(d.Message, "16") {
+		t.Errorf("detail %+v: want the max_patterns limit named, with its value", d)
+	}
+	w = s.get(t, "/v1/search?q="+url.QueryEscape("/^anchored/"))
+	wantError(t, w, http.StatusBadRequest, "invalid_query")
+}
+
+// fixedSearcher answers every search the same way.
+type fixedSearcher struct {
+	res *index.Result
+	err error
+}
+
+func (f fixedSearcher) Search(context.Context, *index.Request) (*index.Result, error) {
+	return f.res, f.err
+}
+
+func TestOverloadedIs429(t *testing.T) {
+	s := newServer(t, func(o *api.Options) { o.Searcher = fixedSearcher{err: index.ErrOverloaded} })
+	w := s.get(t, "/v1/search?q=bus*")
+	wantError(t, w, http.StatusTooManyRequests, "overloaded")
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+}
+
+// A result that cannot be encoded is a logged 500, never a 200 with an
+// empty body.
+func TestUnencodableResultIs500(t *testing.T) {
+	bad := &index.Result{Hits: []index.Hit{{ID: "x", Score: math.Inf(1), Image: []byte(`{}`)}}}
+	s := newServer(t, func(o *api.Options) { o.Searcher = fixedSearcher{res: bad} })
+	w := s.get(t, "/v1/search?q=bus")
+	wantError(t, w, http.StatusInternalServerError, "internal")
+	if !strings.Contains(s.log.String(), "encoding the response") {
+		t.Errorf("the failure is not logged: %s", s.log)
+	}
+}
