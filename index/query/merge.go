@@ -24,31 +24,38 @@ func mergeDuplicates(cs []Clause) []Clause {
 	first := make(map[string]int, len(cs))
 	out := cs[:0]
 	for _, c := range cs {
-		key := c.Occur.String() + "\x00" + unboosted(c.Node)
+		key := clauseKey(c)
 		i, dup := first[key]
 		if !dup {
 			first[key] = len(out)
 			out = append(out, c)
 			continue
 		}
-		if kept, b := boostOf(out[i].Node), boostOf(c.Node); kept != nil && c.Occur != MustNot {
+		if kept, b := boostOf(out[i].Node), boostOf(c.Node); kept != nil && b != nil && c.Occur != MustNot {
 			*kept = sumBoosts(*kept, *b)
 		}
 	}
 	return out
 }
 
-// unboosted renders n as if it had no boost.
-func unboosted(n Node) string {
+// clauseKey is the same for two clauses exactly when they are duplicates:
+// their occurrence and their rendering as a clause with the boost set
+// aside. A group is keyed with its parentheses, which its String leaves
+// out, so that the group (a) is not taken for the word a.
+func clauseKey(c Clause) string {
+	n := c.Node
+	if _, group := n.(*Bool); group {
+		return c.Occur.String() + "\x00(" + n.String() + ")"
+	}
 	b := boostOf(n)
 	if b == nil {
-		return n.String()
+		return c.Occur.String() + "\x00" + n.String()
 	}
 	saved := *b
 	*b = 0
 	s := n.String()
 	*b = saved
-	return s
+	return c.Occur.String() + "\x00" + s
 }
 
 // sumBoosts adds two boosts, reading "no boost" as 1, and caps the sum at

@@ -211,6 +211,9 @@ var parseCases = []struct{ in, want string }{
 	{"(a a) (a^2)", "(a^2)"},
 	{"(a a) a", "(a^2) a"},
 	{"+(a b) (a b)", "+(a b) (a b)"},
+	{"a (a) a", "a^2 (a)"},
+	{"(a) a", "(a) a"},
+	{"* (*)", "* (*)"},
 	{"+AND +AND", "+AND^2"},
 	{`\AND \AND`, "AND^2"},
 }
