@@ -34,7 +34,8 @@
 //
 // Range values are strings; the executor decides from the field whether they
 // are numbers or dates. Field names are literal text and cannot hold an
-// unescaped wildcard. A range has one bound: write a closed interval as two
+// unescaped wildcard (with a field list, such a word is text; see below).
+// A range has one bound: write a closed interval as two
 // required clauses, +iso:>=100 +iso:<800. Wildcards are not allowed in a
 // range value (a trailing '?' included), and a field cannot be followed by a
 // group: f:(a b) is an error.
@@ -52,7 +53,7 @@
 //     ending in such a colon cannot be followed directly by a quote or a
 //     parenthesis: says:"hi" and says:(a) are errors that name the
 //     unknown field.
-//   - A clause that starts with a colon is text: :-) is one word.
+//   - A clause that starts with a colon is text: :-D is one word.
 //   - A '+' or '-' is a prefix only when a clause follows it directly.
 //     Followed by whitespace, ')', the end of the query or another '+' or
 //     '-', it starts an ordinary word: in "toys - a bull" the '-' is a
@@ -65,8 +66,9 @@
 //     clause without whitespace: says "PUB". is the phrase PUB and the
 //     word ".", "W 122 St.", "Broadway" is two phrases and two commas, and
 //     in "a cat (black), sitting" the comma is a word. That character is
-//     read as the start of any clause, so "a"-b is "a" -b. A ^ or ~ right
-//     after the quote is still a boost or fuzziness suffix.
+//     read as the start of any clause, so "a"-b is "a" -b and in "a"/"b"
+//     the slash opens a regexp that is never closed, an error. A ^ or ~
+//     right after the quote is still a boost or fuzziness suffix.
 //   - Unescaped '?'s at the end of a word are the punctuation of a question,
 //     not wildcards: bird? is the word "bird?" (the analyser drops the
 //     '?'), and a word of nothing but '?'s is a word too. A prefix or
@@ -146,9 +148,8 @@
 // value (url:https://example.org) and after a word that is no field.
 // Clauses are separated by whitespace; the only exception is the
 // punctuation that may follow a closing quote, slash or parenthesis (see
-// above). So
-// a"b", a(b), "a"b, "a"(b) and /a/b are errors unless the special
-// character is escaped.
+// above). So a"b", a(b), "a"b, "a"(b) and /a/b are errors unless the
+// special character is escaped.
 //
 // Inside a phrase a backslash escapes '"' and '\' (and makes any other
 // character literal). Inside a regexp only \/ is unescaped, to a '/'; every
