@@ -51,6 +51,9 @@ type Clause struct {
 
 // Match is a single word, analysed by the executor. Field "" means the
 // default fields. Boost 0 means no boost; Fuzziness is 0, 1 or 2 edits.
+// Text is what the query wrote, punctuation included: it may end in the
+// '?' of a question, hold a colon that named no field ("12:25") or be
+// punctuation only ("-", "."), which the analyser reduces to no terms.
 type Match struct {
 	Field, Text string
 	Boost       float64
@@ -76,7 +79,9 @@ type Prefix struct {
 // Wildcard matches terms against Pattern, in which an unescaped '*' stands
 // for any run of characters and an unescaped '?' for one character. A
 // literal '*', '?' or '\' is kept escaped ("\*", "\?", "\\"); every other
-// escape from the query is resolved.
+// escape from the query is resolved. Parse never ends a pattern with an
+// unescaped '?': trailing '?'s in the query are punctuation and are left
+// out, and such a pattern has no syntax of its own.
 type Wildcard struct {
 	Field, Pattern string
 	Boost          float64

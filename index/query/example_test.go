@@ -30,3 +30,36 @@ func ExampleParse() {
 	// true 6 true
 	// query syntax error at position 6: unterminated phrase
 }
+
+func ExampleParseWith() {
+	fields := map[string]bool{"title": true, "tags": true}
+	o := query.Options{IsField: func(name string) bool { return fields[name] }}
+
+	// A pasted caption: "12:" is no field, the full stop after the phrase
+	// is a word of its own, and the repeated field clause is merged.
+	q, err := query.ParseWith(`clock at 12:25 by a sign saying "PUB". title:clock title:clock`, o)
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range q.Clauses {
+		fmt.Printf("%-14T %q\n", c.Node, c.Node)
+	}
+	fmt.Println(q)
+
+	// A known field keeps its syntax, and its errors.
+	_, err = query.ParseWith(`title:(red bus)`, o)
+	fmt.Println(err)
+	// Output:
+	// *query.Match   "clock"
+	// *query.Match   "at"
+	// *query.Match   "12\\:25"
+	// *query.Match   "by"
+	// *query.Match   "a"
+	// *query.Match   "sign"
+	// *query.Match   "saying"
+	// *query.Phrase  "\"PUB\""
+	// *query.Match   "."
+	// *query.Match   "title:clock^2"
+	// clock at 12\:25 by a sign saying "PUB" . title:clock^2
+	// query syntax error at position 6: a group cannot follow a field name
+}

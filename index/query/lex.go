@@ -10,8 +10,10 @@ const (
 	// bareCtx is a clause start or a field name: ':' ends the word and a
 	// leading '+', '-' or '/' would be read as a prefix or a regexp.
 	bareCtx wordCtx = iota
-	// valueCtx follows "field:": ':' is an ordinary character and a
-	// leading '/', '>' or '<' would start a regexp or a range.
+	// valueCtx follows "field:", and is also how text goes on after a
+	// colon that is no field: ':' is an ordinary character. As the first
+	// character of a field value a '/', '>' or '<' would start a regexp or
+	// a range.
 	valueCtx
 	// rangeCtx follows ">" or "<": a leading '=' would join the operator.
 	rangeCtx
@@ -80,27 +82,48 @@ func (w word) literal() string {
 }
 
 // node classifies a word: no wildcards is a Match, a single trailing '*'
-// a Prefix, anything else with wildcards a Wildcard.
+// a Prefix, anything else with wildcards a Wildcard. Unescaped '?'s at the
+// end of the word are punctuation, as in a question, not wildcards: a Match
+// keeps them in its text for the analyser to drop, a Prefix or Wildcard
+// pattern leaves them out, and a word of nothing but '?'s is a Match.
 func (w word) node(field string, pos int) Node {
+	core := w.withoutTrailingQuestionMarks()
+	if len(core) == 0 {
+		return &Match{Field: field, Text: w.literal(), Position: pos}
+	}
 	wild, trailingStar := 0, false
-	for i, u := range w {
+	for i, u := range core {
 		if !u.escaped && (u.r == '*' || u.r == '?') {
 			wild++
-			trailingStar = i == len(w)-1 && u.r == '*'
+			trailingStar = i == len(core)-1 && u.r == '*'
 		}
 	}
 	switch {
 	case wild == 0:
 		return &Match{Field: field, Text: w.literal(), Position: pos}
 	case wild == 1 && trailingStar:
-		return &Prefix{Field: field, Prefix: w[:len(w)-1].literal(), Position: pos}
+		return &Prefix{Field: field, Prefix: core[:len(core)-1].literal(), Position: pos}
 	}
 	var sb strings.Builder
-	for _, u := range w {
+	for _, u := range core {
 		if u.escaped && (u.r == '*' || u.r == '?' || u.r == '\\') {
 			sb.WriteByte('\\')
 		}
 		sb.WriteRune(u.r)
 	}
 	return &Wildcard{Field: field, Pattern: sb.String(), Position: pos}
+}
+
+func (w word) withoutTrailingQuestionMarks() word {
+	n := len(w)
+	for n > 0 && w[n-1] == (unit{r: '?'}) {
+		n--
+	}
+	return w[:n]
+}
+
+// isMatchAll reports whether the word is "*", trailing '?'s aside.
+func (w word) isMatchAll() bool {
+	core := w.withoutTrailingQuestionMarks()
+	return len(core) == 1 && core[0] == (unit{r: '*'})
 }

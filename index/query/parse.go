@@ -13,13 +13,36 @@ import (
 const (
 	MaxQueryBytes = 4096 // longest accepted query, in bytes
 	MaxDepth      = 32   // deepest nesting of parenthesised groups
-	MaxClauses    = 1024 // clauses in the whole query, groups included
+	MaxClauses    = 1024 // clauses in the whole query as written, groups included
 )
 
-// Parse parses a query string into its syntax tree. The result is never
-// nil when err is nil; an empty or blank query gives a Bool without
-// clauses. Errors are *ParseError values wrapping ErrSyntax.
-func Parse(s string) (*Bool, error) {
+// MaxBoost is the largest boost a clause can have, typed or reached by
+// merging duplicates, so that no query can push a score to infinity.
+const MaxBoost = 10000
+
+// Options adjust how ParseWith reads a query. The zero value parses as
+// Parse does.
+type Options struct {
+	// IsField reports whether name is a field of the caller's schema (an
+	// alias included). It is asked about every word that is followed by a
+	// colon, with the word's escapes resolved ("camera.make", "12"). A
+	// word that is no field is text: "12:25" and "fruit:" are words, not
+	// field clauses, so a pasted sentence searches instead of failing. A
+	// field keeps the field syntax and its errors ("title:" alone is
+	// still missing its value). Nil means every name is a field.
+	IsField func(name string) bool
+}
+
+// Parse parses a query string into its syntax tree, reading every word
+// before a colon as a field name. It is ParseWith(s, Options{}).
+func Parse(s string) (*Bool, error) { return ParseWith(s, Options{}) }
+
+// ParseWith parses a query string into its syntax tree. The result is
+// never nil when err is nil; an empty or blank query gives a Bool without
+// clauses. Duplicate clauses of a Bool are merged into one (see the package
+// documentation), so the tree is never larger than the query needs.
+// Errors are *ParseError values wrapping ErrSyntax.
+func ParseWith(s string, o Options) (*Bool, error) {
 	if len(s) > MaxQueryBytes {
 		return nil, &ParseError{Pos: MaxQueryBytes, Msg: fmt.Sprintf("query is longer than %d bytes", MaxQueryBytes), Query: s}
 	}
@@ -34,14 +57,23 @@ func Parse(s string) (*Bool, error) {
 		}
 		return nil, &ParseError{Pos: pos, Msg: "invalid UTF-8", Query: s}
 	}
-	p := &parser{src: s}
+	p := &parser{src: s, opts: o, closed: -1}
 	return p.parseBool(0, 0)
 }
 
 type parser struct {
 	src     string
+	opts    Options
 	pos     int
 	clauses int
+	// closed is the offset just after the last closing quote, regexp
+	// slash or group parenthesis; a clause ending there may be followed by
+	// punctuation without whitespace.
+	closed int
+}
+
+func (p *parser) isField(name word) bool {
+	return p.opts.IsField == nil || p.opts.IsField(name.literal())
 }
 
 func (p *parser) fail(pos int, format string, args ...any) error {
@@ -98,6 +130,7 @@ func (p *parser) parseBool(open, depth int) (*Bool, error) {
 				if depth > 0 {
 					return nil, p.fail(open, "unterminated group")
 				}
+				b.Clauses = mergeDuplicates(b.Clauses)
 				return b, nil
 			}
 			if depth == 0 {
@@ -107,6 +140,8 @@ func (p *parser) parseBool(open, depth int) (*Bool, error) {
 				return nil, p.fail(open, "empty group")
 			}
 			p.pos++
+			p.closed = p.pos
+			b.Clauses = mergeDuplicates(b.Clauses)
 			return b, nil
 		}
 
@@ -129,7 +164,7 @@ func (p *parser) parseBool(open, depth int) (*Bool, error) {
 		}
 
 		occur := Should
-		if c := p.peek(); c == '+' || c == '-' {
+		if c := p.peek(); (c == '+' || c == '-') && p.prefixesClause() {
 			if not {
 				return nil, p.fail(start, "%q cannot follow NOT", c)
 			}
@@ -138,9 +173,6 @@ func (p *parser) parseBool(open, depth int) (*Bool, error) {
 				occur = MustNot
 			}
 			p.pos++
-			if n := p.peek(); n < 0 || isSpace(n) || n == ')' || n == '+' || n == '-' {
-				return nil, p.fail(start, "dangling %q", c)
-			}
 		}
 		p.clauses++
 		if p.clauses > MaxClauses {
@@ -190,6 +222,36 @@ func (p *parser) keyword() string {
 	return ""
 }
 
+// prefixesClause reports whether the '+' or '-' at the current position
+// is an occurrence prefix: it is one when a clause follows right after it.
+// Otherwise, as in "toys - a bull" or "+", it starts an ordinary word.
+func (p *parser) prefixesClause() bool {
+	r, n := utf8.DecodeRuneInString(p.src[p.pos+1:])
+	return n > 0 && !isSpace(r) && r != ')' && r != '+' && r != '-'
+}
+
+// endsText reports whether the character at p.pos+1 is whitespace, a
+// closing parenthesis or the end of the query, which makes a '/' or ':'
+// before it plain text.
+func (p *parser) endsText() bool {
+	r, n := utf8.DecodeRuneInString(p.src[p.pos+1:])
+	return n == 0 || isSpace(r) || r == ')'
+}
+
+// startsAfterClose reports whether r may start a new clause right after a
+// closing quote, regexp slash or group parenthesis, without whitespace:
+// punctuation such as the full stop in `says "PUB".` or the comma in
+// "a cat (black), sitting" is no part of the clause before it. The
+// characters that would make "a"(b), "a""b" or "a"\b ambiguous are
+// excluded.
+func startsAfterClose(r rune) bool {
+	switch r {
+	case '(', '"', '\\':
+		return false
+	}
+	return unicode.IsPunct(r) || unicode.IsSymbol(r)
+}
+
 // parseClause parses one clause after its +/- prefix: the clause itself,
 // its ^boost and ~fuzziness suffixes, and checks that it is properly
 // separated from what follows.
@@ -198,38 +260,58 @@ func (p *parser) parseClause(depth int) (Node, error) {
 	var (
 		node Node
 		err  error
+		// noField is set when the clause is a word ending in a colon after
+		// a name that is no field, to explain an error right after it.
+		noField string
 	)
-	switch c := p.peek(); c {
-	case '(':
+	switch c := p.peek(); {
+	case c == '(':
 		if depth >= MaxDepth {
 			return nil, p.fail(start, "groups nested deeper than %d", MaxDepth)
 		}
 		p.pos++
 		node, err = p.parseBool(start, depth+1)
-	case '"':
+	case c == '"':
 		var text string
 		text, err = p.quoted()
 		node = &Phrase{Text: text, Position: start}
-	case '/':
+	case c == '/' && !p.endsText():
 		var pat string
 		pat, err = p.regexp()
 		node = &Regexp{Pattern: pat, Position: start}
-	case '^', '~':
+	case c == '^' || c == '~':
 		return nil, p.fail(start, "dangling %q", c)
-	case ':':
-		return nil, p.fail(start, "empty field name")
+	case c == ':':
+		// No field name is empty: a leading colon is text.
+		var w word
+		w, err = p.word(valueCtx)
+		node = w.node("", start)
 	default:
 		var w word
-		w, err = p.word(bareCtx)
-		switch {
-		case err != nil:
-		case len(w) == 0:
+		if w, err = p.word(bareCtx); err != nil {
+			break
+		}
+		if len(w) == 0 {
 			return nil, p.fail(start, "unexpected %q", c)
-		case p.peek() == ':':
-			node, err = p.fieldClause(w, start)
-		case len(w) == 1 && w[0] == (unit{r: '*'}):
+		}
+		if p.peek() == ':' {
+			if p.isField(w) {
+				node, err = p.fieldClause(w, start)
+				break
+			}
+			// Not a field: the colon and the rest of the word are text.
+			var rest word
+			if rest, err = p.word(valueCtx); err != nil {
+				break
+			}
+			if len(rest) == 1 {
+				noField = w.literal()
+			}
+			w = append(w, rest...)
+		}
+		if w.isMatchAll() {
 			node = &MatchAll{Position: start}
-		default:
+		} else {
 			node = w.node("", start)
 		}
 	}
@@ -239,7 +321,12 @@ func (p *parser) parseClause(depth int) (Node, error) {
 	if err := p.suffixes(node); err != nil {
 		return nil, err
 	}
-	if c := p.peek(); c >= 0 && !isSpace(c) && c != ')' {
+	switch c := p.peek(); {
+	case c < 0 || isSpace(c) || c == ')':
+	case p.pos == p.closed && startsAfterClose(c):
+	case noField != "" && (c == '"' || c == '('):
+		return nil, p.fail(p.pos, "unexpected %q after %q (%q is not a field)", c, noField+":", noField)
+	default:
 		return nil, p.fail(p.pos, "unexpected %q (separate clauses with whitespace or escape it with \\)", c)
 	}
 	return node, nil
@@ -337,6 +424,7 @@ func (p *parser) phrase() (string, error) {
 		}
 		switch r := p.next(); r {
 		case '"':
+			p.closed = p.pos
 			return sb.String(), nil
 		case '\\':
 			if p.eof() {
@@ -364,6 +452,7 @@ func (p *parser) regexp() (string, error) {
 			if sb.Len() == 0 {
 				return "", p.fail(open, "empty regexp")
 			}
+			p.closed = p.pos
 			return sb.String(), nil
 		case '\\':
 			if p.eof() {
@@ -401,9 +490,14 @@ func (p *parser) suffixes(node Node) error {
 			if !ok {
 				return p.fail(at, "invalid boost %q (want a positive number such as 2 or 1.5)", tok)
 			}
-			if !setBoost(node, boost) {
+			if boost > MaxBoost {
+				return p.fail(at, "boost %s exceeds the maximum of %d", clip(tok), MaxBoost)
+			}
+			b := boostOf(node)
+			if b == nil {
 				return p.fail(at, "boost is not supported on %s", kindOf(node))
 			}
+			*b = boost
 		case '~':
 			p.pos++
 			tok := p.suffixToken()
@@ -447,36 +541,45 @@ func (p *parser) suffixToken() string {
 }
 
 // parseBoost accepts plain decimals only ("2", "1.5", ".5"), so a boost
-// can never be negative, NaN, infinite or in exponent notation.
+// can never be negative, NaN or in exponent notation. A decimal too large
+// for a float64 is +Inf, which the caller reports as above MaxBoost.
 func parseBoost(tok string) (float64, bool) {
 	if strings.Trim(tok, "0123456789.") != "" || strings.Trim(tok, ".") == "" {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(tok, 64)
-	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+	if err != nil && !math.IsInf(f, 1) || f <= 0 {
 		return 0, false
 	}
 	return f, true
 }
 
-func setBoost(n Node, b float64) bool {
+// clip shortens a long token for an error message.
+func clip(tok string) string {
+	const max = 16
+	if len(tok) <= max {
+		return tok
+	}
+	return tok[:max] + "…"
+}
+
+// boostOf points at the boost of n, or is nil for a node that takes none.
+func boostOf(n Node) *float64 {
 	switch n := n.(type) {
 	case *Match:
-		n.Boost = b
+		return &n.Boost
 	case *Phrase:
-		n.Boost = b
+		return &n.Boost
 	case *Prefix:
-		n.Boost = b
+		return &n.Boost
 	case *Wildcard:
-		n.Boost = b
+		return &n.Boost
 	case *Regexp:
-		n.Boost = b
+		return &n.Boost
 	case *Range:
-		n.Boost = b
-	default:
-		return false
+		return &n.Boost
 	}
-	return true
+	return nil
 }
 
 func kindOf(n Node) string {

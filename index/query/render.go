@@ -5,10 +5,14 @@ import (
 	"strings"
 )
 
-// The String methods render the shortest syntax that parses back to the
-// same node: only characters that would otherwise be misread are escaped.
-// Rendering never makes a parsed query longer, so a query within
-// MaxQueryBytes still is after a round trip.
+// The String methods render short syntax that parses back to the same
+// node under any Options: only characters that could otherwise be misread
+// are escaped. That includes characters a lenient parse took as text: a
+// ':' in a word is always escaped, because whether "12:" is a field depends
+// on Options.IsField, and so is a trailing '?', a leading '+', '-' or '/',
+// and a leading ':'. A phrase followed by punctuation renders with a space
+// between the two. A rendering is therefore at most twice as long as the
+// query it came from, and usually no longer.
 
 func (n *Bool) String() string {
 	var sb strings.Builder
