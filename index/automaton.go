@@ -233,10 +233,15 @@ type walkGuard struct {
 
 func (g *walkGuard) step() error {
 	g.n++
-	if g.n&0x3fff != 0 {
-		return nil
+	switch {
+	case g.n&0x3fff == 0:
+		return g.check()
+	case g.yield && g.n&0xff == 0:
+		// Often enough that a cheap search waiting for this P starts
+		// within some tens of microseconds.
+		runtime.Gosched()
 	}
-	return g.check()
+	return nil
 }
 
 // check yields (at low priority) and checks the deadline now.

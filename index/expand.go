@@ -161,13 +161,40 @@ var levenshteinBuilders = sync.OnceValues(func() ([2]*levenshtein.LevenshteinAut
 	return bs, nil
 })
 
+// levenshteinCache keeps the automata of recent fuzzy terms: building
+// one takes up to a millisecond at distance 2, and a search needs the same
+// one on every shard and field. The automata are immutable.
+var levenshteinCache = struct {
+	sync.Mutex
+	m map[string]segment.Automaton
+}{m: map[string]segment.Automaton{}}
+
+const levenshteinCacheSize = 1024
+
 func levenshteinDFA(term string, fuzz int) (segment.Automaton, error) {
 	if fuzz < 1 || fuzz > 2 {
 		return nil, fmt.Errorf("fuzziness %d is not 1 or 2", fuzz)
+	}
+	key := fmt.Sprintf("%d|%s", fuzz, term)
+	levenshteinCache.Lock()
+	a, ok := levenshteinCache.m[key]
+	levenshteinCache.Unlock()
+	if ok {
+		return a, nil
 	}
 	bs, err := levenshteinBuilders()
 	if err != nil {
 		return nil, err
 	}
-	return bs[fuzz-1].BuildDfa(term, uint8(fuzz))
+	dfa, err := bs[fuzz-1].BuildDfa(term, uint8(fuzz))
+	if err != nil {
+		return nil, err
+	}
+	levenshteinCache.Lock()
+	if len(levenshteinCache.m) >= levenshteinCacheSize {
+		clear(levenshteinCache.m) // rarely: the set of hot terms starts again
+	}
+	levenshteinCache.m[key] = dfa
+	levenshteinCache.Unlock()
+	return dfa, nil
 }

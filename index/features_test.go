@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -222,7 +223,7 @@ func TestBadRequests(t *testing.T) {
 		{Filter: Filter{Similar: "0000000000000000", Distance: &big}}, {Filter: Filter{Similar: "0000000000000000", Distance: &neg}},
 		{Filter: Filter{Distance: &big}}, {Filter: Filter{TakenFrom: "yesterday"}},
 		{Filter: Filter{WidthMin: &big, WidthMax: &neg}},
-		{Query: `"unterminated`}, {Query: "title:"}, {Query: "nosuchfield:x"}, {Query: "width:abc"},
+		{Query: `"unterminated`}, {Query: "title:"}, {Query: "title:(bus)"}, {Query: "width:abc"},
 		{Query: "taken_at:>notadate"}, {Query: "/[/"}, {Query: "location:x"},
 	} {
 		_, err := ix.Search(context.Background(), &req)
@@ -233,6 +234,35 @@ func TestBadRequests(t *testing.T) {
 	var pe *query.ParseError
 	require.True(t, errors.As(err, &pe), "%v", err)
 	require.Equal(t, 4, pe.Pos)
+}
+
+// TestNaturalCaptionsSearch: text pasted into the search box searches,
+// whatever punctuation it holds; only the schema's fields are fields.
+func TestNaturalCaptionsSearch(t *testing.T) {
+	recs := skewedCorpus(100, 1)
+	recs[0].Caption = "A watch set to 12:25 sits on the table"
+	recs[1].Caption = "A large display of fruit: apples, grapes"
+	recs[2].Caption = "a home bar under a sign saying PUB"
+	ix := openWith(t, 2, recs)
+	for i, q := range []string{"A watch set to 12:25 sits on the table.", "A large display of fruit: apples, grapes",
+		`a sign saying "PUB".`} {
+		res, err := ix.Search(context.Background(), &Request{Query: q})
+		require.NoError(t, err, q)
+		require.NotEmpty(t, res.Hits, q)
+		require.Equal(t, recs[i].ID, res.Hits[0].ID, q)
+	}
+	data, err := os.ReadFile("query/testdata/captions.txt")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		_, err := ix.Search(context.Background(), &Request{Query: line})
+		require.NoError(t, err, line)
+	}
+	// A real field still is one.
+	res := mustSearch(t, ix, Request{Query: "format:png"})
+	require.NotZero(t, res.Total)
 }
 
 // TestDurableAcrossReopen: what Apply acknowledged is there after a reopen,

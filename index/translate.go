@@ -52,11 +52,17 @@ func translateQuery(p *plan) (bq.Query, error) { return translator{}.query(p) }
 // parseQuery parses a query string with the schema's field names, so
 // that "12:25" or "fruit: apples" is text rather than an unknown field.
 func parseQuery(s string) (*query.Bool, error) {
-	tree, err := query.Parse(s)
+	tree, err := query.ParseWith(s, query.Options{IsField: isField})
 	if err != nil {
 		return nil, &RequestError{Param: "q", Reason: err.Error(), Err: err}
 	}
 	return tree, nil
+}
+
+// isField reports whether name is a field or an alias of the schema.
+func isField(name string) bool {
+	_, _, ok := resolveField(name)
+	return ok
 }
 
 func (tr translator) query(p *plan) (bq.Query, error) {
