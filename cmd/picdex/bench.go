@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
+	"github.com/picdex/picdex/api/apibench"
 	"github.com/picdex/picdex/crawler/crawlbench"
 	"github.com/picdex/picdex/index/indexbench"
 )
@@ -12,7 +15,7 @@ import (
 var benchCmd = &command{
 	name:     "bench",
 	synopsis: "measure the index and the crawlers against their baselines and targets",
-	usage:    "bench [--suite load|query|relevance|crawl|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N]",
+	usage:    "bench [--suite load|query|relevance|crawl|overload|http|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D]",
 	help: `
 Bench runs the index library's benchmarks, each next to its baseline in the
 same process, and prints medians and ratios with PASS/FAIL against the
@@ -31,6 +34,14 @@ targets:
              (target >= 300 pages/s); a file crawl of the shared sample
              images, metadata only (target >= 300 files/s) and with the
              perceptual hash, next to just reading the same files
+  overload   a real "picdex serve" on N records: single-word search
+             p50/p99 alone, and while 8 clients send the most expensive
+             searches the query budget allows (targets: p99 under 3x of
+             idle, RSS growth under 500 MB, no 5xx)
+  http       --conns connections of mixed searches for --duration
+             against "picdex serve" (target: no 5xx), then the same with a
+             rate limit per API key that admits about half (target: the
+             admitted requests' p99 within 2x of the unlimited run)
 
 "all" runs every suite. The machine should be otherwise idle; the figures
 are medians over --repeat runs.`,
@@ -54,6 +65,10 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query suite's searches to `file`")
 	var co crawlbench.Options
 	fs.IntVar(&co.Pages, "pages", 2000, "pages of the crawl suite's generated site")
+	var ao apibench.Options
+	fs.IntVar(&ao.Conns, "conns", 500, "connections of the http suite")
+	fs.DurationVar(&ao.Duration, "duration", 30*time.Second, "length of each http suite run")
+	fs.StringVar(&ao.Data, "data", "", "serve this existing index `directory` in the overload and http suites instead of building one (its records should be those of gen --n N --seed S, which the searches are drawn from)")
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
@@ -66,6 +81,24 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, err.Error())
 	}
 	crawl := o.Suite == "crawl" || o.Suite == indexbench.SuiteAll
+	http := o.Suite == apibench.SuiteOverload || o.Suite == apibench.SuiteHTTP || o.Suite == indexbench.SuiteAll
+	if http {
+		bin, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)
+			return 1
+		}
+		ao.Suite, ao.Binary, ao.Dir, ao.N, ao.Shards, ao.Seed, ao.Repeat = o.Suite, bin, o.Dir, o.N, o.Shards, o.Seed, o.Repeat
+	}
+	if o.Suite == apibench.SuiteOverload || o.Suite == apibench.SuiteHTTP {
+		if err := apibench.Run(ctx, e.stdout, ao); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)
+			}
+			return 1
+		}
+		return 0
+	}
 	if o.Suite == "crawl" {
 		if err := crawlbench.Run(ctx, e.stdout, co); err != nil {
 			if !errors.Is(err, context.Canceled) {
@@ -82,6 +115,11 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	if err == nil && crawl {
 		fmt.Fprintln(e.stdout)
 		err = crawlbench.Run(ctx, e.stdout, co)
+	}
+	if err == nil && http {
+		fmt.Fprintln(e.stdout)
+		ao.Suite = apibench.SuiteAll
+		err = apibench.Run(ctx, e.stdout, ao)
 	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {

@@ -34,7 +34,7 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{serveCmd, indexCmd, searchCmd, crawlCmd, indexerCmd, genCmd, benchCmd}
+var commands = []*command{serveCmd, indexCmd, searchCmd, crawlCmd, indexerCmd, genCmd, benchCmd, loadgenCmd}
 
 func main() {
 	gin.SetMode(gin.ReleaseMode)

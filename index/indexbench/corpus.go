@@ -16,9 +16,9 @@ import (
 	"github.com/picdex/picdex/index/record"
 )
 
-// synthCorpus generates n synthetic records and normalizes them, so every
+// SynthCorpus generates n synthetic records and normalizes them, so every
 // engine is handed identical, canonical records with their ids.
-func synthCorpus(ctx context.Context, n int, seed int64) ([]record.Record, error) {
+func SynthCorpus(ctx context.Context, n int, seed int64) ([]record.Record, error) {
 	g, err := synth.New(synth.Options{N: n, Seed: seed})
 	if err != nil {
 		return nil, err

@@ -75,7 +75,7 @@ func TestInflect(t *testing.T) {
 }
 
 func TestKnownItemsDeterministic(t *testing.T) {
-	recs, err := synthCorpus(context.Background(), 500, 7)
+	recs, err := SynthCorpus(context.Background(), 500, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ var bench struct {
 
 func benchRecords(b *testing.B) []record.Record {
 	bench.once.Do(func() {
-		bench.recs, bench.err = synthCorpus(context.Background(), benchN, 1)
+		bench.recs, bench.err = SynthCorpus(context.Background(), benchN, 1)
 	})
 	if bench.err != nil {
 		b.Fatal(bench.err)
@@ -216,7 +216,7 @@ func benchIndex(b *testing.B) (*index.Index, corpusStats) {
 		if bench.err != nil {
 			return
 		}
-		bench.ix, _, bench.err = buildIndex(context.Background(), filepath.Join(bench.dir, "index"), DefaultShards, recs)
+		bench.ix, _, bench.err = BuildIndex(context.Background(), filepath.Join(bench.dir, "index"), DefaultShards, recs)
 		bench.cs = analyzeCorpus(recs)
 	})
 	if bench.err != nil {
@@ -273,9 +273,9 @@ func benchmarkQueries(b *testing.B, class string) {
 		lat = append(lat, time.Since(start))
 		i++
 	}
-	l := summarize(lat)
-	b.ReportMetric(float64(l.p99)/1e6, "p99-ms")
-	b.ReportMetric(float64(l.p50)/1e6, "p50-ms")
+	l := Summarize(lat)
+	b.ReportMetric(float64(l.P99)/1e6, "p99-ms")
+	b.ReportMetric(float64(l.P50)/1e6, "p50-ms")
 }
 
 func BenchmarkQueryTerm(b *testing.B) { benchmarkQueries(b, "term") }

@@ -189,12 +189,12 @@ func loadSuite(ctx context.Context, w io.Writer, o Options, scratch string, recs
 		for i, r := range rs {
 			rates[i], perRec[i], objs[i] = r.perSecond(), r.bytesPerRecord(), r.allocsPerRecord()
 		}
-		med[l.name] = median(rates)
+		med[l.name] = Median(rates)
 		fmt.Fprintf(w, "median %-14s %11.0f records/s %11s/rec allocated %8.0f allocs/rec\n",
-			l.name, med[l.name], formatBytes(median(perRec)), median(objs))
+			l.name, med[l.name], formatBytes(Median(perRec)), Median(objs))
 	}
 	ratio := med[engines[0].name] / med[engines[1].name]
 	fmt.Fprintf(w, "ratio picdex/bleve-default (median records/s): %.2fx   target >= %.1fx: %s\n",
-		ratio, loadTargetRatio, passFail(ratio >= loadTargetRatio))
+		ratio, loadTargetRatio, PassFail(ratio >= loadTargetRatio))
 	return nil
 }

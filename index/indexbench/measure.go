@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// median of xs (the mean of the middle two for an even count); 0 for none.
-func median(xs []float64) float64 {
+// Median of xs (the mean of the middle two for an even count); 0 for none.
+func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
@@ -20,22 +20,23 @@ func median(xs []float64) float64 {
 	return (s[m-1] + s[m]) / 2
 }
 
-// latencies summarizes one class of searches in one repeat.
-type latencies struct {
-	p50, p90, p99, max time.Duration
+// Latencies summarize a set of timed calls.
+type Latencies struct {
+	N                  int
+	P50, P90, P99, Max time.Duration
 }
 
-// summarize returns nearest-rank percentiles of ds, which it sorts.
-func summarize(ds []time.Duration) latencies {
+// Summarize returns nearest-rank percentiles of ds, which it sorts.
+func Summarize(ds []time.Duration) Latencies {
 	if len(ds) == 0 {
-		return latencies{}
+		return Latencies{}
 	}
 	slices.Sort(ds)
 	rank := func(p float64) time.Duration {
 		i := int(p*float64(len(ds))+0.999999) - 1
 		return ds[max(0, min(i, len(ds)-1))]
 	}
-	return latencies{p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), max: ds[len(ds)-1]}
+	return Latencies{N: len(ds), P50: rank(0.50), P90: rank(0.90), P99: rank(0.99), Max: ds[len(ds)-1]}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
@@ -52,7 +53,7 @@ func formatBytes(b float64) string {
 	return fmt.Sprintf("%.0fB", b)
 }
 
-func passFail(ok bool) string {
+func PassFail(ok bool) string {
 	if ok {
 		return "PASS"
 	}

@@ -221,8 +221,9 @@ func cursorClass(ctx context.Context, ix *index.Index, cs corpusStats, n int, se
 	return c, nil
 }
 
-// buildIndex loads recs into a new picdex index at dir and leaves it open.
-func buildIndex(ctx context.Context, dir string, shards int, recs []record.Record) (*index.Index, time.Duration, error) {
+// BuildIndex loads recs into a new picdex index at dir and leaves it open,
+// returning how long the load took.
+func BuildIndex(ctx context.Context, dir string, shards int, recs []record.Record) (*index.Index, time.Duration, error) {
 	start := time.Now()
 	ix, err := index.Open(dir, index.Options{Shards: shards})
 	if err != nil {
@@ -289,7 +290,7 @@ func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, rec
 		len(recs), o.Shards, o.Queries, o.Repeat)
 	dir := filepath.Join(scratch, "query-index")
 	defer os.RemoveAll(dir)
-	ix, took, err := buildIndex(ctx, dir, o.Shards, recs)
+	ix, took, err := BuildIndex(ctx, dir, o.Shards, recs)
 	if err != nil {
 		return err
 	}
@@ -314,7 +315,7 @@ func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, rec
 		}
 	}
 	fmt.Fprintf(w, "term sample: %d-word vocabulary; half by document frequency, half uniform; median df %.0f, %.0f%% with df <= 10\n",
-		cs.terms.len(), median(dfs), 100*float64(rare)/float64(max(1, len(termDF))))
+		cs.terms.len(), Median(dfs), 100*float64(rare)/float64(max(1, len(termDF))))
 
 	lat := make([]time.Duration, 0, o.Queries)
 	for _, c := range classes {
@@ -334,7 +335,7 @@ func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, rec
 		}
 		defer pprof.StopCPUProfile()
 	}
-	per := make([][]latencies, len(classes))
+	per := make([][]Latencies, len(classes))
 	nonEmpty := make([]int, len(classes))
 	for rep := 0; rep < o.Repeat; rep++ {
 		for i, c := range classes {
@@ -343,7 +344,7 @@ func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, rec
 			if err != nil {
 				return err
 			}
-			per[i] = append(per[i], summarize(ds))
+			per[i] = append(per[i], Summarize(ds))
 			nonEmpty[i] = ne
 		}
 	}
@@ -354,20 +355,20 @@ func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, rec
 		var worst time.Duration
 		var reps []string
 		for _, l := range per[i] {
-			p50 = append(p50, float64(l.p50))
-			p90 = append(p90, float64(l.p90))
-			p99 = append(p99, float64(l.p99))
-			worst = max(worst, l.max)
-			reps = append(reps, fmt.Sprintf("%.2f", float64(l.p99)/float64(time.Millisecond)))
+			p50 = append(p50, float64(l.P50))
+			p90 = append(p90, float64(l.P90))
+			p99 = append(p99, float64(l.P99))
+			worst = max(worst, l.Max)
+			reps = append(reps, fmt.Sprintf("%.2f", float64(l.P99)/float64(time.Millisecond)))
 		}
-		mp99 := time.Duration(median(p99))
+		mp99 := time.Duration(Median(p99))
 		target := ""
 		if c.target > 0 {
-			target = fmt.Sprintf("p99 < %s: %s", c.target, passFail(mp99 < c.target))
+			target = fmt.Sprintf("p99 < %s: %s", c.target, PassFail(mp99 < c.target))
 		}
 		fmt.Fprintf(w, "%-18s %7d %5.0f%% %9s %9s %9s %9s  %-26s %s\n", c.name, len(c.reqs),
 			100*float64(nonEmpty[i])/float64(max(1, len(c.reqs))),
-			ms(time.Duration(median(p50))), ms(time.Duration(median(p90))), ms(mp99), ms(worst),
+			ms(time.Duration(Median(p50))), ms(time.Duration(Median(p90))), ms(mp99), ms(worst),
 			strings.Join(reps, " "), target)
 	}
 	fmt.Fprintln(w, "(p50/p90/p99: median over repeats; max: over all repeats; hits: share of queries with at least one hit)")

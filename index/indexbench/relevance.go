@@ -191,7 +191,7 @@ func relevanceCorpus(ctx context.Context, w io.Writer, o Options, scratch, name 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ix, took, err := buildIndex(ctx, filepath.Join(dir, "picdex"), o.Shards, recs)
+	ix, took, err := BuildIndex(ctx, filepath.Join(dir, "picdex"), o.Shards, recs)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func relevanceCorpus(ctx context.Context, w io.Writer, o Options, scratch, name 
 			ms(scores[s].elapsed/time.Duration(len(items))))
 	}
 	fmt.Fprintln(w, "(picdex-and, every word required, is for tuning only)")
-	fmt.Fprintf(w, "picdex MRR@10 %.4f vs FTS5 best %.4f (%+.4f): %s\n", mrr[0], best, mrr[0]-best, passFail(mrr[0] >= best))
+	fmt.Fprintf(w, "picdex MRR@10 %.4f vs FTS5 best %.4f (%+.4f): %s\n", mrr[0], best, mrr[0]-best, PassFail(mrr[0] >= best))
 
 	n := 0
 	for i, it := range items {

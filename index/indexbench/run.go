@@ -31,7 +31,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), scratch)
 
 	start := time.Now()
-	recs, err := synthCorpus(ctx, o.N, o.Seed)
+	recs, err := SynthCorpus(ctx, o.N, o.Seed)
 	if err != nil {
 		return err
 	}
