@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"regexp"
+	"regexp/syntax"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 var (
@@ -65,6 +68,43 @@ func FuzzSearch(f *testing.F) {
 		}
 		if res.Shards.Failed != 0 {
 			t.Fatalf("request %+v: shard failures %+v", req, res.Shards.Failures)
+		}
+	})
+}
+
+// FuzzLazyDFA holds the lazy DFA of any pattern compilePattern accepts to
+// Go's regexp engine matching whole terms, on any term, within a state
+// budget (a walk cut off by the budget proves nothing and is skipped).
+func FuzzLazyDFA(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"bu.*", "buses"}, {"(?i)ca[tr]s?", "CATS"}, {"\\p{Han}+", "漢字"}, {"[^a]z|x{2,3}", "xxx"},
+		{"(ab)*c", "ababc"}, {"é.", "ée"}, {".*ing", "running"}, {"[ab]*a[ab]{3}", "babab"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, term string) {
+		prog, err := compilePattern(pattern)
+		if err != nil || !utf8.ValidString(term) {
+			return
+		}
+		parsed, err := syntax.Parse(pattern, syntax.Perl)
+		if err != nil {
+			t.Fatalf("compilePattern accepted %q, which does not parse: %v", pattern, err)
+		}
+		re, err := regexp.Compile(`^(?:` + parsed.String() + `)$`)
+		if err != nil {
+			t.Fatalf("compilePattern accepted %q, which Go's regexp refuses: %v", pattern, err)
+		}
+		d := newLazyDFA(context.Background(), prog, 2000, false)
+		s := d.Start()
+		for i := 0; i < len(term) && d.CanMatch(s); i++ {
+			s = d.Accept(s, term[i])
+		}
+		if d.err != nil {
+			return
+		}
+		if got, want := d.CanMatch(s) && d.IsMatch(s), re.MatchString(term); got != want {
+			t.Fatalf("/%s/ on %q: DFA %v, regexp %v", pattern, term, got, want)
 		}
 	})
 }
