@@ -207,7 +207,6 @@ func Parse(data []byte) (Record, error) {
 		// Wrong types: the record holds the fields that did decode, and
 		// their problems are listed too. A field whose type was wrong is
 		// reported once, not again as missing.
-		errs = append(Errors(nil), errs...)
 		if nerr := r.Normalize(); nerr != nil {
 			typed := map[string]bool{}
 			for _, fe := range errs {
@@ -277,7 +276,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 			errs.add(te.Field, "wrong type: got JSON %s, want %s", te.Value, te.Type)
 		}
 	}
-	if len(errs) == 0 { // cannot happen, but never lose the error
+	if len(errs) == 0 { // a repeated key whose earlier value had the wrong type
 		errs.add(te.Field, "wrong type: got JSON %s, want %s", te.Value, te.Type)
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
