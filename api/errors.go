@@ -29,10 +29,19 @@ type ErrorDetail struct {
 	Records  []RecordError `json:"records,omitempty"`
 }
 
-// RecordError is one rejected record of a batch ingest.
+// RecordError is one rejected record of a batch ingest, with every
+// problem it has.
 type RecordError struct {
-	Index  int    `json:"index"`          // 0-based position in the batch
-	Line   int    `json:"line,omitempty"` // 1-based line, for NDJSON bodies
+	Index    int             `json:"index"`          // 0-based position in the batch
+	Line     int             `json:"line,omitempty"` // 1-based line, for NDJSON bodies
+	Reason   string          `json:"reason"`         // the problems, "field: reason" joined by "; "
+	Problems []RecordProblem `json:"problems"`
+}
+
+// RecordProblem is one problem of a rejected record: the field at fault
+// (a dotted path into an object, or "record" for the whole of it) and why.
+type RecordProblem struct {
+	Field  string `json:"field"`
 	Reason string `json:"reason"`
 }
 

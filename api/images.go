@@ -18,15 +18,15 @@ import (
 // maxReportedRecords caps the per-record reasons in a rejected batch.
 const maxReportedRecords = 100
 
+// imageID is the {id} of the image endpoints under record.NormalizeID,
+// the rule a record's id obeys: GET and DELETE of " id " both mean "id",
+// and an id that is not valid UTF-8 is a 400 (no image can have it).
 func imageID(c *gin.Context) (string, bool) {
-	id := strings.TrimPrefix(c.Param("id"), "/")
-	if id == "" {
-		writeError(c, http.StatusBadRequest, "bad_request", "missing image id")
-		return "", false
-	}
-	if len(id) > record.MaxIDBytes {
-		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "bad_request", Param: "id",
-			Message: fmt.Sprintf("id longer than %d bytes", record.MaxIDBytes)})
+	id, err := record.NormalizeID(strings.TrimPrefix(c.Param("id"), "/"))
+	if err != nil {
+		var fe *record.FieldError
+		errors.As(err, &fe)
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "bad_request", Param: "id", Message: "image id: " + fe.Reason})
 		return "", false
 	}
 	return id, true
@@ -141,7 +141,7 @@ func parseJSONBatch(body []byte) ([]record.Record, []RecordError, *ErrorDetail) 
 	if trimmed[0] == '{' {
 		rec, err := record.Parse(trimmed)
 		if err != nil {
-			return nil, []RecordError{{Index: 0, Reason: reason(err)}}, nil
+			return nil, []RecordError{recordError(0, 0, err)}, nil
 		}
 		return []record.Record{rec}, nil, nil
 	}
@@ -158,7 +158,7 @@ func parseJSONBatch(body []byte) ([]record.Record, []RecordError, *ErrorDetail) 
 	for i, raw := range raws {
 		rec, err := record.Parse(raw)
 		if err != nil {
-			bad = append(bad, RecordError{Index: i, Reason: reason(err)})
+			bad = append(bad, recordError(i, 0, err))
 			continue
 		}
 		recs = append(recs, rec)
@@ -180,7 +180,7 @@ func parseNDJSON(body []byte) ([]record.Record, []RecordError) {
 		}
 		rec, err := record.Parse(text)
 		if err != nil {
-			bad = append(bad, RecordError{Index: i, Line: line, Reason: reason(err)})
+			bad = append(bad, recordError(i, line, err))
 		} else {
 			recs = append(recs, rec)
 		}
@@ -189,12 +189,19 @@ func parseNDJSON(body []byte) ([]record.Record, []RecordError) {
 	return recs, bad
 }
 
-// reason is a record error without the "invalid record: " prefix every one
-// of them carries.
-func reason(err error) string {
-	var fe *record.FieldError
-	if errors.As(err, &fe) {
-		return fe.Field + ": " + fe.Reason
+// recordError describes the rejected record at index i of a batch: every
+// problem, listed and joined into one reason.
+func recordError(i, line int, err error) RecordError {
+	var errs record.Errors
+	if !errors.As(err, &errs) {
+		errs = record.Errors{{Field: "record", Reason: err.Error()}}
 	}
-	return err.Error()
+	re := RecordError{Index: i, Line: line, Problems: make([]RecordProblem, len(errs))}
+	reasons := make([]string, len(errs))
+	for j, fe := range errs {
+		re.Problems[j] = RecordProblem{Field: fe.Field, Reason: fe.Reason}
+		reasons[j] = fe.Field + ": " + fe.Reason
+	}
+	re.Reason = strings.Join(reasons, "; ")
+	return re
 }

@@ -304,7 +304,9 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 		}
 		doc.VisitFields(func(f bindex.Field) {
 			if f.Name() == fieldRaw {
-				out[i] = append(json.RawMessage(nil), f.Value()...)
+				// RepairJSON: records stored before ingest repaired
+				// unknown fields may hold invalid UTF-8.
+				out[i] = append(json.RawMessage(nil), record.RepairJSON(f.Value())...)
 			}
 		})
 	}

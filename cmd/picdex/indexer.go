@@ -153,7 +153,9 @@ func logStats(log *slog.Logger, c *indexer.Consumer, msg string) {
 }
 
 // memIngester queues what POST /v1/images accepts for the embedded
-// indexer; a full queue makes the request wait (back-pressure).
+// indexer; a full queue makes the request wait (back-pressure). The queue
+// takes a batch whole or not at all: a client that gives up while waiting
+// leaves nothing of its batch behind.
 type memIngester struct{ q *queue.Memory }
 
 func (m memIngester) Ingest(ctx context.Context, recs []record.Record) (int, error) {
@@ -179,14 +181,35 @@ func (q queuedStore) Delete(ctx context.Context, ids ...string) error {
 	return err
 }
 
+// kafkaPublishTimeout bounds the publishing of one accepted batch.
+const kafkaPublishTimeout = time.Minute
+
 // kafkaIngester publishes what POST /v1/images accepts; the consumer
 // applies it.
-type kafkaIngester struct{ p *queue.Producer }
+//
+// Kafka (kafka-go has no transactions) cannot make a batch that spans
+// partitions atomic, so this does what can be done. Every record is
+// validated before the first is sent, and once sending has started it
+// runs on a context detached from the request, bounded by timeout: a
+// client that goes away does not cut a batch short. A broker failing
+// mid-batch still can leave part of the batch published; that is answered
+// 503, and sending the same batch again is safe, because an upsert or a
+// delete by id applied twice leaves the index as applying it once does.
+type kafkaIngester struct {
+	p       *queue.Producer
+	timeout time.Duration // default kafkaPublishTimeout
+}
 
 func (k kafkaIngester) Ingest(ctx context.Context, recs []record.Record) (int, error) {
-	if err := k.p.Publish(ctx, recs); err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+	timeout := k.timeout
+	if timeout <= 0 {
+		timeout = kafkaPublishTimeout
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := k.p.Publish(pctx, recs); err != nil {
+		if errors.Is(err, record.ErrInvalid) {
+			return 0, err
 		}
 		return 0, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
 	}

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,6 +23,7 @@ const (
 	MaxRecordBytes = 1 << 20 // one JSON record
 	MaxTextBytes   = 64 << 10
 	MaxTags        = 256
+	MaxTagBytes    = 256 // one tag, after trimming
 	MaxColors      = 32
 	MaxIDBytes     = 512
 )
@@ -83,48 +86,140 @@ type Record struct {
 // record (dead-letter it, answer 400) from an I/O failure.
 var ErrInvalid = errors.New("invalid record")
 
-// FieldError says which field of a record is wrong and why.
+// FieldError is one problem of an invalid record: which field is wrong and
+// why. Field is a JSON field name, a dotted path into an object
+// ("camera.iso"), or "record" for the record as a whole (malformed JSON,
+// too large).
 type FieldError struct {
 	Field  string
 	Reason string
 }
 
-func (e *FieldError) Error() string {
-	if e.Field == "record" { // the record as a whole
-		return "invalid record: " + e.Reason
+func (e *FieldError) Error() string { return "invalid record: " + e.problem() }
+
+func (e *FieldError) problem() string {
+	if e.Field == "record" {
+		return e.Reason
 	}
-	return fmt.Sprintf("invalid record: %s: %s", e.Field, e.Reason)
+	return e.Field + ": " + e.Reason
 }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
-func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+// Errors is every problem of one invalid record, in the order of the
+// fields in the schema. Parse, Normalize and UnmarshalJSON report an
+// invalid record as an Errors, even one with a single problem, so a
+// caller has one type to range over; errors.Is(err, ErrInvalid) holds,
+// and errors.As(err, &fieldErr) finds the first problem.
+type Errors []*FieldError
+
+func (e Errors) Error() string {
+	parts := make([]string, len(e))
+	for i, fe := range e {
+		parts[i] = fe.problem()
+	}
+	return "invalid record: " + strings.Join(parts, "; ")
 }
 
-var knownFields = func() map[string]bool {
-	m := map[string]bool{}
-	for _, f := range []string{"id", "url", "page_url", "source", "title", "alt", "caption",
-		"description", "tags", "creator", "copyright", "license", "format", "width", "height",
-		"bytes", "camera", "taken_at", "location", "phash", "colors", "op"} {
-		m[f] = true
+// Unwrap exposes each problem to errors.Is and errors.As.
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, fe := range e {
+		out[i] = fe
+	}
+	return out
+}
+
+func (e *Errors) add(field, format string, args ...any) {
+	*e = append(*e, &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)})
+}
+
+// err is e as an error: nil, not an empty Errors, when there is no problem.
+func (e Errors) err() error {
+	if len(e) == 0 {
+		return nil
+	}
+	return e
+}
+
+// sort orders the problems by the schema position of their top-level
+// field, keeping the order of problems of one field.
+func (e Errors) sort() {
+	sort.SliceStable(e, func(i, j int) bool { return fieldRank(e[i].Field) < fieldRank(e[j].Field) })
+}
+
+func invalid(field, format string, args ...any) Errors {
+	var e Errors
+	e.add(field, format, args...)
+	return e
+}
+
+// fieldOrder is the schema's field order, in which problems are listed.
+var fieldOrder = []string{"id", "url", "page_url", "source", "title", "alt", "caption",
+	"description", "tags", "creator", "copyright", "license", "format", "width", "height",
+	"bytes", "camera", "taken_at", "location", "phash", "colors", "op"}
+
+var knownFields = func() map[string]int {
+	m := map[string]int{}
+	for i, f := range fieldOrder {
+		m[f] = i
 	}
 	return m
 }()
 
-// Parse decodes one JSON object into a Record and normalizes it.
-// The error wraps ErrInvalid for anything the producer got wrong.
-func Parse(data []byte) (Record, error) {
-	var r Record
-	if len(data) > MaxRecordBytes {
-		return r, invalid("record", "%d bytes exceeds the %d byte limit", len(data), MaxRecordBytes)
+func isKnown(field string) bool {
+	_, ok := knownFields[field]
+	return ok
+}
+
+func topField(field string) string {
+	top, _, _ := strings.Cut(field, ".")
+	return top
+}
+
+func fieldRank(field string) int {
+	if field == "record" {
+		return -1
 	}
+	if i, ok := knownFields[topField(field)]; ok {
+		return i
+	}
+	return len(fieldOrder)
+}
+
+// Parse decodes one JSON object into a Record and normalizes it. An
+// invalid record's error is an Errors listing every problem: all wrong
+// types, and every value Normalize refuses in the fields that decoded.
+func Parse(data []byte) (Record, error) {
+	if len(data) > MaxRecordBytes {
+		return Record{}, invalid("record", "%d bytes exceeds the %d byte limit", len(data), MaxRecordBytes)
+	}
+	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		if !errors.Is(err, ErrInvalid) {
-			err = invalid("record", "malformed JSON: %v", err)
+		var errs Errors
+		if !errors.As(err, &errs) {
+			return Record{}, invalid("record", "malformed JSON: %v", err)
 		}
-		return Record{}, err
+		if len(errs) == 1 && errs[0].Field == "record" {
+			return Record{}, errs
+		}
+		// Wrong types: the record holds the fields that did decode, and
+		// their problems are listed too. A field whose type was wrong is
+		// reported once, not again as missing.
+		if nerr := r.Normalize(); nerr != nil {
+			typed := map[string]bool{}
+			for _, fe := range errs {
+				typed[topField(fe.Field)] = true
+			}
+			for _, fe := range nerr.(Errors) {
+				if !typed[topField(fe.Field)] {
+					errs = append(errs, fe)
+				}
+			}
+		}
+		errs.sort()
+		return Record{}, errs
 	}
 	if err := r.Normalize(); err != nil {
 		return Record{}, err
@@ -133,8 +228,9 @@ func Parse(data []byte) (Record, error) {
 }
 
 // UnmarshalJSON decodes the typed fields and keeps unknown ones in Extra.
-// Type mismatches are reported as a FieldError naming the field (its dotted
-// path, as encoding/json reports it).
+// Every type mismatch is reported, as a FieldError naming the field (its
+// dotted path, as encoding/json reports it); the fields that decoded are
+// set even then.
 func (r *Record) UnmarshalJSON(data []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -147,39 +243,51 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	if raw == nil {
 		return invalid("record", "must be a JSON object, not null")
 	}
+	var extra map[string]json.RawMessage
 	for k, v := range raw {
-		if !knownFields[k] {
-			if r.Extra == nil {
-				r.Extra = map[string]json.RawMessage{}
+		if !isKnown(k) {
+			if extra == nil {
+				extra = map[string]json.RawMessage{}
 			}
-			r.Extra[k] = append(json.RawMessage(nil), v...)
+			extra[k] = append(json.RawMessage(nil), v...)
 		}
 	}
 	type plain Record
 	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return invalid(te.Field, "wrong type: %s", typeErrorText(err))
-		}
-		return invalid("record", "%v", err)
-	}
-	extra := r.Extra
+	err := json.Unmarshal(data, &p)
 	*r = Record(p)
 	r.Extra = extra
-	return nil
-}
-
-func typeErrorText(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("got JSON %s, want %s", te.Value, te.Type)
+	if err == nil {
+		return nil
 	}
-	return err.Error()
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" {
+		return invalid("record", "%v", err)
+	}
+	// encoding/json reports the first mismatch only: decode each member
+	// alone to find them all. Each is wrapped in an object of its own so
+	// the field is matched, and its path reported, exactly as above.
+	var errs Errors
+	for k, v := range raw {
+		key, _ := json.Marshal(k)
+		var one plain
+		err := json.Unmarshal(slices.Concat([]byte("{"), key, []byte(":"), v, []byte("}")), &one)
+		if errors.As(err, &te) && te.Field != "" {
+			errs.add(te.Field, "wrong type: got JSON %s, want %s", te.Value, te.Type)
+		}
+	}
+	if len(errs) == 0 { // a repeated key whose earlier value had the wrong type
+		errs.add(te.Field, "wrong type: got JSON %s, want %s", te.Value, te.Type)
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+	errs.sort()
+	return errs
 }
 
 // MarshalJSON writes the typed fields followed by the unknown ones, with
 // keys in a stable order so the same record always serializes identically.
+// Unknown fields are written as RepairJSON leaves them, so the output is
+// valid UTF-8 even for a record that was never normalized.
 func (r Record) MarshalJSON() ([]byte, error) {
 	type plain Record
 	base, err := json.Marshal(plain(r))
@@ -191,7 +299,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	}
 	keys := make([]string, 0, len(r.Extra))
 	for k := range r.Extra {
-		if !knownFields[k] {
+		if !isKnown(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -207,7 +315,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		kb, _ := json.Marshal(k)
 		b.Write(kb)
 		b.WriteByte(':')
-		b.Write(r.Extra[k])
+		b.Write(RepairJSON(r.Extra[k]))
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
@@ -220,6 +328,25 @@ func DeriveID(url string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// NormalizeID is the id rule of every path that names an image (a
+// record's id, GET and DELETE /v1/images/{id}): surrounding white space is
+// trimmed, and what remains must be non-empty, valid UTF-8 and at most
+// MaxIDBytes long. An id that breaks the rule is refused, never repaired:
+// repairing would make two different ids name one image. The error is a
+// *FieldError for the field "id".
+func NormalizeID(id string) (string, error) {
+	id = strings.TrimSpace(id)
+	switch {
+	case id == "":
+		return "", &FieldError{Field: "id", Reason: "empty"}
+	case !utf8.ValidString(id):
+		return "", &FieldError{Field: "id", Reason: "not valid UTF-8"}
+	case len(id) > MaxIDBytes:
+		return "", &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", MaxIDBytes)}
+	}
+	return id, nil
+}
+
 var (
 	phashRe = regexp.MustCompile(`^[0-9a-f]{16}$`)
 	colorRe = regexp.MustCompile(`^#[0-9a-f]{6}$`)
@@ -227,97 +354,235 @@ var (
 
 // Normalize validates the record, fills the derived id and canonicalizes
 // values (lower-case format, phash and colours; trimmed, de-duplicated tags;
-// taken_at in RFC 3339). It is idempotent.
+// taken_at in RFC 3339; invalid UTF-8 in text and in unknown fields
+// replaced). It checks every field and reports every problem in one Errors.
+// It is idempotent: on a valid record a second call changes nothing, and
+// on an invalid one it reports the same problems again.
 func (r *Record) Normalize() error {
+	var errs Errors
 	r.Op = strings.ToLower(strings.TrimSpace(r.Op))
 	switch r.Op {
 	case "", OpUpsert:
 		r.Op = ""
 	case OpDelete:
 	default:
-		return invalid("op", "%q is not one of upsert, delete", r.Op)
+		errs.add("op", "%q is not one of upsert, delete", r.Op)
 	}
+	r.URL = validUTF8(strings.TrimSpace(r.URL))
 	r.ID = strings.TrimSpace(r.ID)
-	r.URL = strings.TrimSpace(r.URL)
-	if r.ID == "" {
-		if r.URL == "" {
-			return invalid("url", "required (or an id)")
-		}
+	hadID := r.ID != ""
+	if !hadID && r.URL != "" {
 		r.ID = DeriveID(r.URL)
 	}
-	if len(r.ID) > MaxIDBytes {
-		return invalid("id", "longer than %d bytes", MaxIDBytes)
+	if r.ID == "" {
+		errs.add("url", "required (or an id)")
+	} else if id, err := NormalizeID(r.ID); err != nil {
+		errs = append(errs, err.(*FieldError))
+	} else {
+		r.ID = id
 	}
-	if !utf8.ValidString(r.ID) {
-		return invalid("id", "not valid UTF-8")
-	}
+	r.repairExtra()
 	if r.Op == OpDelete {
-		return nil
+		errs.sort()
+		return errs.err()
 	}
-	if r.URL == "" {
-		return invalid("url", "required")
+	if r.URL == "" && hadID {
+		errs.add("url", "required")
 	}
-	for name, s := range map[string]*string{"url": &r.URL, "page_url": &r.PageURL, "title": &r.Title,
-		"alt": &r.Alt, "caption": &r.Caption, "description": &r.Description, "creator": &r.Creator,
-		"copyright": &r.Copyright, "license": &r.License} {
-		if len(*s) > MaxTextBytes {
-			return invalid(name, "longer than %d bytes", MaxTextBytes)
+	for _, f := range []struct {
+		name string
+		s    *string
+	}{{"url", &r.URL}, {"page_url", &r.PageURL}, {"title", &r.Title}, {"alt", &r.Alt}, {"caption", &r.Caption},
+		{"description", &r.Description}, {"creator", &r.Creator}, {"copyright", &r.Copyright}, {"license", &r.License}} {
+		if len(*f.s) > MaxTextBytes {
+			errs.add(f.name, "longer than %d bytes", MaxTextBytes)
+			continue
 		}
-		if !utf8.ValidString(*s) {
-			*s = strings.ToValidUTF8(*s, "\uFFFD")
-		}
+		*f.s = validUTF8(*f.s)
 	}
 	r.Source = strings.ToLower(strings.TrimSpace(r.Source))
+	if len(r.Tags) > MaxTags {
+		errs.add("tags", "%d tags exceeds the limit of %d", len(r.Tags), MaxTags)
+	}
+	r.Tags = cleanTags(r.Tags)
+	var long []string
+	for _, t := range r.Tags {
+		if len(t) > MaxTagBytes {
+			long = append(long, quotePrefix(t))
+		}
+	}
+	switch {
+	case len(long) == 1:
+		errs.add("tags", "tag %s is longer than %d bytes", long[0], MaxTagBytes)
+	case len(long) > 1:
+		errs.add("tags", "%d tags are longer than %d bytes: %s", len(long), MaxTagBytes, listSome(long))
+	}
 	r.Format = strings.ToLower(strings.TrimSpace(r.Format))
 	if r.Format == "jpg" {
 		r.Format = "jpeg"
 	}
-	if len(r.Tags) > MaxTags {
-		return invalid("tags", "%d tags exceeds the limit of %d", len(r.Tags), MaxTags)
-	}
-	r.Tags = cleanTags(r.Tags)
-	if r.Width < 0 || r.Height < 0 || r.Bytes < 0 {
-		return invalid("width", "width, height and bytes must not be negative")
-	}
-	if r.TakenAt != "" {
-		t, err := ParseTime(r.TakenAt)
-		if err != nil {
-			return invalid("taken_at", "%q is not an RFC 3339 time", r.TakenAt)
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"width", int64(r.Width)}, {"height", int64(r.Height)}, {"bytes", r.Bytes}} {
+		if f.v < 0 {
+			errs.add(f.name, "%d must not be negative", f.v)
 		}
-		r.TakenAt = t.Format(time.RFC3339Nano)
-	}
-	if l := r.Location; l != nil {
-		if !(l.Lat >= -90 && l.Lat <= 90) || !(l.Lon >= -180 && l.Lon <= 180) {
-			return invalid("location", "lat %v, lon %v outside WGS84 range", l.Lat, l.Lon)
-		}
-		if l.Alt != nil && (math.IsNaN(*l.Alt) || math.IsInf(*l.Alt, 0)) {
-			return invalid("location", "alt is not a number")
-		}
-	}
-	if r.PHash != "" {
-		r.PHash = strings.ToLower(strings.TrimSpace(r.PHash))
-		if !phashRe.MatchString(r.PHash) {
-			return invalid("phash", "%q is not 16 hex digits", r.PHash)
-		}
-	}
-	if len(r.Colors) > MaxColors {
-		return invalid("colors", "%d colours exceeds the limit of %d", len(r.Colors), MaxColors)
-	}
-	for i, c := range r.Colors {
-		c = strings.ToLower(strings.TrimSpace(c))
-		if !colorRe.MatchString(c) {
-			return invalid("colors", "%q is not #rrggbb", c)
-		}
-		r.Colors[i] = c
 	}
 	if c := r.Camera; c != nil {
 		c.Make = strings.TrimSpace(c.Make)
 		c.Model = strings.TrimSpace(c.Model)
 		if c.ISO != nil && *c.ISO < 0 {
-			return invalid("camera.iso", "must not be negative")
+			errs.add("camera.iso", "must not be negative")
 		}
 	}
-	return nil
+	if r.TakenAt != "" {
+		if t, err := ParseTime(r.TakenAt); err != nil {
+			errs.add("taken_at", "%q is not an RFC 3339 time", r.TakenAt)
+		} else {
+			r.TakenAt = t.Format(time.RFC3339Nano)
+		}
+	}
+	if l := r.Location; l != nil {
+		if !(l.Lat >= -90 && l.Lat <= 90) {
+			errs.add("location", "lat %v outside the WGS84 range -90..90", l.Lat)
+		}
+		if !(l.Lon >= -180 && l.Lon <= 180) {
+			errs.add("location", "lon %v outside the WGS84 range -180..180", l.Lon)
+		}
+		if l.Alt != nil && (math.IsNaN(*l.Alt) || math.IsInf(*l.Alt, 0)) {
+			errs.add("location", "alt is not a number")
+		}
+	}
+	if r.PHash != "" {
+		r.PHash = strings.ToLower(strings.TrimSpace(r.PHash))
+		if !phashRe.MatchString(r.PHash) {
+			errs.add("phash", "%q is not 16 hex digits", r.PHash)
+		}
+	}
+	if len(r.Colors) > MaxColors {
+		errs.add("colors", "%d colours exceeds the limit of %d", len(r.Colors), MaxColors)
+	}
+	var badColors []string
+	for i, c := range r.Colors {
+		c = strings.ToLower(strings.TrimSpace(c))
+		if !colorRe.MatchString(c) {
+			badColors = append(badColors, quotePrefix(c))
+		}
+		r.Colors[i] = c
+	}
+	switch {
+	case len(badColors) == 1:
+		errs.add("colors", "%s is not #rrggbb", badColors[0])
+	case len(badColors) > 1:
+		errs.add("colors", "%d colours are not #rrggbb: %s", len(badColors), listSome(badColors))
+	}
+	errs.sort()
+	return errs.err()
+}
+
+// repairExtra makes the unknown fields valid UTF-8, names and values, as
+// the known ones are. A name repaired into one that is taken already, or
+// into a known field's, is dropped; names are repaired in byte order so
+// the survivor never depends on map order.
+func (r *Record) repairExtra() {
+	var badNames []string
+	for k, v := range r.Extra {
+		if !utf8.ValidString(k) {
+			badNames = append(badNames, k)
+		} else {
+			r.Extra[k] = RepairJSON(v)
+		}
+	}
+	sort.Strings(badNames)
+	for _, k := range badNames {
+		v := RepairJSON(r.Extra[k])
+		delete(r.Extra, k)
+		name := validUTF8(k)
+		if _, taken := r.Extra[name]; !taken && !isKnown(name) {
+			r.Extra[name] = v
+		}
+	}
+}
+
+// RepairJSON returns raw itself when it is valid UTF-8. Otherwise it
+// returns a copy in which each byte that is not part of a valid UTF-8
+// sequence becomes the escape \ufffd inside a JSON string (where, in
+// valid JSON, all such bytes are) and U+FFFD outside one; every other byte
+// is kept as it was, so key order and number formatting survive. That is
+// the replacement encoding/json makes when it decodes a string.
+func RepairJSON(raw []byte) []byte {
+	if utf8.Valid(raw) {
+		return raw
+	}
+	out := make([]byte, 0, len(raw)+32)
+	inString, escaped := false, false
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case escaped:
+				escaped = false
+			case inString && c == '\\':
+				escaped = true
+			case c == '"':
+				inString = !inString
+			}
+			out = append(out, c)
+			i++
+			continue
+		}
+		escaped = false
+		r, n := utf8.DecodeRune(raw[i:])
+		switch {
+		case r != utf8.RuneError || n > 1:
+			out = append(out, raw[i:i+n]...)
+		case inString:
+			out = append(out, `\ufffd`...)
+		default:
+			out = utf8.AppendRune(out, utf8.RuneError)
+		}
+		i += n
+	}
+	return out
+}
+
+// validUTF8 replaces each byte of s that is not part of a valid UTF-8
+// sequence with U+FFFD, as encoding/json does when it decodes a string
+// (strings.ToValidUTF8 would merge a run of them into one).
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, c := range s { // a bad byte ranges as U+FFFD
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// quotePrefix quotes s for an error message, cut to its first 40 bytes
+// (at a rune boundary) and "…" when it is longer.
+func quotePrefix(s string) string {
+	const n = 40
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut] + "…")
+}
+
+// listSome joins the first three of items and says how many more there are.
+func listSome(items []string) string {
+	const show = 3
+	if len(items) <= show {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:show], ", "), len(items)-show)
 }
 
 // ParseTime accepts RFC 3339 with or without fractional seconds, and a bare
@@ -330,6 +595,8 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Parse("2006-01-02", s)
 }
 
+// cleanTags trims tags, repairs their UTF-8 and drops empty and repeated
+// ones. Tags over MaxTagBytes are kept, for Normalize to refuse.
 func cleanTags(tags []string) []string {
 	if len(tags) == 0 {
 		return nil
@@ -337,8 +604,8 @@ func cleanTags(tags []string) []string {
 	seen := make(map[string]bool, len(tags))
 	out := tags[:0]
 	for _, t := range tags {
-		t = strings.TrimSpace(strings.ToValidUTF8(t, "\uFFFD"))
-		if t == "" || len(t) > 256 || seen[t] {
+		t = strings.TrimSpace(validUTF8(t))
+		if t == "" || seen[t] {
 			continue
 		}
 		seen[t] = true

@@ -1,10 +1,13 @@
 package record
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -52,6 +55,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"url":"u","op":"explode"}`, "op"},
 		{`{"url":"u","camera":{"iso":-5}}`, "camera.iso"},
 		{`{"url":"u","id":"` + strings.Repeat("x", 600) + `"}`, "id"},
+		{`{"url":"u","tags":["` + strings.Repeat("x", 257) + `"]}`, "tags"},
 		{`{"url":"u","caption":"` + strings.Repeat("x", MaxTextBytes+1) + `"}`, "caption"},
 	} {
 		_, err := Parse([]byte(c.in))
@@ -63,6 +67,195 @@ func TestParseErrors(t *testing.T) {
 	}
 	_, err := Parse(make([]byte, MaxRecordBytes+1))
 	require.ErrorIs(t, err, ErrInvalid)
+}
+
+// TestParseEveryProblem: an invalid record lists every problem, in schema
+// order, as an Errors whose members are the FieldErrors.
+func TestParseEveryProblem(t *testing.T) {
+	longTag := strings.Repeat("가", 90) // 270 bytes; 40 bytes fall mid-rune
+	for _, c := range []struct {
+		name, in string
+		want     []string // "field: reason", or a prefix and a suffix of it split by a backquote
+	}{
+		{"one problem", `{"url":"u","taken_at":"noon"}`, []string{`taken_at: "noon" is not an RFC 3339 time`}},
+		{"values", `{"url":"u","op":"x","width":-1,"height":-2,"bytes":-3,"taken_at":"noon","phash":"1",
+			"location":{"lat":91,"lon":200},"colors":["red","#00ff00","blue"],"camera":{"iso":-1}}`, []string{
+			"width: -1 must not be negative", "height: -2 must not be negative", "bytes: -3 must not be negative",
+			"camera.iso: must not be negative", `taken_at: "noon"`,
+			"location: lat 91 outside", "location: lon 200 outside",
+			`phash: "1" is not 16 hex digits`, `colors: 2 colours are not #rrggbb: "red", "blue"`,
+			`op: "x" is not one of upsert, delete`}},
+		{"wrong types and values", `{"width":"wide","height":"tall","camera":{"iso":"high"},"url":7,"taken_at":"noon"}`, []string{
+			"url: wrong type", "width: wrong type", "height: wrong type", "camera.iso: wrong type", `taken_at: "noon"`}},
+		{"no url, bad time", `{"title":"t","taken_at":"x"}`, []string{"url: required (or an id)", `taken_at: "x"`}},
+		{"id given, no url", `{"id":"a","title":"t"}`, []string{"url: required"}},
+		{"long tag", `{"url":"u","tags":["ok","` + longTag + `"]}`, []string{
+			`tags: tag "` + strings.Repeat("가", 13) + `…" is longer than 256 bytes`}},
+		{"long tags", `{"url":"u","tags":["` + strings.Repeat("a", 257) + `","` + strings.Repeat("b", 300) + `"]}`, []string{
+			`tags: 2 tags are longer than 256 bytes: "` + strings.Repeat("a", 40) + `…", "` + strings.Repeat("b", 40) + `…"`}},
+		{"many long tags", `{"url":"u","tags":["` + strings.Repeat("a", 257) + `","` + strings.Repeat("b", 257) + `","` +
+			strings.Repeat("c", 257) + `","` + strings.Repeat("d", 257) + `","` + strings.Repeat("e", 257) + `"]}`, []string{
+			"tags: 5 tags are longer than 256 bytes: \"aaaa`…\" and 2 more"}},
+		{"delete checks only the id", `{"op":"delete","id":" ","width":-1}`, []string{"url: required (or an id)"}},
+		{"malformed", `{"url":`, []string{"record: malformed JSON"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.in))
+			require.ErrorIs(t, err, ErrInvalid)
+			var errs Errors
+			require.True(t, errors.As(err, &errs), "%T %v", err, err)
+			got := make([]string, len(errs))
+			for i, fe := range errs {
+				got[i] = fe.Field + ": " + fe.Reason
+				require.True(t, utf8.ValidString(got[i]), got[i])
+			}
+			require.Len(t, got, len(c.want), "%q", got)
+			for i, w := range c.want {
+				pre, suf, _ := strings.Cut(w, "`")
+				require.True(t, strings.HasPrefix(got[i], pre), "problem %d: %q, want %q", i, got[i], w)
+				require.Contains(t, got[i], suf)
+			}
+			var fe *FieldError
+			require.True(t, errors.As(err, &fe))
+			require.Same(t, errs[0], fe, "errors.As finds the first problem")
+			msg := err.Error()
+			require.True(t, strings.HasPrefix(msg, "invalid record: "), msg)
+			require.Equal(t, len(errs)-1, strings.Count(msg, "; "), "one message lists them all: %s", msg)
+		})
+	}
+}
+
+func TestNormalizeIdempotent(t *testing.T) {
+	for _, in := range []string{
+		`{"url":"u","tags":["` + strings.Repeat("x", 300) + `"," a "],"taken_at":"noon","x":"` + "\xff" + `"}`,
+		"{\"url\":\" u\xff \",\"tags\":[\"a\xfe\",\"b\"],\"z\xff\":[\"\xff\"],\"camera\":{\"make\":\" M \"}}",
+		`{"id":" k ","op":"DELETE","extra":1}`,
+	} {
+		var r Record
+		err := json.Unmarshal([]byte(in), &r)
+		require.NoError(t, err)
+		err1 := r.Normalize()
+		once, _ := json.Marshal(r)
+		err2 := r.Normalize()
+		twice, _ := json.Marshal(r)
+		require.Equal(t, string(once), string(twice), in)
+		require.Equal(t, err1 == nil, err2 == nil, in)
+		if err1 != nil {
+			require.Equal(t, err1.Error(), err2.Error(), in)
+		}
+	}
+}
+
+func TestNormalizeID(t *testing.T) {
+	for _, c := range []struct{ in, want, reason string }{
+		{"abc", "abc", ""},
+		{" id ", "id", ""},
+		{"한국 사진", "한국 사진", ""},
+		{"", "", "empty"},
+		{" \t ", "", "empty"},
+		{"\xff", "", "not valid UTF-8"},
+		{"a\xfe b", "", "not valid UTF-8"},
+		{strings.Repeat("x", MaxIDBytes), strings.Repeat("x", MaxIDBytes), ""},
+		{" " + strings.Repeat("x", MaxIDBytes) + " ", strings.Repeat("x", MaxIDBytes), ""},
+		{strings.Repeat("x", MaxIDBytes+1), "", "longer than 512 bytes"},
+	} {
+		got, err := NormalizeID(c.in)
+		if c.reason == "" {
+			require.NoError(t, err, "%q", c.in)
+			require.Equal(t, c.want, got)
+			continue
+		}
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%q: %v", c.in, err)
+		require.Equal(t, "id", fe.Field)
+		require.Equal(t, c.reason, fe.Reason)
+		require.ErrorIs(t, err, ErrInvalid)
+	}
+	// Normalize applies the same rule to a record's id.
+	r := Record{ID: " k ", URL: "u"}
+	require.NoError(t, r.Normalize())
+	require.Equal(t, "k", r.ID)
+	r = Record{ID: "k\xff", Op: OpDelete}
+	require.ErrorContains(t, r.Normalize(), "id: not valid UTF-8")
+}
+
+// TestUnknownFieldsUTF8: invalid UTF-8 in an unknown field's name or value
+// is repaired at ingest; everything else is kept byte for byte.
+func TestUnknownFieldsUTF8(t *testing.T) {
+	in := "{\"url\":\"u\",\"x\":{\"k\xff\":\"v\xfe\xfd\",\"n\":1.50,\"e\":\"\\\"\xff\\u0041\"},\"y\xff\":[\"\xc3\"],\"ok\":\"é\"}"
+	r, err := Parse([]byte(in))
+	require.NoError(t, err)
+	out, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.True(t, utf8.Valid(out), "%q", out)
+	require.Contains(t, string(out), `"x":{"k\ufffd":"v\ufffd\ufffd","n":1.50,"e":"\"\ufffd\u0041"}`)
+	require.Contains(t, string(out), `"y�":["\ufffd"]`, "a name is repaired (by encoding/json) to U+FFFD")
+	require.Contains(t, string(out), `"ok":"é"`)
+	for k, v := range r.Extra {
+		require.True(t, utf8.ValidString(k) && utf8.Valid(v), "%q: %q", k, v)
+	}
+	again, err := Parse(out)
+	require.NoError(t, err)
+	require.Equal(t, r, again)
+
+	// A record built in Go and never normalized marshals valid UTF-8 too.
+	out, err = json.Marshal(Record{URL: "u", Extra: map[string]json.RawMessage{"a": json.RawMessage("\"\xff\"")}})
+	require.NoError(t, err)
+	require.Equal(t, `{"url":"u","a":"\ufffd"}`, string(out))
+}
+
+func TestRepairJSON(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"a":"b"}`, `{"a":"b"}`},
+		{"\"\xff\"", `"\ufffd"`},
+		{"\"a\xff\xfeb\"", `"a\ufffd\ufffdb"`},
+		{"\"\\\"\xff\"", `"\"\ufffd"`},     // after an escaped quote, still in the string
+		{"\"\\\\\"\xff", "\"\\\\\"\uFFFD"}, // after an escaped backslash, out of it
+		{"[1.50e3,\"\xe2\x82\"]", `[1.50e3,"\ufffd\ufffd"]`},
+		{"\"\xe2\x82\xac\xf0\"", `"€\ufffd"`},
+		{"\xff{}", "\uFFFD{}"},
+	} {
+		got := RepairJSON([]byte(c.in))
+		require.Equal(t, c.want, string(got), "%q", c.in)
+	}
+	valid := []byte(`{"k":"v"}`)
+	require.Same(t, &valid[0], &RepairJSON(valid)[0], "valid input is returned as it is")
+}
+
+// FuzzRepairJSON: the output is valid UTF-8, a fixed point, and — for
+// valid JSON — decodes to exactly what the input decodes to.
+func FuzzRepairJSON(f *testing.F) {
+	for _, s := range []string{`{"a":"b"}`, "\"\xff\"", "{\"k\xfe\":[1,\"\\\"\xc3\"]}", "\xff", `"\\`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := RepairJSON(in)
+		if !utf8.Valid(out) {
+			t.Fatalf("%q -> %q: not valid UTF-8", in, out)
+		}
+		if again := RepairJSON(out); !bytes.Equal(again, out) {
+			t.Fatalf("%q -> %q -> %q", in, out, again)
+		}
+		if !json.Valid(in) {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("%q -> %q: not valid JSON", in, out)
+		}
+		if !reflect.DeepEqual(decodeAny(t, in), decodeAny(t, out)) {
+			t.Fatalf("%q -> %q: decodes differently", in, out)
+		}
+	})
+}
+
+func decodeAny(t *testing.T, b []byte) any {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	return v
 }
 
 func TestDelete(t *testing.T) {
@@ -81,20 +274,25 @@ func FuzzParse(f *testing.F) {
 		`{"url":"https://a/b.jpg","title":"t","tags":["x"],"camera":{"make":"m","f_number":2.8}}`,
 		`{"id":"x","op":"delete"}`, `{"url":"u","location":{"lat":1e400,"lon":0}}`,
 		`{"url":"u","phash":"0123456789abcdef0"}`, `{"url":"\ud800"}`, `{"url":"u","x":[`, `"str"`,
+		"{\"url\":\"u\",\"x\xff\":{\"y\":\"\xfe\"}}", `{"width":"w","height":-1,"taken_at":"t"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("%q: %v does not wrap ErrInvalid", data, err)
+			var errs Errors
+			if !errors.Is(err, ErrInvalid) || !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("%q: %v (%T) is not an Errors wrapping ErrInvalid", data, err, err)
 			}
 			return
 		}
 		out, err := json.Marshal(r)
 		if err != nil {
 			t.Fatalf("marshal %+v: %v", r, err)
+		}
+		if !utf8.Valid(out) {
+			t.Fatalf("%q: stored as %q, not valid UTF-8", data, out)
 		}
 		again, err := Parse(out)
 		if err != nil {

@@ -170,7 +170,12 @@ func Message(r record.Record, now time.Time) (kafka.Message, error) {
 }
 
 // Publish sends recs and returns once all are acknowledged, or with the
-// first error.
+// first error. Every record is encoded before any is sent, so an invalid
+// one fails the call with nothing published. Past that point Kafka gives
+// no atomicity across partitions: an error — a broker failing, ctx ending —
+// may come after some partitions took their share of recs. Publishing the
+// same records again is the remedy; for picdex records, keyed upserts and
+// deletes, a repeat changes nothing.
 func (p *Producer) Publish(ctx context.Context, recs []record.Record) error {
 	if len(recs) == 0 {
 		return nil

@@ -2,7 +2,9 @@ package queue
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"sync"
 	"testing"
@@ -103,7 +105,8 @@ func publishAndReopen(t *testing.T, m *Memory, dir string, start int64) []Item {
 
 // TestDurableTornTail: a frame cut short or corrupted — the process died
 // while writing it — ends the log; everything before it is kept, and the
-// log takes new messages after it.
+// log takes new messages after it. (Ten batches of one record each: a
+// torn frame takes its whole batch with it, see TestDurableCrashMidBatch.)
 func TestDurableTornTail(t *testing.T) {
 	ctx := context.Background()
 	for _, damage := range []struct {
@@ -118,7 +121,9 @@ func TestDurableTornTail(t *testing.T) {
 			dir := t.TempDir()
 			m, err := OpenDurable(dir, []int64{0}, 100)
 			require.NoError(t, err)
-			require.NoError(t, m.Publish(ctx, recs(0, 10, "x")))
+			for i := range 10 {
+				require.NoError(t, m.Publish(ctx, recs(i, 1, "x")))
+			}
 			m.Close()
 			b, err := os.ReadFile(logPath(dir, 0))
 			require.NoError(t, err)
@@ -223,33 +228,60 @@ func TestDurablePartitionsMismatch(t *testing.T) {
 	assert.ErrorContains(t, err, "more partitions")
 }
 
+// appendPlainFrame writes a frame as logs did before batches were
+// recorded, for the tests of the upgrade path.
+func appendPlainFrame(buf []byte, it Item) []byte {
+	payload := binary.BigEndian.AppendUint64(nil, uint64(it.Offset))
+	payload = binary.BigEndian.AppendUint64(payload, uint64(it.ProducedAt.UnixNano()))
+	payload = binary.AppendUvarint(payload, uint64(len(it.Key)))
+	payload = append(append(payload, it.Key...), it.Value...)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payload)))
+	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(payload, castagnoli))
+	return append(buf, payload...)
+}
+
 // FuzzReadFrames: any bytes in a log open without a panic, and what they
-// hold is kept through a rewrite.
+// hold — batches and their ends included — is kept through a rewrite.
 func FuzzReadFrames(f *testing.F) {
-	var seed []byte
+	var seed, plain []byte
 	for i, r := range recs(0, 3, "seed") {
 		msg, _ := Message(r, recordTime)
-		seed = appendFrame(seed, Item{Offset: int64(i), Key: msg.Key, Value: msg.Value, ProducedAt: recordTime})
+		it := Item{Offset: int64(i), Key: msg.Key, Value: msg.Value, ProducedAt: recordTime, batch: 7}
+		if i == 2 {
+			it.ends = []partEnd{{part: 0, end: 3}, {part: 3, end: 12}}
+		}
+		seed = appendFrame(seed, it)
+		plain = appendPlainFrame(plain, it)
 	}
 	f.Add(seed)
 	f.Add(seed[:len(seed)-5])
+	f.Add(plain)
+	f.Add(append(plain[:len(plain):len(plain)], seed...))
 	f.Add([]byte{0, 0, 0, 17, 0, 0, 0, 0})
+	f.Add([]byte{0x80, 0, 0, 19, 0, 0, 0, 0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(logPath(dir, 0), b, 0o644))
-		l, items, err := openLog(dir, 0)
+		l, items, at, err := openLog(dir, 0)
 		require.NoError(t, err)
 		defer l.f.Close()
 		require.LessOrEqual(t, l.size, int64(len(b)))
+		require.Len(t, at, len(items))
+		for i := 1; i < len(at); i++ {
+			require.Less(t, at[i-1], at[i])
+		}
 		require.NoError(t, l.rewrite(items))
-		l2, again, err := openLog(dir, 0)
+		l2, again, _, err := openLog(dir, 0)
 		require.NoError(t, err)
 		l2.f.Close()
 		require.Equal(t, len(items), len(again))
 		for i := range items {
 			require.Equal(t, items[i].Offset, again[i].Offset)
+			require.Equal(t, items[i].Key, again[i].Key)
 			require.Equal(t, items[i].Value, again[i].Value)
+			require.Equal(t, items[i].batch, again[i].batch)
+			require.Equal(t, items[i].ends, again[i].ends)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,23 +20,49 @@ type Item struct {
 	Offset     int64
 	Key, Value []byte
 	ProducedAt time.Time
+
+	// batch numbers the Publish that wrote the item, from 1 (0: read
+	// from a log written before batches were recorded). ends is set on
+	// the last item of its batch in its partition only: where the batch
+	// ends in every partition it touched, which is how a restart tells a
+	// batch written whole from one cut short (see OpenDurable).
+	batch uint64
+	ends  []partEnd
+}
+
+// partEnd says that a batch's messages in partition part end just
+// before offset end.
+type partEnd struct {
+	part int
+	end  int64
 }
 
 // ErrClosed is returned by a Memory queue that was closed.
 var ErrClosed = errors.New("queue closed")
 
 // Memory is the embedded queue picdex serve uses without Kafka: the same
-// shape — keyed partitions, offsets, acknowledgements — in process. Publish
-// blocks while Capacity messages are unacknowledged, which is the
-// back-pressure; a message stays until the consumer acknowledges it.
+// shape — keyed partitions, offsets, acknowledgements — in process.
+//
+// Publish is all or nothing: it waits until the whole batch fits within
+// Capacity unacknowledged messages (the back-pressure), then queues all of
+// it; a batch larger than Capacity goes in whole once the queue is empty.
+// Publishers are admitted in the order they came, so a large batch is
+// never starved by small ones. A message stays until the consumer
+// acknowledges it.
 //
 // A queue from NewMemory keeps its messages in memory only: what is not
 // yet acknowledged is lost if the process dies, so a graceful stop drains
 // it first (Drain). A queue from OpenDurable also appends every message to
 // a per-partition log on disk before Publish returns, as a Kafka broker
-// does, and finds the unacknowledged ones there again after a crash.
+// does, and finds the unacknowledged ones there again after a crash —
+// except a batch the crash interrupted while its frames were being
+// written (its Publish never returned), which is dropped from every log.
 type Memory struct {
 	capacity int
+
+	// turn is held by the one publisher waiting for room; the others
+	// queue for it, in order.
+	turn chan struct{}
 
 	// pmu serializes writers of the logs, so messages reach them in
 	// offset order. smu serializes fsyncs and the log maintenance of Ack:
@@ -47,11 +74,12 @@ type Memory struct {
 	durable bool       // from OpenDurable; set before the queue is shared
 	logs    []*partLog // nil for a memory-only queue, and once closed (under pmu)
 	written uint64     // writes to the logs so far (under pmu)
+	batch   uint64     // the last batch number given out (under pmu)
 	synced  uint64     // writes covered by an fsync (under smu)
 
 	mu      sync.Mutex
 	parts   []memPart
-	pending int // unacknowledged messages
+	pending int // admitted messages not yet acknowledged
 	closed  bool
 	changed chan struct{} // closed and replaced on every change
 }
@@ -66,7 +94,7 @@ type memPart struct {
 // past what the index already holds, so offsets keep growing across
 // restarts).
 func NewMemory(start []int64, capacity int) *Memory {
-	m := &Memory{capacity: max(capacity, 1), parts: make([]memPart, len(start)), changed: make(chan struct{})}
+	m := &Memory{capacity: max(capacity, 1), turn: make(chan struct{}, 1), parts: make([]memPart, len(start)), changed: make(chan struct{})}
 	for p, off := range start {
 		m.parts[p].base = off
 	}
@@ -76,7 +104,9 @@ func NewMemory(start []int64, capacity int) *Memory {
 // OpenDurable is NewMemory with the messages also kept in logs in dir
 // (created when missing). Messages the logs hold from start[p] on — those
 // published but not applied before the process stopped — are queued again,
-// with their offsets, ahead of anything new.
+// with their offsets, ahead of anything new. A batch whose frames are not
+// all in the logs — the process died while writing it — is cut from every
+// log first: its Publish never returned, so none of it was applied.
 func OpenDurable(dir string, start []int64, capacity int) (*Memory, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -86,17 +116,28 @@ func OpenDurable(dir string, start []int64, capacity int) (*Memory, error) {
 	}
 	m := NewMemory(start, capacity)
 	m.durable = true
+	logged := make([][]Item, len(start))
+	at := make([][]int64, len(start))
 	for p := range start {
-		l, items, err := openLog(dir, p)
+		l, items, pos, err := openLog(dir, p)
 		if err != nil {
 			m.closeLogs()
 			return nil, err
 		}
 		m.logs = append(m.logs, l)
+		logged[p], at[p] = items, pos
+	}
+	if err := m.dropIncomplete(logged, at, start); err != nil {
+		m.closeLogs()
+		return nil, err
+	}
+	for p, items := range logged {
+		l := m.logs[p]
 		i := 0
 		for i < len(items) && items[i].Offset < start[p] {
 			i++ // applied already
 		}
+		var err error
 		if items = items[i:]; len(items) == 0 {
 			err = l.empty()
 		} else {
@@ -110,6 +151,77 @@ func OpenDurable(dir string, start []int64, capacity int) (*Memory, error) {
 		}
 	}
 	return m, nil
+}
+
+// dropIncomplete cuts the last batch written from every log unless all
+// of it is there. Writes are serialized, so only the last batch can have
+// been cut short; its frames, if any, are the last of each log they are
+// in. The cut is synced before the queue takes new writes, which must
+// never be mistaken for the rest of the dropped batch.
+func (m *Memory) dropIncomplete(logged [][]Item, at [][]int64, start []int64) error {
+	for _, items := range logged {
+		if len(items) > 0 {
+			m.batch = max(m.batch, items[len(items)-1].batch)
+		}
+	}
+	last := m.batch
+	if last == 0 || batchComplete(logged, start, last) {
+		return nil
+	}
+	for p, items := range logged {
+		i := len(items)
+		for i > 0 && items[i-1].batch == last {
+			i--
+		}
+		if i == len(items) {
+			continue
+		}
+		l := m.logs[p]
+		if err := l.cut(at[p][i]); err != nil {
+			return fmt.Errorf("%s: dropping an incomplete batch: %w", l.path, err)
+		}
+		l.size = at[p][i]
+		if err := l.f.Sync(); err != nil {
+			return fmt.Errorf("%s: %w", l.path, err)
+		}
+		logged[p] = items[:i]
+	}
+	return nil
+}
+
+// batchComplete reports whether every partition's share of batch b is
+// either in its log (down to the share's last frame, which carries the
+// batch's ends) or applied already (start at or past its end: a share is
+// consumed only once the whole batch is written).
+func batchComplete(logged [][]Item, start []int64, b uint64) bool {
+	has := func(p int, last int64) bool {
+		for _, it := range slices.Backward(logged[p]) {
+			if it.batch == b && it.Offset == last {
+				return it.ends != nil
+			}
+		}
+		return false
+	}
+	var ends []partEnd
+	for _, items := range logged {
+		for _, it := range items {
+			if it.batch == b && it.ends != nil {
+				ends = it.ends
+			}
+		}
+	}
+	if ends == nil {
+		return false // no partition's share was written to its end
+	}
+	for _, e := range ends {
+		if e.part < 0 || e.part >= len(logged) {
+			return false
+		}
+		if start[e.part] < e.end && !has(e.part, e.end-1) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *Memory) closeLogs() {
@@ -133,8 +245,14 @@ func (m *Memory) PartitionOf(key []byte) int {
 	return int(h.Sum32() % uint32(len(m.parts)))
 }
 
-// Publish appends recs, keyed by id, blocking while the queue is full.
+// Publish appends recs, keyed by id: all of them or, on an error, none.
+// It waits while the batch does not fit (see Memory); ctx ends only that
+// wait — once the batch is admitted it is written whatever happens to ctx,
+// so a caller that gives up never leaves part of a batch behind.
 func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	now := time.Now()
 	items := make([]Item, len(recs))
 	for i, r := range recs {
@@ -144,58 +262,100 @@ func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
 		}
 		items[i] = Item{Key: msg.Key, Value: msg.Value, ProducedAt: now}
 	}
-	for len(items) > 0 {
-		m.pmu.Lock()
-		m.mu.Lock()
+	if err := m.admit(ctx, len(items)); err != nil {
+		return err
+	}
+	mine, err := m.append(items)
+	if err != nil {
+		return err
+	}
+	return m.sync(mine)
+}
+
+// admit waits for its turn and then for room for n more messages, and
+// counts them as pending; they are the publisher's to append then.
+func (m *Memory) admit(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case m.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-m.turn }()
+	m.mu.Lock()
+	for {
 		if m.closed {
 			m.mu.Unlock()
-			m.pmu.Unlock()
 			return ErrClosed
 		}
-		room := m.capacity - m.pending
-		if room <= 0 {
-			ch := m.changed
+		if m.pending == 0 || m.pending+n <= m.capacity {
+			m.pending += n
 			m.mu.Unlock()
-			m.pmu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			return nil
 		}
-		// Offsets: base+len(items) does not move under Ack, and no other
-		// Publish runs while pmu is held.
-		n := min(room, len(items))
-		byPart := make([][]Item, len(m.parts))
-		for _, it := range items[:n] {
-			p := m.PartitionOf(it.Key)
-			it.Partition, it.Offset = p, m.parts[p].base+int64(len(m.parts[p].items)+len(byPart[p]))
-			byPart[p] = append(byPart[p], it)
-		}
+		ch := m.changed
 		m.mu.Unlock()
-		if err := m.write(byPart); err != nil {
-			m.pmu.Unlock()
-			return err
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		m.written++
-		mine := m.written
-		// The messages may be consumed before they are synced: once
-		// applied, the shards hold them durably anyway.
 		m.mu.Lock()
-		for p, its := range byPart {
-			m.parts[p].items = append(m.parts[p].items, its...)
-		}
-		m.pending += n
-		items = items[n:]
-		m.signal()
+	}
+}
+
+// append gives the admitted items their partitions and offsets, writes
+// them to the logs and queues them, as one batch; it returns the number
+// of its write, for sync.
+func (m *Memory) append(items []Item) (uint64, error) {
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	m.mu.Lock()
+	if m.closed {
+		m.pending -= len(items)
 		m.mu.Unlock()
-		m.pmu.Unlock()
-		if err := m.sync(mine); err != nil {
-			return err
+		return 0, ErrClosed
+	}
+	// Offsets: base+len(items) does not move under Ack, and no other
+	// append runs while pmu is held.
+	m.batch++
+	byPart := make([][]Item, len(m.parts))
+	for _, it := range items {
+		p := m.PartitionOf(it.Key)
+		it.Partition, it.Offset, it.batch = p, m.parts[p].base+int64(len(m.parts[p].items)+len(byPart[p])), m.batch
+		byPart[p] = append(byPart[p], it)
+	}
+	m.mu.Unlock()
+	var ends []partEnd
+	for p, its := range byPart {
+		if len(its) > 0 {
+			ends = append(ends, partEnd{part: p, end: its[len(its)-1].Offset + 1})
 		}
 	}
-	return nil
+	for _, its := range byPart {
+		if len(its) > 0 {
+			its[len(its)-1].ends = ends
+		}
+	}
+	if err := m.write(byPart); err != nil {
+		m.mu.Lock()
+		m.pending -= len(items)
+		m.signal()
+		m.mu.Unlock()
+		return 0, err
+	}
+	m.written++
+	// The messages may be consumed before they are synced: once
+	// applied, the shards hold them durably anyway.
+	m.mu.Lock()
+	for p, its := range byPart {
+		m.parts[p].items = append(m.parts[p].items, its...)
+	}
+	m.signal()
+	m.mu.Unlock()
+	return m.written, nil
 }
 
 // sync returns once write number mine of the logs is on disk, syncing
@@ -365,7 +525,8 @@ func (m *Memory) Next(p int) int64 {
 	return m.parts[p].base
 }
 
-// Pending is the number of unacknowledged messages.
+// Pending is the number of unacknowledged messages, counting those of a
+// batch admitted and being written.
 func (m *Memory) Pending() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
