@@ -402,8 +402,8 @@ func (in *Info) Fill(r *record.Record) {
 	setText(&r.Description, in.Description)
 	setText(&r.Creator, in.Creator)
 	setText(&r.Copyright, in.Copyright)
-	for _, k := range in.Keywords {
-		if !slices.Contains(r.Tags, k) {
+	for _, k := range record.FitTags(in.Keywords) {
+		if !slices.Contains(r.Tags, k) && len(r.Tags) < record.MaxTags {
 			r.Tags = append(r.Tags, k)
 		}
 	}

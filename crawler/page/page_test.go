@@ -277,3 +277,21 @@ func TestParseHostileInputStaysLinear(t *testing.T) {
 		})
 	}
 }
+
+// A page's keywords are the page author's: one too long, or too many,
+// costs the keyword, not the images.
+func TestRecordsKeepImagesWithUnfitKeywords(t *testing.T) {
+	kws := []string{strings.Repeat("x", 300), "harbour"}
+	for i := range 300 {
+		kws = append(kws, "kw"+strings.Repeat("k", i%5)+string(rune('a'+i%26))+strings.Repeat("z", i/26))
+	}
+	doc := `<html><head><title>Harbour</title><meta name="keywords" content="` + strings.Join(kws, ", ") +
+		`"></head><body><img src="/a.jpg" alt="boats in the harbour" width="640" height="480"></body></html>`
+	recs := mustParse(t, "https://example.com/", doc).Records(false)
+	require.Len(t, recs, 1)
+	require.LessOrEqual(t, len(recs[0].Tags), 256)
+	require.Contains(t, recs[0].Tags, "harbour")
+	for _, tag := range recs[0].Tags {
+		require.LessOrEqual(t, len(tag), 256)
+	}
+}

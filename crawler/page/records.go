@@ -115,7 +115,7 @@ func (p *Page) Records(keepDecorative bool) []record.Record {
 			r.Title = p.Title
 		}
 		if len(p.Keywords) > 0 {
-			r.Tags = append([]string(nil), p.Keywords...)
+			r.Tags = record.FitTags(p.Keywords)
 		}
 		if img.Decorative {
 			reason, _ := json.Marshal(img.DecorativeReason)

@@ -614,6 +614,24 @@ func cleanTags(tags []string) []string {
 	return out
 }
 
+// FitTags keeps the keywords a record can hold — at most MaxTags, each at
+// most MaxTagBytes — for sources whose keywords are someone else's
+// (page meta keywords, EXIF and XMP subjects): there a keyword that is too
+// long is dropped rather than making the whole image invalid, as it does
+// in a record a client sends.
+func FitTags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		if len(out) == MaxTags {
+			break
+		}
+		if len(strings.TrimSpace(t)) <= MaxTagBytes {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // IsDelete reports whether the record asks for its image to be removed.
 func (r *Record) IsDelete() bool { return r.Op == OpDelete }
 
