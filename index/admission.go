@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -82,4 +83,52 @@ func (a *admission) admit(ctx context.Context) (func(), error) {
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// foreground is shared by the shards of one index: it counts their shard
+// calls for searches that are not low priority, so that low-priority work
+// on the same machine can step aside while any runs. Stepping aside means
+// blocking, not yielding: a goroutine that only yields keeps its P, and
+// the cheap search's goroutines, queued on the other P, would still run
+// on one core instead of all.
+type foreground struct {
+	mu   sync.Mutex
+	busy int
+	idle chan struct{} // closed when busy drops to 0
+}
+
+// enter marks a foreground shard call running; call the func it returns
+// when it ends.
+func (f *foreground) enter() func() {
+	if f == nil {
+		return func() {}
+	}
+	f.mu.Lock()
+	f.busy++
+	if f.busy == 1 {
+		f.idle = make(chan struct{})
+	}
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		f.busy--
+		if f.busy == 0 {
+			close(f.idle)
+		}
+		f.mu.Unlock()
+	}
+}
+
+// idleCh is nil when no foreground call runs, else a channel closed when
+// none does.
+func (f *foreground) idleCh() <-chan struct{} {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy == 0 {
+		return nil
+	}
+	return f.idle
 }

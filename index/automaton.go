@@ -7,6 +7,7 @@ import (
 	"regexp/syntax"
 	"runtime"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -85,10 +86,10 @@ type dfaState struct {
 	next  *[256]int32
 }
 
-func newLazyDFA(ctx context.Context, prog *syntax.Prog, budget int, lowPriority bool) *lazyDFA {
+func newLazyDFA(guard walkGuard, prog *syntax.Prog, budget int) *lazyDFA {
 	d := &lazyDFA{
 		prog: prog, budget: budget, ids: map[string]int32{},
-		guard:   walkGuard{ctx: ctx, yield: lowPriority},
+		guard:   guard,
 		visited: make([]bool, len(prog.Inst)),
 	}
 	d.states = append(d.states, dfaState{}) // dead
@@ -223,13 +224,24 @@ func (d *lazyDFA) step(s int, b byte) int32 {
 }
 
 // walkGuard is what a long walk over a dictionary or postings checks now
-// and then: the deadline, and for a low-priority search a yield to the
-// goroutines of cheaper ones.
+// and then: the deadline, and for a low-priority search the foreground
+// searches it should step aside for.
 type walkGuard struct {
 	ctx   context.Context
 	yield bool
+	fg    *foreground // of the shard's index; nil: nothing to step aside for
 	n     uint
+
+	// For stepping aside: a low-priority walk waits for foreground calls
+	// at most as long as it has worked, so it is slowed at most twofold
+	// however busy the foreground is, and never starved.
+	resumed        time.Time
+	worked, waited time.Duration
+	timer          *time.Timer
 }
+
+// stepAsideFor bounds one wait for the foreground.
+const stepAsideFor = 2 * time.Millisecond
 
 func (g *walkGuard) step() error {
 	g.n++
@@ -237,22 +249,55 @@ func (g *walkGuard) step() error {
 	case g.n&0x3fff == 0:
 		return g.check()
 	case g.yield && g.n&0xff == 0:
-		// Often enough that a cheap search waiting for this P starts
-		// within some tens of microseconds.
-		runtime.Gosched()
+		// Often enough that a cheap search arriving finds a free P within
+		// some tens of microseconds.
+		g.stepAside()
 	}
 	return nil
 }
 
-// check yields (at low priority) and checks the deadline now.
+// check steps aside (at low priority) and checks the deadline now.
 func (g *walkGuard) check() error {
 	if g.yield {
-		runtime.Gosched()
+		g.stepAside()
 	}
 	if g.ctx == nil {
 		return nil
 	}
 	return g.ctx.Err()
+}
+
+func (g *walkGuard) stepAside() {
+	idle := g.fg.idleCh()
+	if idle == nil {
+		runtime.Gosched()
+		return
+	}
+	now := time.Now()
+	if !g.resumed.IsZero() {
+		g.worked += now.Sub(g.resumed)
+	}
+	if d := min(stepAsideFor, g.worked-g.waited); d > 0 {
+		if g.timer == nil {
+			g.timer = time.NewTimer(d)
+		} else {
+			g.timer.Reset(d)
+		}
+		var done <-chan struct{}
+		if g.ctx != nil {
+			done = g.ctx.Done()
+		}
+		select {
+		case <-idle:
+		case <-g.timer.C:
+		case <-done:
+		}
+		g.timer.Stop()
+		after := time.Now()
+		g.waited += after.Sub(now)
+		now = after
+	}
+	g.resumed = now
 }
 
 // guardedAutomaton checks a walkGuard on every transition of another

@@ -31,7 +31,7 @@ func TestLazyDFAMatchesRegexp(t *testing.T) {
 		prog, err := compilePattern(p)
 		require.NoError(t, err, p)
 		re := regexp.MustCompile("^(?:" + p + ")$")
-		d := newLazyDFA(context.Background(), prog, 1000, false)
+		d := newLazyDFA(walkGuard{}, prog, 1000)
 		for _, term := range terms {
 			s := d.Start()
 			for i := 0; i < len(term) && d.CanMatch(s); i++ {
@@ -46,7 +46,7 @@ func TestLazyDFAMatchesRegexp(t *testing.T) {
 // TestLazyDFABudget: a pattern whose DFA is exponential (the 12th letter
 // from the end is an a) stops at its state budget instead of building it.
 func TestLazyDFABudget(t *testing.T) {
-	d := newLazyDFA(context.Background(), mustCompile(t, "[ab]*a[ab]{12}"), 200, false)
+	d := newLazyDFA(walkGuard{}, mustCompile(t, "[ab]*a[ab]{12}"), 200)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
 		s := d.Start()
@@ -256,7 +256,7 @@ func TestDeadlineEndsTheSearch(t *testing.T) {
 	stop()
 	ex, err := ix.shards[0].newExpansion(dead, snap, p, &ShardRequest{Budget: Budget{MaxTerms: 1 << 20}})
 	require.NoError(t, err)
-	ex.dfas[".*"] = newLazyDFA(dead, mustCompile(t, ".*"), 100, false)
+	ex.dfas[".*"] = newLazyDFA(walkGuard{ctx: dead}, mustCompile(t, ".*"), 100)
 	ex.dfas[".*"].guard.n = 0x3fff - 1 // the next transitions check
 	_, err = ex.terms(multiTerm{kind: "regexp", field: fieldCaption, pattern: ".*"})
 	require.ErrorIs(t, err, context.Canceled)
@@ -320,4 +320,30 @@ func TestAdmission(t *testing.T) {
 	_, err = f.Search(context.Background(), &Request{Query: "bus*"})
 	require.NoError(t, err)
 	require.False(t, errors.Is(err, ErrOverloaded))
+}
+
+// TestStepAside: a low-priority walk waits for foreground shard calls,
+// but never longer in all than it has worked, so it is slowed at most
+// twofold however busy the foreground stays.
+func TestStepAside(t *testing.T) {
+	fg := &foreground{}
+	exit := fg.enter() // a foreground call that does not end
+	g := walkGuard{ctx: context.Background(), yield: true, fg: fg}
+	g.stepAside() // first call: nothing worked yet, so no wait
+	require.Zero(t, g.waited)
+	for range 20 {
+		for start := time.Now(); time.Since(start) < 200*time.Microsecond; {
+		}
+		g.stepAside()
+	}
+	require.NotZero(t, g.waited, "it never stepped aside for a busy foreground")
+	require.LessOrEqual(t, g.waited, g.worked+stepAsideFor+time.Millisecond)
+
+	// When the foreground ends, a waiting walk goes on at once.
+	g = walkGuard{ctx: context.Background(), yield: true, fg: fg, worked: time.Hour, resumed: time.Now()}
+	done := make(chan struct{})
+	go func() { g.stepAside(); close(done) }()
+	exit()
+	<-done
+	require.Nil(t, fg.idleCh())
 }

@@ -20,10 +20,10 @@ import (
 // at the first segment that proves it too broad.
 type expansion struct {
 	ctx    context.Context
+	guard  walkGuard // a template: each walk checks a copy of its own
 	snap   *scorch.IndexSnapshot
 	budget termBudget
-	states int  // automaton states a pattern may build
-	low    bool // yield to other searches now and then
+	states int // automaton states a pattern may build
 	dfas   map[string]*lazyDFA
 }
 
@@ -34,9 +34,8 @@ func (s *localShard) newExpansion(ctx context.Context, snap *scorch.IndexSnapsho
 		return nil, err
 	}
 	return &expansion{
-		ctx: ctx, snap: snap, budget: termBudget{max: b.MaxTerms, used: c.Terms},
-		states: b.MaxPatternStates, low: sr.LowPriority,
-		dfas: map[string]*lazyDFA{},
+		ctx: ctx, guard: s.guard(ctx, sr), snap: snap, budget: termBudget{max: b.MaxTerms, used: c.Terms},
+		states: b.MaxPatternStates, dfas: map[string]*lazyDFA{},
 	}, nil
 }
 
@@ -70,13 +69,13 @@ func (e *expansion) terms(mt multiTerm) ([]string, error) {
 		if err != nil {
 			return nil, badParam("q", "fuzzy %q: %v", mt.pattern, err)
 		}
-		g := &guardedAutomaton{Automaton: lev, guard: walkGuard{ctx: e.ctx, yield: e.low}}
+		g := &guardedAutomaton{Automaton: lev, guard: e.guard}
 		a = g
 		failed = func() error { return g.err }
 	default:
 		return nil, fmt.Errorf("unknown multi-term kind %q", mt.kind)
 	}
-	guard := walkGuard{ctx: e.ctx, yield: e.low}
+	guard := e.guard
 	room := e.budget.max - e.budget.used
 	var terms []string
 	for _, ss := range e.snap.Segments() {
@@ -129,7 +128,7 @@ func (e *expansion) dfa(pattern string) (*lazyDFA, error) {
 	if err != nil {
 		return nil, badParam("q", "invalid regular expression %q: %v", pattern, err)
 	}
-	d := newLazyDFA(e.ctx, prog, e.states, e.low)
+	d := newLazyDFA(e.guard, prog, e.states)
 	e.dfas[pattern] = d
 	return d, nil
 }

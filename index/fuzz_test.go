@@ -95,7 +95,7 @@ func FuzzLazyDFA(f *testing.F) {
 		if err != nil {
 			t.Fatalf("compilePattern accepted %q, which Go's regexp refuses: %v", pattern, err)
 		}
-		d := newLazyDFA(context.Background(), prog, 2000, false)
+		d := newLazyDFA(walkGuard{}, prog, 2000)
 		s := d.Start()
 		for i := 0; i < len(term) && d.CanMatch(s); i++ {
 			s = d.Accept(s, term[i])

@@ -87,13 +87,16 @@ func Open(dir string, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("%s: unknown routing %q", dir, mf.Routing)
 	}
 	ix := &Index{dir: dir, shards: make([]*localShard, mf.Shards)}
+	fg := &foreground{}
 	errs := make([]error, mf.Shards)
 	var wg sync.WaitGroup
 	for i := range ix.shards {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ix.shards[i], errs[i] = openShard(filepath.Join(dir, fmt.Sprintf("shard-%03d", i)))
+			if ix.shards[i], errs[i] = openShard(filepath.Join(dir, fmt.Sprintf("shard-%03d", i))); errs[i] == nil {
+				ix.shards[i].fg = fg
+			}
 		}()
 	}
 	wg.Wait()

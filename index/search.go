@@ -13,6 +13,9 @@ var termAtATime = true
 
 // SearchShard runs phase 2 of a search on this shard.
 func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardResult, error) {
+	if !sr.LowPriority {
+		defer s.fg.enter()()
+	}
 	p, err := sr.Request.validate()
 	if err != nil {
 		return nil, err
@@ -73,7 +76,7 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 
 	s.cols.retain(snap)
 	s.cols.scheduleHot(snap)
-	c, err := newCollector(snap, &s.cols, p, ranges, dist, walkGuard{ctx: ctx, yield: sr.LowPriority})
+	c, err := newCollector(snap, &s.cols, p, ranges, dist, s.guard(ctx, sr))
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +92,12 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		return nil, err
 	}
 	return c.result(), nil
+}
+
+// guard is what the walks of one shard call check: the call's deadline,
+// and at low priority the index's foreground calls to step aside for.
+func (s *localShard) guard(ctx context.Context, sr *ShardRequest) walkGuard {
+	return walkGuard{ctx: ctx, yield: sr.LowPriority, fg: s.fg}
 }
 
 // compareHits orders two hits by the request's sort keys, the same way

@@ -85,6 +85,7 @@ type localShard struct {
 	an   analyzers
 	ph   *phashIndex
 	cols columnCache // of the live segments, for facets, sorts and numeric filters
+	fg   *foreground // the index's foreground shard calls (nil: none counted)
 
 	writeMu sync.Mutex // one batch at a time keeps phash in step with bleve
 	gen     atomic.Uint64
@@ -380,6 +381,9 @@ func (s *localShard) snapshot() (*scorch.IndexSnapshot, error) {
 // TermStats builds the scored part of the query against the shard without
 // running it, recording every term it opens and every expansion.
 func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStats, error) {
+	if !sr.LowPriority {
+		defer s.fg.enter()()
+	}
 	p, err := sr.Request.validate()
 	if err != nil {
 		return nil, err

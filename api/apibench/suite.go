@@ -49,7 +49,7 @@ type Options struct {
 	Shards    int   // default 4
 	Seed      int64 // corpus and query seed
 	Repeat    int   // default 3; medians are reported
-	Queries   int   // single-word searches per overload phase (default 2,000)
+	Queries   int   // single-word searches per overload phase (default 5,000)
 	Expensive int   // clients sending expensive searches (default 8)
 	Conns     int   // connections of the load suite (default 500)
 	Duration  time.Duration
@@ -68,7 +68,7 @@ func (o *Options) setDefaults() error {
 	for _, v := range []struct {
 		p   *int
 		def int
-	}{{&o.N, 100_000}, {&o.Shards, 4}, {&o.Repeat, 3}, {&o.Queries, 2000}, {&o.Expensive, 8}, {&o.Conns, 500}} {
+	}{{&o.N, 100_000}, {&o.Shards, 4}, {&o.Repeat, 3}, {&o.Queries, 5000}, {&o.Expensive, 8}, {&o.Conns, 500}} {
 		if *v.p < 0 {
 			return errors.New("apibench: options must not be negative")
 		}
