@@ -365,3 +365,84 @@ func TestIngestContentType(t *testing.T) {
 		t.Errorf("POST /v1/search without a type: %d %s", r.status, r.body)
 	}
 }
+
+// TestOpenAPISecurity: what /openapi.json says each operation needs is
+// what the guard asks of real requests.
+func TestOpenAPISecurity(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Type, Scheme string
+			} `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(newServer(t).get(t, "/openapi.json").Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if s := doc.Components.SecuritySchemes["bearer"]; s.Type != "http" || s.Scheme != "bearer" {
+		t.Fatalf("bearer scheme: %+v", s)
+	}
+	keyOf := map[string]string{"search": searchKey, "write": writeKey}
+	other := map[string]string{"search": writeKey, "write": searchKey}
+	open := newServer(t, func(o *api.Options) { o.Keys = testKeys(t) })
+	closed := newServer(t, func(o *api.Options) { o.Keys = testKeys(t); o.RequireSearchKey = true })
+	status := func(s *testServer, method, path, key string) int {
+		req := httptest.NewRequest(strings.ToUpper(method), strings.ReplaceAll(path, "{id}", "openapi-probe"), strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		w := httptest.NewRecorder()
+		s.h.ServeHTTP(w, req)
+		return w.Code
+	}
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				Security  []map[string][]string      `json:"security"`
+				Responses map[string]json.RawMessage `json:"responses"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			what := method + " " + path
+			if op.Security == nil {
+				t.Errorf("%s declares no security", what)
+				continue
+			}
+			if len(op.Security) == 0 {
+				if got := status(closed, method, path, ""); got == 401 || got == 403 {
+					t.Errorf("%s is documented open but answers %d", what, got)
+				}
+				continue
+			}
+			anonymous := false
+			for _, req := range op.Security {
+				if len(req) == 0 {
+					anonymous = true
+					continue
+				}
+				for _, scope := range req["bearer"] {
+					if got := status(closed, method, path, keyOf[scope]); got == 401 || got == 403 {
+						t.Errorf("%s with a %s key: %d", what, scope, got)
+					}
+					if got := status(closed, method, path, other[scope]); got != 403 {
+						t.Errorf("%s with a key lacking %s: %d, want 403", what, scope, got)
+					}
+				}
+			}
+			if got := status(open, method, path, ""); (got == 401) == anonymous {
+				t.Errorf("%s without a key: %d, documented anonymous %v", what, got, anonymous)
+			}
+			for _, code := range []string{"401", "403", "429"} {
+				if _, ok := op.Responses[code]; !ok {
+					t.Errorf("%s does not document %s", what, code)
+				}
+			}
+		}
+	}
+}
