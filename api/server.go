@@ -48,7 +48,8 @@ type ServerOptions struct {
 	// MinBodyRate is the least average rate, in bytes a second after the
 	// grace, at which a request body must arrive (default 16 KiB;
 	// negative: no minimum). A slower body fails with ErrSlowBody, which
-	// the API answers with 408, and its connection is closed.
+	// the API answers with 408, and its connection is closed. However
+	// fast, the body must be in within WriteTimeout.
 	MinBodyRate int
 	// Logger receives connection-level errors of net/http (default: discarded).
 	Logger *slog.Logger
@@ -95,19 +96,15 @@ func (o ServerOptions) Validate() error {
 // NewServer returns an http.Server for h bounded by o; serve it on a
 // listener from LimitListener. It panics when o fails Validate.
 //
-// There is no ReadTimeout: a fixed bound on the whole request would either
-// cut off large ingests on slow links or let a trickling client hold a
-// connection for that long. The body's deadline moves instead, as its
-// bytes arrive (see ServerOptions.MinBodyRate).
+// With a minimum body rate there is no fixed ReadTimeout: the body's
+// deadline moves as its bytes arrive (see ServerOptions.MinBodyRate), up to
+// WriteTimeout, past which no answer could be written anyway.
 func NewServer(h http.Handler, o ServerOptions) *http.Server {
 	if err := o.Validate(); err != nil {
 		panic("api.NewServer: " + err.Error())
 	}
 	o.setDefaults()
-	if o.MinBodyRate > 0 {
-		h = minBodyRate(h, o.BodyGrace, o.MinBodyRate)
-	}
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
@@ -115,6 +112,12 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 		WriteTimeout:      o.WriteTimeout,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
+	if o.MinBodyRate > 0 {
+		srv.Handler = minBodyRate(h, bodyLimits{grace: o.BodyGrace, rate: float64(o.MinBodyRate), max: o.WriteTimeout})
+	} else {
+		srv.ReadTimeout = o.WriteTimeout
+	}
+	return srv
 }
 
 // LimitListener caps the connections ln hands out at o.MaxConns.
@@ -130,11 +133,25 @@ func LimitListener(ln net.Listener, o ServerOptions) net.Listener {
 // than ServerOptions.MinBodyRate allows.
 var ErrSlowBody = errors.New("request body arrives too slowly")
 
+// bodyLimits are how fast a body must arrive: within grace, then at rate
+// bytes a second on average, and all of it within max.
+type bodyLimits struct {
+	grace time.Duration
+	rate  float64
+	max   time.Duration
+}
+
+// deadline is when a body of which n bytes have arrived since start falls
+// behind.
+func (l bodyLimits) deadline(start time.Time, n int64) time.Time {
+	return start.Add(min(l.grace+time.Duration(float64(n)/l.rate*float64(time.Second)), l.max))
+}
+
 // minBodyRate gives each request body a read deadline of grace plus the
 // time its bytes so far would take at rate, moved on as bytes arrive: a
 // client that sends at least rate bytes a second never meets it, one that
 // trickles meets it within grace of falling behind.
-func minBodyRate(next http.Handler, grace time.Duration, rate int) http.Handler {
+func minBodyRate(next http.Handler, l bodyLimits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -142,23 +159,22 @@ func minBodyRate(next http.Handler, grace time.Duration, rate int) http.Handler 
 		}
 		rc := http.NewResponseController(w)
 		start := time.Now()
-		if err := rc.SetReadDeadline(start.Add(grace)); err != nil {
+		if err := rc.SetReadDeadline(l.deadline(start, 0)); err != nil {
 			next.ServeHTTP(w, r) // a writer without deadlines: nothing to enforce with
 			return
 		}
-		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, start: start, grace: grace, rate: float64(rate)}
+		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, start: start, limits: l}
 		next.ServeHTTP(w, r)
 	})
 }
 
 type rateBody struct {
 	io.ReadCloser
-	rc    *http.ResponseController
-	start time.Time
-	grace time.Duration
-	rate  float64
-	n     int64
-	err   error
+	rc     *http.ResponseController
+	start  time.Time
+	limits bodyLimits
+	n      int64
+	err    error
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
@@ -175,7 +191,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 		// Never at the end of the body: net/http then clears the deadline
 		// and watches the connection with a read of its own, which a
 		// deadline set afterwards would cut short, cancelling the request.
-		b.rc.SetReadDeadline(b.start.Add(b.grace + time.Duration(float64(b.n)/b.rate*float64(time.Second))))
+		b.rc.SetReadDeadline(b.limits.deadline(b.start, b.n))
 	}
 	return n, err
 }

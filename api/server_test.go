@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -113,9 +114,25 @@ func TestSlowBody(t *testing.T) {
 	wg.Wait()
 }
 
+// TestBodyBoundedByWriteTimeout: a body that keeps above the minimum rate
+// still cannot take longer than WriteTimeout, past which no answer could
+// be written: the connection is closed.
+func TestBodyBoundedByWriteTimeout(t *testing.T) {
+	s := newServer(t)
+	addr := serveBounded(t, s.h, api.ServerOptions{BodyGrace: 200 * time.Millisecond, MinBodyRate: 8, WriteTimeout: 700 * time.Millisecond})
+	start := time.Now()
+	_, _, _, _, err := dribble(addr, "") // 20 B/s, above 8 B/s
+	if err == nil || isTimeout(err) {
+		t.Fatalf("a body outlasting WriteTimeout: %v, want the connection closed", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("closed after %v", took)
+	}
+}
+
 func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // slowIngester takes its time after the body has arrived, as a queue
