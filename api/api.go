@@ -3,12 +3,16 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/record"
@@ -60,6 +64,42 @@ type Options struct {
 	SearchTimeout time.Duration
 	// MaxIngestBytes bounds a POST /v1/images body (default 32 MiB).
 	MaxIngestBytes int64
+
+	// Keys, when set, are the API keys: writes (scope write) and admin
+	// calls (scope admin) need one, and so do searches and image reads
+	// (scope search) with RequireSearchKey. Nil: no key is needed.
+	// Probes, /metrics, /openapi.json and the UI never need one.
+	Keys *Keys
+	// RequireSearchKey makes searches and GET /v1/images/{id} need a key
+	// with the search scope too. It needs Keys.
+	RequireSearchKey bool
+	// RateLimit is the requests a second each key, or each client address
+	// without a valid key, may make (burst twice that); past it the API
+	// answers 429 with Retry-After. Zero: no limit. Probes and /metrics are
+	// never limited.
+	RateLimit float64
+	// CORSOrigins are the origins whose pages may call the API from a
+	// browser (scheme://host[:port]), or just "*" for any. Empty: no CORS
+	// headers at all, so browsers keep other origins' pages out.
+	CORSOrigins []string
+	// Registerer, when set, receives the API's Prometheus series
+	// (picdex_http_*); nil: none are recorded. Serving them is Metrics'
+	// job.
+	Registerer prometheus.Registerer
+}
+
+// Validate reports options New cannot use.
+func (o Options) Validate() error {
+	if o.RequireSearchKey && o.Keys == nil {
+		return errors.New("RequireSearchKey without Keys: no key could ever be presented")
+	}
+	if o.RateLimit < 0 || math.IsNaN(o.RateLimit) || math.IsInf(o.RateLimit, 0) {
+		return fmt.Errorf("rate limit %g: want a positive number of requests a second, or 0 for none", o.RateLimit)
+	}
+	if _, err := newCORS(o.CORSOrigins); err != nil {
+		return err
+	}
+	return nil
 }
 
 func (o *Options) setDefaults() {
@@ -75,23 +115,37 @@ func (o *Options) setDefaults() {
 }
 
 type server struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
 }
 
 // New returns the HTTP handler of the picdex API and web UI.
 //
 // gin prints route tables in its debug mode; binaries should call
-// gin.SetMode(gin.ReleaseMode) before New, as cmd/picdex does.
+// gin.SetMode(gin.ReleaseMode) before New, as cmd/picdex does. New panics
+// when opts fail Validate.
 func New(opts Options) http.Handler {
+	if err := opts.Validate(); err != nil {
+		panic("api.New: " + err.Error())
+	}
 	opts.setDefaults()
-	s := &server{opts: opts, log: opts.Logger}
+	s := &server{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registerer)}
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// gin's redirect to the path with(out) a trailing slash answers in
+	// HTML; a JSON API answers 404 or 405 in its own shape instead.
+	r.RedirectTrailingSlash = false
 	r.ContextWithFallback = true
 	_ = r.SetTrustedProxies(nil) // the access log records the peer, not a spoofable header
-	r.Use(s.accessLog, s.recovery)
+	r.Use(s.accessLog, s.observe, s.recovery)
+	if c, _ := newCORS(opts.CORSOrigins); c != nil {
+		r.Use(c.handle) // before the guard: a preflight carries no key
+	}
+	if g := s.guard(); g != nil {
+		r.Use(g.Gin)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "no route for "+c.Request.Method+" "+c.Request.URL.Path)
 	})

@@ -333,7 +333,7 @@ func TestIngest(t *testing.T) {
 		{"array", "application/json", `[{"url":"https://ex.test/a.jpg","title":"zebracorn one"},{"url":"https://ex.test/b.jpg","title":"zebracorn two"}]`, 2},
 		{"object", "application/json; charset=utf-8", `{"url":"https://ex.test/c.jpg","title":"zebracorn three","extra_field":{"kept":true}}`, 1},
 		{"ndjson", "application/x-ndjson", "{\"url\":\"https://ex.test/d.jpg\",\"title\":\"zebracorn four\"}\n\n{\"url\":\"https://ex.test/e.jpg\",\"title\":\"zebracorn five\"}\n", 2},
-		{"no content type", "", `[{"url":"https://ex.test/f.jpg","title":"zebracorn six"}]`, 1},
+		{"+json type", "application/vnd.picdex+json", `[{"url":"https://ex.test/f.jpg","title":"zebracorn six"}]`, 1},
 	}
 	total := 0
 	for _, c := range cases {

@@ -77,6 +77,7 @@ func (s *server) ingest(c *gin.Context) {
 	}
 	ndjson, ok := ingestFormat(c.ContentType())
 	if !ok {
+		s.reject(RejectUnsupportedMediaType)
 		writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			fmt.Sprintf("Content-Type %q: POST /v1/images takes application/json (an array or one record) or application/x-ndjson", c.ContentType()))
 		return
@@ -120,11 +121,10 @@ func (s *server) ingest(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"accepted": n})
 }
 
-// ingestFormat reports whether ct is NDJSON, and whether it is accepted at all.
+// ingestFormat reports whether ct is NDJSON, and whether it is accepted at
+// all. A missing type is not: a cross-site page can send a body without
+// one, or as text/plain, with no CORS preflight, and ingests can delete.
 func ingestFormat(ct string) (ndjson, ok bool) {
-	if ct == "" {
-		return false, true
-	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false, false

@@ -20,14 +20,18 @@ func (s *server) accessLog(c *gin.Context) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	s.log.LogAttrs(c.Request.Context(), level, "http request",
+	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)),
 		slog.Int("bytes", c.Writer.Size()),
 		slog.String("remote", c.ClientIP()),
-	)
+	}
+	if k, ok := KeyFromContext(c.Request.Context()); ok {
+		attrs = append(attrs, slog.String("key", k.ID)) // the id, never the key
+	}
+	s.log.LogAttrs(c.Request.Context(), level, "http request", attrs...)
 }
 
 // recovery turns a handler panic into a logged 500 JSON answer. The stack

@@ -115,6 +115,7 @@ func bindReason(err error) string {
 
 func (s *server) searchPOST(c *gin.Context) {
 	if !isJSON(c.ContentType()) {
+		s.reject(RejectUnsupportedMediaType)
 		writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			fmt.Sprintf("Content-Type %q: POST /v1/search takes application/json", c.ContentType()))
 		return
@@ -148,7 +149,9 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 }
 
 // isJSON accepts application/json, any +json type, and no type at all
-// (curl --data-binary without -H), since the body is decoded strictly.
+// (curl --data-binary without -H), since the body is decoded strictly. A
+// missing type is safe for a search, which changes nothing; writes refuse
+// it (ingestFormat).
 func isJSON(ct string) bool {
 	if ct == "" {
 		return true
@@ -181,8 +184,11 @@ func (s *server) bodyError(c *gin.Context, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
+		s.reject(RejectPayloadTooLarge)
 		writeError(c, http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit))
+	case errors.Is(err, ErrSlowBody):
+		s.slowBody(c, err)
 	case errors.Is(err, errEmptyBody):
 		writeError(c, http.StatusBadRequest, "bad_request", err.Error())
 	default:

@@ -43,7 +43,9 @@ Crawl turns where image metadata lives into records:
 
 Records go to --out FILE (JSONL; "-" or nothing: standard output), to a
 running picdex server with --to URL, or to Kafka with --brokers (topic
---topic, keyed by record id, acknowledged by all in-sync replicas).
+--topic, keyed by record id, acknowledged by all in-sync replicas). A
+server with API keys gets the key in --api-key-file, or else in
+$PICDEX_API_KEY (it needs the write scope).
 
 With --state FILE the crawl saves where it is every few seconds; run the
 same command again after an interruption and it continues from there
@@ -74,6 +76,7 @@ func runCrawl(ctx context.Context, e *env, args []string) int {
 	columns := fs.String("columns", "", "CSV column `mapping` field=column,... e.g. url=image_url,alt=caption")
 	out := fs.String("out", "", "write records to this JSONL `file` (- for standard output, the default)")
 	to := fs.String("to", "", "POST records to the picdex server at this `URL`")
+	keyFile := addAPIKeyFileFlag(fs)
 	brokers := fs.String("brokers", "", "publish records to the Kafka `brokers` B,...")
 	topic := fs.String("topic", queue.DefaultTopic, "Kafka `topic` for --brokers (created when missing)")
 	partitions := fs.Int("partitions", 12, "partitions of the topic when --brokers creates it")
@@ -217,7 +220,11 @@ func runCrawl(ctx context.Context, e *env, args []string) int {
 		}
 		dst, dest = k, "Kafka topic "+*topic
 	case *to != "":
-		h, err := sink.NewHTTP(sink.HTTPOptions{URL: *to, Tally: tally, UserAgent: wo.UserAgent})
+		key, err := clientKey(e, *keyFile)
+		if err != nil {
+			return c.usageError(e, fs, err.Error())
+		}
+		h, err := sink.NewHTTP(sink.HTTPOptions{URL: *to, Tally: tally, UserAgent: wo.UserAgent, APIKey: key})
 		if err != nil {
 			return c.usageError(e, fs, "--to: "+err.Error())
 		}

@@ -113,7 +113,7 @@ func runIndexer(ctx context.Context, e *env, args []string) int {
 	log.Info("picdex indexer", "brokers", *kf.brokers, "topic", *kf.topic, "group", *kf.group, "data", *data, "shards", ix.NumShards())
 	if *addr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metricsHandler(&cons.Stats, cons.Ready))
+		mux.Handle("GET /metrics", metricsHandler(newRegistry(&cons.Stats, cons.Ready)))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
 		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 			if !cons.Ready() {

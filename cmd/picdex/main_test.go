@@ -88,12 +88,13 @@ func TestHelp(t *testing.T) {
 		name  string
 		flags []string
 	}{
-		{"serve", []string{"--data", "--addr", "--shards", "--brokers", "--topic", "--group"}},
+		{"serve", []string{"--data", "--addr", "--shards", "--brokers", "--topic", "--group",
+			"--api-keys", "--require-search-key", "--rate-limit", "--cors-origins", "--max-conns"}},
 		{"indexer", []string{"--brokers", "--data", "--shards", "--topic", "--group", "--batch", "--batch-wait"}},
 		{"index", []string{"--data", "--shards", "--batch"}},
-		{"search", []string{"--data", "--server", "--size", "--json", "--from", "--facet"}},
+		{"search", []string{"--data", "--server", "--size", "--json", "--from", "--facet", "--api-key-file"}},
 		{"gen", []string{"--n", "--seed"}},
-		{"crawl", []string{"--url", "--dir", "--feed", "--out", "--to", "--brokers", "--state", "--allow-private", "--fetch-images", "--max-depth", "--max-pages", "--delay", "--user-agent", "--columns"}},
+		{"crawl", []string{"--url", "--dir", "--feed", "--out", "--to", "--brokers", "--state", "--allow-private", "--fetch-images", "--max-depth", "--max-pages", "--delay", "--user-agent", "--columns", "--api-key-file"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, help := range [][]string{{c.name, "--help"}, {c.name, "-h"}, {"help", c.name}} {
@@ -121,6 +122,12 @@ func TestUsageErrors(t *testing.T) {
 		{"gen", "--n", "-1"},
 		{"gen", "--n", "many"},
 		{"serve", "extra-arg"},
+		{"serve", "--require-search-key"},
+		{"serve", "--api-keys", "/nonexistent/keys"},
+		{"serve", "--rate-limit", "-1"},
+		{"serve", "--max-conns", "0"},
+		{"serve", "--cors-origins", "example.com"},
+		{"search", "--server", "http://127.0.0.1:1", "--api-key-file", "/nonexistent/key", "x"},
 	} {
 		r := runPicdex(t, nil, args...).want(t, 2)
 		if !strings.Contains(r.stderr, "Usage") {

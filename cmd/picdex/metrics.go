@@ -66,11 +66,17 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
 }
 
-// metricsHandler serves the indexer's metrics and the Go runtime's, from
-// a registry of its own (no global state).
-func metricsHandler(stats *indexer.Stats, ready func() bool) http.Handler {
+// newRegistry is a process's one registry (no global state): the
+// indexer's metrics, the Go runtime's and the process's. A server adds
+// the API's by passing it as api.Options.Registerer.
+func newRegistry(stats *indexer.Stats, ready func() bool) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newStatsCollector(stats, ready), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// metricsHandler serves what reg gathers.
+func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

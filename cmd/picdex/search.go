@@ -24,7 +24,7 @@ import (
 var searchCmd = &command{
 	name:     "search",
 	synopsis: "search an index, local or through a server",
-	usage:    "search [--data DIR | --server URL] [--size K] [--from N] [--facet F]... [--json] QUERY...",
+	usage:    "search [--data DIR | --server URL [--api-key-file FILE]] [--size K] [--from N] [--facet F]... [--json] QUERY...",
 	help: `
 Search runs QUERY (the words are joined with spaces) against the index in
 DIR, or against a running picdex server with --server, and prints the hits:
@@ -32,6 +32,9 @@ rank, score, id, title and the caption with matches marked.
 
 With --json it prints exactly the body of the HTTP search response, the same
 bytes GET /v1/search answers.
+
+A server that needs a key for searches gets the one in --api-key-file, or
+else in $PICDEX_API_KEY, as Authorization: Bearer.
 
 Exit status: 0 on success, 1 when the index or server fails, 2 when the
 query or a flag is invalid.`,
@@ -48,6 +51,7 @@ func runSearch(ctx context.Context, e *env, args []string) int {
 	from := fs.Int("from", 0, "offset of the first hit")
 	cursor := fs.String("cursor", "", "next_cursor of a previous page")
 	asJSON := fs.Bool("json", false, "print the HTTP search response body")
+	keyFile := addAPIKeyFileFlag(fs)
 	var facets, sorts listFlag
 	fs.Var(&facets, "facet", "count values of a `field` (tags, format, camera.make, taken_at, …); repeatable")
 	fs.Var(&sorts, "sort", "sort `key` (e.g. -taken_at); repeatable")
@@ -61,7 +65,11 @@ func runSearch(ctx context.Context, e *env, args []string) int {
 	var body []byte
 	var err error
 	if *server != "" {
-		body, err = searchRemote(ctx, *server, req)
+		key, kerr := clientKey(e, *keyFile)
+		if kerr != nil {
+			return c.usageError(e, fs, kerr.Error())
+		}
+		body, err = searchRemote(ctx, *server, key, req)
 	} else {
 		body, err = searchLocal(ctx, *data, req)
 	}
@@ -120,7 +128,8 @@ func (e *remoteError) Error() string {
 	return fmt.Sprintf("server answered %d %s: %s", e.status, e.detail.Code, e.detail.Message)
 }
 
-func searchRemote(ctx context.Context, server string, req *index.Request) ([]byte, error) {
+// searchRemote asks a server; key, when set, goes as a bearer key.
+func searchRemote(ctx context.Context, server, key string, req *index.Request) ([]byte, error) {
 	base, err := url.Parse(strings.TrimSuffix(server, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("--server %q: want an http:// or https:// URL", server)
@@ -154,6 +163,9 @@ func searchRemote(ctx context.Context, server string, req *index.Request) ([]byt
 		return nil, err
 	}
 	hreq.Header.Set("Accept", "application/json")
+	if key != "" {
+		hreq.Header.Set("Authorization", "Bearer "+key)
+	}
 	resp, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/picdex/picdex"
 	"github.com/picdex/picdex/api"
 	"github.com/picdex/picdex/index"
@@ -23,7 +25,8 @@ import (
 var serveCmd = &command{
 	name:     "serve",
 	synopsis: "run the HTTP API and web UI over a local index",
-	usage:    "serve [--data DIR] [--addr HOST:PORT] [--shards N] [--brokers B,... [--topic T] [--group G]]",
+	usage: "serve [--data DIR] [--addr HOST:PORT] [--shards N] [--brokers B,... [--topic T] [--group G]]\n" +
+		"             [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N]",
 	help: `
 Serve opens (or creates) the index in DIR and serves the search API, the web
 UI and the health probes on ADDR. A new, empty index is loaded with the
@@ -42,7 +45,8 @@ split the partitions between them: give every server that should hold all
 records its own --group.
 
 SIGINT or SIGTERM stops accepting connections, lets requests in flight
-finish (up to 15s) and closes the index.`,
+finish (up to 15s) and closes the index.
+` + securityHelp,
 }
 
 func init() { serveCmd.run = runServe }
@@ -56,6 +60,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free one)")
 	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
 	kf := addKafkaFlags(fs, "ingest through Kafka `brokers` B,...")
+	sf := addSecurityFlags(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
@@ -68,6 +73,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		if err := kf.validate(); err != nil {
 			return c.usageError(e, fs, err.Error())
 		}
+	}
+	apiOpts := api.Options{Logger: log}
+	serverOpts, err := sf.apply(e, &apiOpts)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
 	}
 
 	fresh := isEmptyDir(*data)
@@ -93,12 +103,14 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 		return 1
 	}
+	ln = api.LimitListener(ln, serverOpts)
 	backend := api.IndexBackend{Index: ix}
-	apiOpts := api.Options{Searcher: backend, Store: backend, Logger: log}
+	apiOpts.Searcher, apiOpts.Store = backend, backend
 	applier := indexer.NewApplier(ix)
 	cctx, stopIndexer := context.WithCancel(context.WithoutCancel(ctx))
 	indexerDone := make(chan struct{})
 	var drain func(context.Context) error
+	var reg *prometheus.Registry // the indexer's metrics, the runtime's and the API's
 	if *kf.brokers != "" {
 		ko := kf.options(log)
 		cons, err := indexer.NewConsumer(applier, ko)
@@ -118,7 +130,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		ing := kafkaIngester{p: prod}
 		apiOpts.Ingester = ing
 		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
-		apiOpts.Metrics = metricsHandler(&cons.Stats, cons.Ready)
+		reg = newRegistry(&cons.Stats, cons.Ready)
 		apiOpts.Ready = func(context.Context) error {
 			if !cons.Ready() {
 				return errors.New("not connected to Kafka (" + *kf.brokers + ")")
@@ -138,8 +150,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		apiOpts.Ingester = ing
 		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
 		drain = emb.Queue().Drain
-		apiOpts.Metrics = metricsHandler(&emb.Stats, func() bool { return true })
+		reg = newRegistry(&emb.Stats, func() bool { return true })
 	}
+	apiOpts.Registerer, apiOpts.Metrics = reg, metricsHandler(reg)
 	// After the HTTP server stops: apply what the embedded queue holds,
 	// then stop the indexer, before the index closes.
 	defer func() {
@@ -153,14 +166,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		stopIndexer()
 		<-indexerDone
 	}()
-	srv := &http.Server{
-		Handler:           api.New(apiOpts),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := api.NewServer(api.New(apiOpts), serverOpts)
+	logAccess(log, apiOpts)
 	log.Info("picdex serving", "url", "http://"+ln.Addr().String()+"/", "data", *data, "shards", ix.NumShards())
 
 	errc := make(chan error, 1)

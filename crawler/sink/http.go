@@ -28,6 +28,7 @@ type HTTPOptions struct {
 	MaxRetryWait time.Duration
 	Tally        *crawler.Tally // records the server rejects are counted here
 	UserAgent    string
+	APIKey       string // sent as Authorization: Bearer, when set
 }
 
 // ErrPermanent is wrapped by errors that retrying cannot fix: the server
@@ -216,6 +217,9 @@ func (h *HTTP) once(ctx context.Context, body []byte) (retryAfter time.Duration,
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	if h.opts.UserAgent != "" {
 		req.Header.Set("User-Agent", h.opts.UserAgent)
+	}
+	if h.opts.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+h.opts.APIKey)
 	}
 	resp, err := h.opts.Client.Do(req)
 	if err != nil {

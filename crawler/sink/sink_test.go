@@ -219,3 +219,38 @@ func TestHTTPSplitsTooLarge(t *testing.T) {
 	_, err := NewHTTP(HTTPOptions{URL: "localhost:8080"})
 	assert.Error(t, err)
 }
+
+func TestHTTPSendsAPIKey(t *testing.T) {
+	ctx := context.Background()
+	for _, key := range []string{"", "write-key-0123456789ab"} {
+		var got []string
+		var mu sync.Mutex
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			got = append(got, r.Header.Get("Authorization"))
+			mu.Unlock()
+			if r.Header.Get("Authorization") == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="picdex"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprint(w, `{"error":{"code":"unauthorized","message":"needs a key"}}`)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		h, err := NewHTTP(HTTPOptions{URL: ts.URL, APIKey: key, RetryBase: time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, h.Write(ctx, rec(1)))
+		err = h.Close(ctx)
+		ts.Close()
+		if key == "" {
+			var se *StatusError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, "unauthorized", se.Code)
+			assert.ErrorIs(t, err, ErrPermanent)
+			assert.Equal(t, []string{""}, got, "a 401 is not retried")
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, []string{"Bearer " + key}, got)
+	}
+}

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"golang.org/x/net/netutil"
+)
+
+// Defaults for ServerOptions.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultWriteTimeout      = 2 * time.Minute
+	DefaultMaxConns          = 2048
+	DefaultBodyGrace         = 5 * time.Second
+	DefaultMinBodyRate       = 16 << 10
+)
+
+// ServerOptions bound what one client can hold of a server: connections,
+// header size and time, and how slowly it may send a body. A zero field
+// takes its default.
+type ServerOptions struct {
+	// ReadHeaderTimeout bounds reading a request's headers (default 10s).
+	ReadHeaderTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (default 64 KiB); past it
+	// net/http answers 431 itself.
+	MaxHeaderBytes int
+	// IdleTimeout closes a keep-alive connection with no request for this
+	// long (default 2m).
+	IdleTimeout time.Duration
+	// WriteTimeout bounds a request from its headers to the end of the
+	// answer (default 2m).
+	WriteTimeout time.Duration
+	// MaxConns caps the connections open at once (default 2048; negative:
+	// no cap). Past it new connections wait in the listen backlog.
+	MaxConns int
+	// BodyGrace is how long a body may take before MinBodyRate applies
+	// (default 5s).
+	BodyGrace time.Duration
+	// MinBodyRate is the least average rate, in bytes a second after the
+	// grace, at which a request body must arrive (default 16 KiB;
+	// negative: no minimum). A slower body fails with ErrSlowBody, which
+	// the API answers with 408, and its connection is closed. However
+	// fast, the body must be in within WriteTimeout.
+	MinBodyRate int
+	// Logger receives connection-level errors of net/http (default: discarded).
+	Logger *slog.Logger
+}
+
+func (o *ServerOptions) setDefaults() {
+	orDefault(&o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	orDefault(&o.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	orDefault(&o.IdleTimeout, DefaultIdleTimeout)
+	orDefault(&o.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&o.MaxConns, DefaultMaxConns)
+	orDefault(&o.BodyGrace, DefaultBodyGrace)
+	orDefault(&o.MinBodyRate, DefaultMinBodyRate)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// orDefault sets a zero *p to v.
+func orDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Validate reports options NewServer cannot use.
+func (o ServerOptions) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ReadHeaderTimeout", o.ReadHeaderTimeout}, {"IdleTimeout", o.IdleTimeout},
+		{"WriteTimeout", o.WriteTimeout}, {"BodyGrace", o.BodyGrace}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %v: want a positive duration", d.name, d.v)
+		}
+	}
+	if o.MaxHeaderBytes < 0 {
+		return fmt.Errorf("MaxHeaderBytes %d: want a positive size", o.MaxHeaderBytes)
+	}
+	return nil
+}
+
+// NewServer returns an http.Server for h bounded by o; serve it on a
+// listener from LimitListener. It panics when o fails Validate.
+//
+// With a minimum body rate there is no fixed ReadTimeout: the body's
+// deadline moves as its bytes arrive (see ServerOptions.MinBodyRate), up to
+// WriteTimeout, past which no answer could be written anyway.
+func NewServer(h http.Handler, o ServerOptions) *http.Server {
+	if err := o.Validate(); err != nil {
+		panic("api.NewServer: " + err.Error())
+	}
+	o.setDefaults()
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		IdleTimeout:       o.IdleTimeout,
+		WriteTimeout:      o.WriteTimeout,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+	}
+	if o.MinBodyRate > 0 {
+		srv.Handler = minBodyRate(h, bodyLimits{grace: o.BodyGrace, rate: float64(o.MinBodyRate), max: o.WriteTimeout})
+	} else {
+		srv.ReadTimeout = o.WriteTimeout
+	}
+	return srv
+}
+
+// LimitListener caps the connections ln hands out at o.MaxConns.
+func LimitListener(ln net.Listener, o ServerOptions) net.Listener {
+	o.setDefaults()
+	if o.MaxConns < 0 {
+		return ln
+	}
+	return netutil.LimitListener(ln, o.MaxConns)
+}
+
+// ErrSlowBody is the error reading a request body that arrives slower
+// than ServerOptions.MinBodyRate allows.
+var ErrSlowBody = errors.New("request body arrives too slowly")
+
+// bodyLimits are how fast a body must arrive: within grace, then at rate
+// bytes a second on average, and all of it within max.
+type bodyLimits struct {
+	grace time.Duration
+	rate  float64
+	max   time.Duration
+}
+
+// deadline is when a body of which n bytes have arrived since start falls
+// behind.
+func (l bodyLimits) deadline(start time.Time, n int64) time.Time {
+	return start.Add(min(l.grace+time.Duration(float64(n)/l.rate*float64(time.Second)), l.max))
+}
+
+// minBodyRate gives each request body a read deadline of grace plus the
+// time its bytes so far would take at rate, moved on as bytes arrive: a
+// client that sends at least rate bytes a second never meets it, one that
+// trickles meets it within grace of falling behind.
+func minBodyRate(next http.Handler, l bodyLimits) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		start := time.Now()
+		if err := rc.SetReadDeadline(l.deadline(start, 0)); err != nil {
+			next.ServeHTTP(w, r) // a writer without deadlines: nothing to enforce with
+			return
+		}
+		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, start: start, limits: l}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type rateBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	start  time.Time
+	limits bodyLimits
+	n      int64
+	err    error
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.err = fmt.Errorf("%w: %d bytes in %v", ErrSlowBody, b.n, time.Since(b.start).Round(time.Millisecond))
+		return n, b.err
+	case err == nil && n > 0:
+		// Never at the end of the body: net/http then clears the deadline
+		// and watches the connection with a read of its own, which a
+		// deadline set afterwards would cut short, cancelling the request.
+		b.rc.SetReadDeadline(b.limits.deadline(b.start, b.n))
+	}
+	return n, err
+}
