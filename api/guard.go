@@ -23,6 +23,8 @@ const (
 	RejectPayloadTooLarge      = "payload_too_large"
 	RejectRequestTimeout       = "request_timeout"
 	RejectUnsupportedMediaType = "unsupported_media_type"
+	RejectQueryTooExpensive    = "query_too_expensive"
+	RejectOverloaded           = "overloaded"
 )
 
 // Guard is the access control in front of an HTTP API: it identifies the

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/picdex/picdex/index"
 )
 
 // metrics are the API's Prometheus series. Every label has a bounded set
@@ -16,6 +18,7 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	rejections *prometheus.CounterVec
+	searches   *prometheus.HistogramVec
 }
 
 // durationBuckets reach past the 30 s search timeout.
@@ -42,9 +45,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "picdex_http_rejections_total",
 			Help: "Requests refused before or instead of doing their work, by reason.",
 		}, []string{"reason"})),
+		searches: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "picdex_search_duration_seconds",
+			Help:    "Time to answer a search, by query class (index.QueryClass, or invalid) and whether it was expensive.",
+			Buckets: durationBuckets,
+		}, []string{"class", "expensive"})),
 	}
 	for _, r := range []string{RejectUnauthorized, RejectForbidden, RejectRateLimited,
-		RejectPayloadTooLarge, RejectRequestTimeout, RejectUnsupportedMediaType} {
+		RejectPayloadTooLarge, RejectRequestTimeout, RejectUnsupportedMediaType,
+		RejectQueryTooExpensive, RejectOverloaded} {
 		m.rejections.WithLabelValues(r) // a zero series, so a dashboard sees the reason before it happens
 	}
 	return m
@@ -92,6 +101,18 @@ func methodLabel(m string) string {
 		return m
 	}
 	return "other"
+}
+
+// searched times one search by its class.
+func (s *server) searched(req *index.Request, took time.Duration) {
+	if s.metrics == nil {
+		return
+	}
+	class, expensive := "invalid", "false"
+	if c, _ := index.Classify(req); c.Class != "" { // over the budget has a class too
+		class, expensive = string(c.Class), strconv.FormatBool(c.Expensive)
+	}
+	s.metrics.searches.WithLabelValues(class, expensive).Observe(took.Seconds())
 }
 
 // reject counts a request refused for reason (a Reject* constant, or a new

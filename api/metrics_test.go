@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -59,6 +60,8 @@ func TestMetrics(t *testing.T) {
 	call(t, "POST", base+"/v1/images", bearerOf(writeKey), "text/plain", `{}`)                     // unsupported_media_type
 	call(t, "POST", base+"/v1/search", "", "application/json", strings.Repeat(" ", 2<<20))         // payload_too_large
 	call(t, "POST", base+"/v1/search", "", "text/csv", `q`)                                        // unsupported_media_type
+	call(t, "GET", base+"/v1/search?q="+url.QueryEscape(manyPatterns(20)), "", "", "")             // query_too_expensive
+	call(t, "GET", base+"/v1/search?q=red*", "", "", "")                                           // an expensive search
 	if _, _, _, conn, err := dribble(addr, "Authorization: Bearer "+writeKey+"\r\n"); err == nil { // request_timeout
 		conn.Close()
 	} else {
@@ -67,19 +70,24 @@ func TestMetrics(t *testing.T) {
 
 	got := series(t, reg)
 	for key, want := range map[string]float64{
-		`picdex_http_requests_total{method=GET,route=/v1/search,status=200}`:     2,
+		`picdex_http_requests_total{method=GET,route=/v1/search,status=200}`:     3,
 		`picdex_http_requests_total{method=GET,route=/v1/images/*id,status=200}`: 1,
 		`picdex_http_requests_total{method=GET,route=unmatched,status=404}`:      1,
 		`picdex_http_requests_total{method=other,route=unmatched,status=405}`:    1,
 		`picdex_http_requests_total{method=POST,route=/v1/images,status=401}`:    1,
 		`picdex_http_requests_total{method=POST,route=/v1/images,status=408}`:    1,
-		`picdex_http_request_duration_seconds{method=GET,route=/v1/search}`:      2,
+		`picdex_http_request_duration_seconds{method=GET,route=/v1/search}`:      4,
 		`picdex_http_rejections_total{reason=unauthorized}`:                      1,
 		`picdex_http_rejections_total{reason=forbidden}`:                         1,
 		`picdex_http_rejections_total{reason=unsupported_media_type}`:            2,
 		`picdex_http_rejections_total{reason=payload_too_large}`:                 1,
 		`picdex_http_rejections_total{reason=request_timeout}`:                   1,
 		`picdex_http_rejections_total{reason=rate_limited}`:                      0,
+		`picdex_http_rejections_total{reason=query_too_expensive}`:               1,
+		`picdex_http_rejections_total{reason=overloaded}`:                        0,
+		`picdex_search_duration_seconds{class=term,expensive=false}`:             2,
+		`picdex_search_duration_seconds{class=pattern,expensive=true}`:           1,
+		`picdex_search_duration_seconds{class=pattern,expensive=false}`:          1, // over the budget
 	} {
 		v, ok := got[key]
 		if !ok || v != want {
@@ -111,4 +119,13 @@ func TestNoRegistererNoMetrics(t *testing.T) {
 			t.Errorf("%s in the default registry", mf.GetName())
 		}
 	}
+}
+
+// manyPatterns is a query of n distinct prefixes, over the budget's 16.
+func manyPatterns(n int) string {
+	var ps []string
+	for i := range n {
+		ps = append(ps, string(rune('a'+i%26))+string(rune('a'+i/26))+"*")
+	}
+	return strings.Join(ps, " ")
 }

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/gin-gonic/gin"
@@ -140,7 +141,9 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.SearchTimeout)
 	defer cancel()
+	start := time.Now()
 	res, err := s.opts.Searcher.Search(ctx, req)
+	s.searched(req, time.Since(start))
 	if err != nil {
 		s.fail(c, err)
 		return

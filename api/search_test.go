@@ -70,11 +70,7 @@ func TestSizeZeroReturnsNoHits(t *testing.T) {
 
 func TestQueryTooExpensive(t *testing.T) {
 	s := newServer(t)
-	var patterns []string
-	for c := 'a'; c <= 'z'; c++ {
-		patterns = append(patterns, string(c)+"*")
-	}
-	w := s.get(t, "/v1/search?q="+url.QueryEscape(strings.Join(patterns, " ")))
+	w := s.get(t, "/v1/search?q="+url.QueryEscape(manyPatterns(26)))
 	d := wantError(t, w, http.StatusBadRequest, "query_too_expensive")
 	if d.Limit != "max_patterns" || d.Param != "q" || !strings.Contains(d.Message, "16") {
 		t.Errorf("detail %+v: want the max_patterns limit named, with its value", d)
