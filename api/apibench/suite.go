@@ -240,14 +240,14 @@ func loadSuite(ctx context.Context, w io.Writer, o Options, data, scratch string
 	var ratios, freeP99, limP99 []float64
 	fives := 0
 	for rep := range o.Repeat {
-		free, err := measureServe(ctx, o, data, client, Load{Clients: o.Conns, Duration: o.Duration, Workload: v.Mixed(), Seed: uint64(rep)})
+		free, freeRSS, err := measureServe(ctx, o, data, client, Load{Clients: o.Conns, Duration: o.Duration, Workload: v.Mixed(), Seed: uint64(rep)})
 		if err != nil {
 			return err
 		}
 		// Each of the 50 keys gets a hundredth of what the server
 		// answered unlimited, so together they are admitted about half.
 		limit := max(1, int(free.PerSecond()/100))
-		limited, err := measureServe(ctx, o, data, client, Load{Clients: o.Conns, Duration: o.Duration, Workload: v.Mixed(), Keys: keys, Seed: uint64(rep)},
+		limited, limRSS, err := measureServe(ctx, o, data, client, Load{Clients: o.Conns, Duration: o.Duration, Workload: v.Mixed(), Keys: keys, Seed: uint64(rep)},
 			"--api-keys", keyFile, "--rate-limit", strconv.Itoa(limit))
 		if err != nil {
 			return err
@@ -257,8 +257,8 @@ func loadSuite(ctx context.Context, w io.Writer, o Options, data, scratch string
 		freeP99 = append(freeP99, float64(free.Admitted.P99))
 		limP99 = append(limP99, float64(limited.Admitted.P99))
 		fives += free.Count5xx() + limited.Count5xx()
-		fmt.Fprintf(w, "  run %d, unlimited:          %s\n", rep+1, free)
-		fmt.Fprintf(w, "  run %d, %4d/s per key:    %s\n", rep+1, limit, limited)
+		fmt.Fprintf(w, "  run %d, unlimited:          %s; peak RSS %s\n", rep+1, free, mib(freeRSS))
+		fmt.Fprintf(w, "  run %d, %4d/s per key:    %s; peak RSS %s\n", rep+1, limit, limited, mib(limRSS))
 		for _, e := range append(free.FirstErrors, limited.FirstErrors...) {
 			fmt.Fprintf(w, "         5xx: %s\n", e)
 		}
@@ -270,20 +270,23 @@ func loadSuite(ctx context.Context, w io.Writer, o Options, data, scratch string
 	return nil
 }
 
-// measureServe starts serve with extra flags, warms it up and applies l.
-func measureServe(ctx context.Context, o Options, data string, client *http.Client, l Load, flags ...string) (*Report, error) {
+// measureServe starts serve with extra flags, warms it up and applies l;
+// it also reports the server's peak RSS during the load.
+func measureServe(ctx context.Context, o Options, data string, client *http.Client, l Load, flags ...string) (*Report, int64, error) {
 	srv, err := startServe(ctx, o.Binary, data, flags...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer srv.stop()
 	l.BaseURL = srv.url
 	warm := l
 	warm.Duration = min(5*time.Second, l.Duration)
 	if _, err := warm.Run(ctx, client); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return l.Run(ctx, client)
+	peak := newPeak(srv.pid())
+	rep, err := l.Run(ctx, client)
+	return rep, peak.stop(), err
 }
 
 // server is a `picdex serve` child process.
