@@ -98,6 +98,9 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 				}
 			}
 		}()
+		if a.err = ctx.Err(); a.err != nil {
+			return a // a sequential run that ended meanwhile
+		}
 		select {
 		case f.sem <- struct{}{}:
 			defer func() { <-f.sem }()
