@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"path"
 	"strconv"
 	"strings"
 
@@ -196,10 +195,11 @@ func clientAddr(r *http.Request) string {
 // publicScope is the scope a call to the public API needs, by route
 // prefix. Anything under /v1 that no rule names needs admin, so a route
 // that lands later (/v1/admin/*, /v1/stats) is closed until a rule opens
-// it. The path is cleaned first, as a router that removes extra slashes
-// would see it.
+// it. It reads the path exactly as the router matches it, never cleaned:
+// "/v1/images/../../x" is routed to /v1/images/{id} with the id
+// "../../x", so cleaning it to "/x" would let a delete through unguarded.
 func publicScope(r *http.Request) Scope {
-	p := path.Clean("/" + r.URL.Path)
+	p := r.URL.Path
 	switch {
 	case p != "/v1" && !strings.HasPrefix(p, "/v1/"):
 		return 0 // probes, /metrics, /openapi.json and the UI
@@ -217,7 +217,7 @@ func publicScope(r *http.Request) Scope {
 // isProbe tells the requests no limit or key may hold up: liveness,
 // readiness and metrics scrapes.
 func isProbe(r *http.Request) bool {
-	switch path.Clean("/" + r.URL.Path) {
+	switch r.URL.Path { // exactly as routed, like publicScope
 	case "/healthz", "/readyz", "/metrics":
 		return true
 	}

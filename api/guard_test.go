@@ -114,6 +114,11 @@ func TestAuth(t *testing.T) {
 		{"GET", "/v1/admin/jobs/1", bearerOf(adminKey), "", 404, "not_found", ""},
 		{"GET", "/v1//admin/jobs/1", bearerOf(writeKey), "", 403, "forbidden", ""},
 		{"GET", "/v1/unknown", "", "", 401, "unauthorized", ""},
+		// Dot segments are routed as they are, to /v1/images/{id} with
+		// an id holding them: the guard sees the same path.
+		{"DELETE", "/v1/images/%2e%2e%2f%2e%2e%2fvictim", "", "", 401, "unauthorized", ""},
+		{"DELETE", "/v1/images/%2e%2e%2f%2e%2e%2fhealthz", "", "", 401, "unauthorized", ""},
+		{"DELETE", "/v1/images/a/../../../b", "", "", 401, "unauthorized", ""},
 	}
 	open := []tc{
 		{"GET", "/v1/search?q=red", "", "", 200, "", ""},
