@@ -141,6 +141,11 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.SearchTimeout)
 	defer cancel()
+	client := clientAddr(c.Request)
+	if k, ok := KeyFromContext(c.Request.Context()); ok {
+		client = k.ID
+	}
+	ctx = index.WithClient(ctx, client)
 	start := time.Now()
 	res, err := s.opts.Searcher.Search(ctx, req)
 	s.searched(req, time.Since(start))

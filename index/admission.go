@@ -22,6 +22,10 @@ type Admission struct {
 	// Wait is the longest one waits for its turn (default 5s, and never
 	// past the search's own deadline); past it, ErrOverloaded.
 	Wait time.Duration
+	// PerClient is how many expensive searches one client (WithClient)
+	// may have running or waiting at once (default 2), so that one client
+	// cannot hold every turn and place in the queue.
+	PerClient int
 }
 
 func (a *Admission) setDefaults() {
@@ -36,6 +40,17 @@ func (a *Admission) setDefaults() {
 	if a.Wait <= 0 {
 		a.Wait = 5 * time.Second
 	}
+	if a.PerClient <= 0 {
+		a.PerClient = 2
+	}
+}
+
+type clientKey struct{}
+
+// WithClient says on whose behalf a search runs (an API key's id, or a
+// client address), for the per-client share of admission.
+func WithClient(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, clientKey{}, id)
 }
 
 // ErrOverloaded means the search was refused to protect the others: too
@@ -48,15 +63,47 @@ type admission struct {
 	opts    Admission
 	slots   chan struct{}
 	waiting atomic.Int64
+
+	mu      sync.Mutex
+	clients map[string]int // expensive searches in flight per client
 }
 
 func newAdmission(o Admission) *admission {
 	o.setDefaults()
-	return &admission{opts: o, slots: make(chan struct{}, o.Expensive)}
+	return &admission{opts: o, slots: make(chan struct{}, o.Expensive), clients: map[string]int{}}
 }
 
 // admit waits for an expensive search's turn and returns its release.
 func (a *admission) admit(ctx context.Context) (func(), error) {
+	client, _ := ctx.Value(clientKey{}).(string)
+	if client != "" {
+		a.mu.Lock()
+		if a.clients[client] >= a.opts.PerClient {
+			a.mu.Unlock()
+			return nil, ErrOverloaded
+		}
+		a.clients[client]++
+		a.mu.Unlock()
+	}
+	done := func() {
+		if client != "" {
+			a.mu.Lock()
+			if a.clients[client]--; a.clients[client] <= 0 {
+				delete(a.clients, client)
+			}
+			a.mu.Unlock()
+		}
+	}
+	release, err := a.turn(ctx)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	return func() { release(); done() }, nil
+}
+
+// turn waits for one of the expensive slots.
+func (a *admission) turn(ctx context.Context) (func(), error) {
 	release := func() { <-a.slots }
 	select {
 	case a.slots <- struct{}{}:

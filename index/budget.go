@@ -20,8 +20,9 @@ type Budget struct {
 	// it counts five; a pattern counts every term it expands to in each
 	// field (default 1024, as Lucene's classic clause limit).
 	MaxTerms int `json:"max_terms,omitempty"`
-	// MaxPatterns bounds the distinct prefix, wildcard, regexp and fuzzy
-	// clauses (default 16; duplicates are merged by the parser first).
+	// MaxPatterns bounds the distinct prefix, wildcard, regexp, fuzzy and
+	// range clauses (default 16; duplicates are merged by the parser
+	// first).
 	MaxPatterns int `json:"max_patterns,omitempty"`
 	// MaxPatternStates bounds the automaton states one regexp or wildcard
 	// may build on a shard (default 10,000, as bleve's own limit).
@@ -30,6 +31,10 @@ type Budget struct {
 	// patterns is expensive (default 100, about twenty words on the
 	// default fields): see Admission.
 	ExpensiveTerms int `json:"expensive_terms,omitempty"`
+	// MaxPageBytes bounds the stored records of one page of hits
+	// (default 32 MiB, the size of the largest ingest body): a thousand
+	// records of a megabyte each are a gigabyte to hold and encode.
+	MaxPageBytes int `json:"max_page_bytes,omitempty"`
 }
 
 // Budget defaults.
@@ -38,7 +43,10 @@ const (
 	DefaultMaxPatterns      = 16
 	DefaultMaxPatternStates = 10000
 	DefaultExpensiveTerms   = 100
+	DefaultMaxPageBytes     = 32 << 20
 	expensiveWindow         = 1000 // from+size past which a search is expensive
+	expensiveSize           = 100  // hits per page past which a search is expensive
+	expensiveRanges         = 2    // range clauses in q past which a search is expensive
 )
 
 func (b Budget) withDefaults() Budget {
@@ -53,6 +61,9 @@ func (b Budget) withDefaults() Budget {
 	}
 	if b.ExpensiveTerms <= 0 {
 		b.ExpensiveTerms = DefaultExpensiveTerms
+	}
+	if b.MaxPageBytes <= 0 {
+		b.MaxPageBytes = DefaultMaxPageBytes
 	}
 	return b
 }
@@ -96,7 +107,7 @@ const (
 type Cost struct {
 	Class    QueryClass
 	Terms    int // terms of words and phrases, times the fields searched
-	Patterns int // distinct multi-term clauses
+	Patterns int // distinct multi-term clauses: prefix, wildcard, regexp, fuzzy and range
 	// Expensive searches are admitted through a small separate budget
 	// and run at low priority (see Admission).
 	Expensive bool
@@ -120,7 +131,7 @@ func Classify(req *Request) (Cost, error) {
 // compiled here, so an invalid one is refused before any shard works.
 func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 	c := Cost{}
-	phrases := false
+	phrases, ranges := false, 0
 	var err error
 	query.Walk(p.tree, func(n query.Node) bool {
 		if err != nil {
@@ -148,6 +159,11 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 			if _, e := compilePattern(n.Pattern); e != nil {
 				err = posError(n.Pos(), "invalid regular expression %q: %v", n.Pattern, e)
 			}
+		case *query.Range:
+			// A range reads every document's column: cheap once, but
+			// forty of them are a second of work.
+			c.Patterns++
+			ranges++
 		}
 		return true
 	})
@@ -155,7 +171,7 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 		return c, err
 	}
 	switch {
-	case c.Patterns > 0:
+	case c.Patterns > ranges:
 		c.Class = ClassPattern
 	case phrases:
 		c.Class = ClassPhrase
@@ -163,20 +179,21 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 		c.Class = ClassTerm
 	case p.similar != nil:
 		c.Class = ClassSimilar
-	case p.req.Filter.isZero() && len(p.facets) == 0:
+	case p.req.Filter.isZero() && len(p.facets) == 0 && ranges == 0:
 		c.Class = ClassMatchAll
 	default:
 		c.Class = ClassFilter
 	}
 	if c.Patterns > b.MaxPatterns {
 		return c, &BudgetError{Limit: "max_patterns", Max: b.MaxPatterns, Got: c.Patterns,
-			What: "prefix, wildcard, regexp and fuzzy clauses"}
+			What: "prefix, wildcard, regexp, fuzzy and range clauses"}
 	}
 	if c.Terms > b.MaxTerms {
 		return c, &BudgetError{Limit: "max_terms", Max: b.MaxTerms, Got: c.Terms,
 			What: "terms searched (words and phrase words, times the fields each searches)"}
 	}
-	c.Expensive = c.Patterns > 0 || c.Terms > b.ExpensiveTerms || p.from+p.size > expensiveWindow
+	c.Expensive = c.Patterns > ranges || ranges > expensiveRanges || c.Terms > b.ExpensiveTerms ||
+		p.from+p.size > expensiveWindow || p.size > expensiveSize
 	return c, nil
 }
 

@@ -202,6 +202,10 @@ func TestClassify(t *testing.T) {
 		{Request{Query: "bus~1"}, ClassPattern, true},
 		{Request{Query: manyWords(30)}, ClassTerm, true},
 		{Request{Query: "bus", From: 995, Size: new(10)}, ClassTerm, true},
+		{Request{Query: "bus", Size: new(101)}, ClassTerm, true},
+		{Request{Query: "width:>100"}, ClassFilter, false},
+		{Request{Query: "bus width:>100"}, ClassTerm, false},
+		{Request{Query: "width:>1 width:>2 width:>3"}, ClassFilter, true},
 	} {
 		c, err := Classify(&tc.req)
 		require.NoError(t, err, tc.req.Query)
@@ -346,4 +350,92 @@ func TestStepAside(t *testing.T) {
 	exit()
 	<-done
 	require.Nil(t, fg.idleCh())
+}
+
+// TestQueryRanges holds ranges in the query string, which walk the term
+// dictionaries into a bitmap, to a count over the records, for numbers
+// and keywords, inclusive and exclusive bounds, after deletes.
+func TestQueryRanges(t *testing.T) {
+	recs := skewedCorpus(300, 5)
+	ix := openWith(t, 3, recs)
+	deleted := map[string]bool{}
+	var dels []record.Record
+	for i := 0; i < len(recs); i += 7 {
+		deleted[recs[i].ID] = true
+		dels = append(dels, record.Record{ID: recs[i].ID, Op: record.OpDelete})
+	}
+	require.NoError(t, ix.Apply(context.Background(), dels))
+	count := func(keep func(r *record.Record) bool) uint64 {
+		n := uint64(0)
+		for i := range recs {
+			if !deleted[recs[i].ID] && keep(&recs[i]) {
+				n++
+			}
+		}
+		return n
+	}
+	for q, keep := range map[string]func(r *record.Record) bool{
+		"width:>=1000":               func(r *record.Record) bool { return r.Width >= 1000 },
+		"width:>1000":                func(r *record.Record) bool { return r.Width > 1000 },
+		"width:<1000":                func(r *record.Record) bool { return r.Width < 1000 },
+		"width:<=1000":               func(r *record.Record) bool { return r.Width <= 1000 },
+		"format:>jpeg":               func(r *record.Record) bool { return r.Format > "jpeg" },
+		"format:>=png":               func(r *record.Record) bool { return r.Format >= "png" },
+		"format:<png":                func(r *record.Record) bool { return r.Format < "png" },
+		"+width:>=1000 +height:<800": func(r *record.Record) bool { return r.Width >= 1000 && r.Height < 800 },
+	} {
+		want := count(keep)
+		require.NotZero(t, want, q)
+		res := mustSearch(t, ix, Request{Query: q, Size: new(0)})
+		require.Equal(t, want, res.Total, q)
+	}
+}
+
+// TestAdmissionPerClient: one client cannot take every turn and queue
+// place; another client's expensive search still queues.
+func TestAdmissionPerClient(t *testing.T) {
+	ix := openWith(t, 1, skewedCorpus(200, 1))
+	g := &gateShard{Shard: ix.shards[0], entered: make(chan struct{}, 4), release: make(chan struct{})}
+	f := NewFanout([]Shard{g}, FanoutOptions{Admission: Admission{Expensive: 1, Queue: 4, PerClient: 1}})
+	a, b := WithClient(context.Background(), "a"), WithClient(context.Background(), "b")
+	first := make(chan error, 1)
+	go func() {
+		_, err := f.Search(a, &Request{Query: "bus*"})
+		first <- err
+	}()
+	<-g.entered
+	_, err := f.Search(a, &Request{Query: "riv*"})
+	require.ErrorIs(t, err, ErrOverloaded, "a second expensive search of the same client")
+	queued := make(chan error, 1)
+	go func() {
+		_, err := f.Search(b, &Request{Query: "riv*"})
+		queued <- err
+	}()
+	require.Eventually(t, func() bool { return f.admit.waiting.Load() == 1 }, 5*time.Second, time.Millisecond)
+	close(g.release)
+	require.NoError(t, <-first)
+	require.NoError(t, <-queued)
+	_, err = f.Search(a, &Request{Query: "bus*"})
+	require.NoError(t, err, "the client's share is free again")
+}
+
+// TestHeavyFacetsAreExpensive: a term facet whose field has shown many
+// values on a shard makes later requests for it expensive.
+func TestHeavyFacetsAreExpensive(t *testing.T) {
+	var recs []record.Record
+	for i := range heavyFacetValues + 100 {
+		id := fmt.Sprintf("h%05d", i)
+		recs = append(recs, record.Record{ID: id, URL: "https://example.com/" + id, Title: "bus", Tags: []string{"t" + id}})
+	}
+	ix := openWith(t, 1, recs)
+	g := &gateShard{Shard: ix.shards[0], entered: make(chan struct{}, 4), release: make(chan struct{})}
+	close(g.release) // only count the low-priority calls
+	f := NewFanout([]Shard{g}, FanoutOptions{})
+	req := Request{Query: "bus", Facets: []string{"tags:5", "format"}}
+	mustSearch(t, f, req) // learns that tags has many values
+	require.Empty(t, g.entered, "the first request could not know")
+	mustSearch(t, f, req)
+	require.Len(t, g.entered, 1, "the second runs at low priority, as an expensive search")
+	mustSearch(t, f, Request{Query: "bus", Facets: []string{"format"}})
+	require.Len(t, g.entered, 1, "a light facet stays cheap")
 }

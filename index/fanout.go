@@ -3,10 +3,12 @@ package index
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -56,6 +58,10 @@ type Fanout struct {
 	sem    chan struct{}
 	admit  *admission
 	opts   FanoutOptions
+	// facetValues is, per term facet field, the most distinct values one
+	// shard has returned for it: what a request for that facet may cost,
+	// which the request alone cannot tell (see heavyFacets).
+	facetValues sync.Map // field → int
 }
 
 // NewFanout returns a Searcher over shards; it does not own them.
@@ -159,6 +165,9 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !cost.Expensive && f.heavyFacets(p) {
+		cost.Expensive = true
+	}
 	if cost.Expensive {
 		release, err := f.admit.admit(ctx)
 		if err != nil {
@@ -244,6 +253,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 			continue
 		}
 		status.Successful++
+		f.learnFacets(p, r.Facets)
 		res.Total += r.Total
 		lists = append(lists, r.Hits)
 		facetParts = append(facetParts, r.Facets)
@@ -276,7 +286,9 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		hl = &highlighter{an: an, terms: stats.DocFreq}
 	}
 	if hl != nil {
-		hl.highlightAll(merged)
+		if err := hl.highlightAll(ctx, merged); err != nil {
+			return nil, fmt.Errorf("highlighting: %w", err)
+		}
 	}
 	for i := range merged {
 		if merged[i].Image == nil {
@@ -312,34 +324,84 @@ func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus
 	for i, h := range page {
 		byShard[h.shard] = append(byShard[h.shard], i)
 	}
-	_, errs := callShards(ctx, f, false, func(ctx context.Context, s int, sh Shard) (struct{}, error) {
+	// Each call returns its records rather than storing them: a call still
+	// running when ctx ends must not write into the page.
+	raws, errs := callShards(ctx, f, false, func(ctx context.Context, s int, sh Shard) ([]json.RawMessage, error) {
 		if len(byShard[s]) == 0 {
-			return struct{}{}, nil
+			return nil, nil
 		}
 		ids := make([]string, len(byShard[s]))
 		for j, i := range byShard[s] {
 			ids[j] = page[i].ID
 		}
-		raws, err := sh.Fetch(ctx, ids)
-		if err != nil {
-			return struct{}{}, err
-		}
-		for j, i := range byShard[s] {
-			page[i].Image = raws[j]
-		}
-		return struct{}{}, nil
+		return sh.Fetch(ctx, ids)
 	})
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fetching the page: %w", err)
+	}
+	size := 0
 	for s, err := range errs {
 		if err != nil {
 			status.Failed++
 			status.Successful--
 			status.Failures = append(status.Failures, ShardFailure{Shard: f.shards[s].String(), Reason: "fetch: " + err.Error()})
+			continue
 		}
+		for j, i := range byShard[s] {
+			if j < len(raws[s]) {
+				page[i].Image = raws[s][j]
+				size += len(raws[s][j])
+			}
+		}
+	}
+	if size > f.opts.Budget.MaxPageBytes {
+		return &BudgetError{Limit: "max_page_bytes", Max: f.opts.Budget.MaxPageBytes, Got: size,
+			What: "bytes of records in the page; ask for fewer hits (size)"}
 	}
 	if status.Successful <= 0 && len(page) > 0 {
 		return fmt.Errorf("%w: %w", ErrAllShardsFailed, firstFailure(errs))
 	}
 	return nil
+}
+
+// heavyFacetValues is how many distinct values per shard make a term
+// facet expensive: every shard reports every value of a term facet, so
+// that the counts are exact, and a facet on colours or free-form tags of
+// a large index is then tens of thousands of values to count, send and
+// merge (about 100 ms at 100,000 records).
+const heavyFacetValues = 5000
+
+// heavyFacets reports whether a request asks for a term facet whose field
+// has had more than heavyFacetValues values on one shard.
+func (f *Fanout) heavyFacets(p *plan) bool {
+	for _, fs := range p.facets {
+		if fs.kind == kindNumber || fs.kind == kindDate {
+			continue // fixed buckets
+		}
+		if n, ok := f.facetValues.Load(fs.field); ok && n.(int) > heavyFacetValues {
+			return true
+		}
+	}
+	return false
+}
+
+// learnFacets records how many values a shard returned for each term
+// facet, keeping the most seen: a field whose values are many for some
+// queries stays expensive for all, so that light queries cannot be mixed
+// in to get heavy ones past admission.
+func (f *Fanout) learnFacets(p *plan, facets map[string][]FacetValue) {
+	for _, fs := range p.facets {
+		if fs.kind == kindNumber || fs.kind == kindDate {
+			continue
+		}
+		n := len(facets[fs.name])
+		for {
+			old, loaded := f.facetValues.LoadOrStore(fs.field, n)
+			if !loaded || old.(int) >= n || f.facetValues.CompareAndSwap(fs.field, old, n) {
+				break
+			}
+		}
+	}
 }
 
 // firstFailure is the first error of a phase, for the error that says

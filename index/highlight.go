@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"encoding/json"
 	"html"
 	"runtime"
@@ -17,6 +18,11 @@ import (
 var highlightFields = []string{fieldTitle, fieldCaption, fieldAlt}
 
 const fragmentBytes = 160
+
+// highlightScanBytes bounds the text of a field analysed for highlights:
+// a fragment shows one window around the first match, and a match past
+// the first 8 KiB of a 64 KiB caption is not worth analysing the rest for.
+const highlightScanBytes = 8 << 10
 
 // textAnalyzer returns the analyzer of the text fields, built once.
 var textAnalyzerOnce = sync.OnceValues(func() (analysis.Analyzer, error) {
@@ -39,8 +45,8 @@ type highlighter struct {
 
 // highlightAll highlights the fetched hits of a page, spread over the
 // available cores: re-analysing a page of records is a visible share of a
-// search's latency.
-func (h *highlighter) highlightAll(hits []ShardHit) {
+// search's latency. It stops at ctx's deadline.
+func (h *highlighter) highlightAll(ctx context.Context, hits []ShardHit) error {
 	workers := min(runtime.GOMAXPROCS(0), (len(hits)+3)/4)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -48,7 +54,7 @@ func (h *highlighter) highlightAll(hits []ShardHit) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < len(hits); i = int(next.Add(1)) - 1 {
+			for i := int(next.Add(1)) - 1; i < len(hits) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
 				if hits[i].Image != nil {
 					hits[i].Highlights = h.highlight(hits[i].Image)
 				}
@@ -56,6 +62,7 @@ func (h *highlighter) highlightAll(hits []ShardHit) {
 		}()
 	}
 	wg.Wait()
+	return ctx.Err()
 }
 
 // highlight returns <mark>ed, HTML-escaped fragments for a stored record.
@@ -86,9 +93,17 @@ func (h *highlighter) highlight(raw []byte) map[string][]string {
 		if s == "" {
 			continue
 		}
+		scan := s
+		if len(scan) > highlightScanBytes {
+			cut := highlightScanBytes
+			for cut > 0 && !utf8.RuneStart(scan[cut]) {
+				cut--
+			}
+			scan = scan[:cut]
+		}
 		var spans [][2]int
-		for _, tok := range h.an.Analyze([]byte(s)) {
-			if _, ok := terms[string(tok.Term)]; ok && tok.End <= len(s) {
+		for _, tok := range h.an.Analyze([]byte(scan)) {
+			if _, ok := terms[string(tok.Term)]; ok && tok.End <= len(scan) {
 				spans = append(spans, [2]int{tok.Start, tok.End})
 			}
 		}

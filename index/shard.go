@@ -401,7 +401,7 @@ func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStat
 	if err != nil {
 		return nil, err
 	}
-	tr := translator{text: s.an.text, expand: func(mt multiTerm) ([]string, error) {
+	tr := translator{text: s.an.text, cols: &s.cols, expand: func(mt multiTerm) ([]string, error) {
 		terms, err := ex.terms(mt)
 		if err != nil {
 			return nil, err

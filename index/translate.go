@@ -43,6 +43,7 @@ type expander func(mt multiTerm) ([]string, error)
 type translator struct {
 	text   analysis.Analyzer // analyzes fuzzy clauses into terms
 	expand expander          // nil: let bleve expand natively
+	cols   *columnCache      // the shard's columns, for ranges (nil outside a shard)
 }
 
 // translateQuery turns the request's query string into the scored bleve
@@ -161,7 +162,7 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 			return tr.multi(multiTerm{kind: "regexp", field: field, pattern: n.Pattern})
 		})
 	case *query.Range:
-		return translateRange(n)
+		return tr.rangeQuery(n)
 	}
 	return nil, posError(n.Pos(), "unsupported query clause %T", n)
 }
@@ -332,7 +333,7 @@ func (tr translator) fuzzyMatch(field, text string, fuzz int) (bq.Query, error) 
 	return bq.NewConjunctionQuery(parts), nil
 }
 
-func translateRange(n *query.Range) (bq.Query, error) {
+func (tr translator) rangeQuery(n *query.Range) (bq.Query, error) {
 	field, spec, ok := resolveField(n.Field)
 	if !ok {
 		return nil, posError(n.Pos(), "unknown field %q", n.Field)
@@ -355,7 +356,7 @@ func translateRange(n *query.Range) (bq.Query, error) {
 			}
 			*b.dst = string(numberTerm(v))
 		}
-		q = numberRange(field, lo, hi, minIn, maxIn)
+		q = &termRangeQuery{cols: tr.cols, field: field, lo: lo, hi: hi, loIn: minIn, hiIn: maxIn}
 	case kindDate:
 		var lo, hi time.Time
 		for _, b := range []struct {
@@ -380,9 +381,7 @@ func translateRange(n *query.Range) (bq.Query, error) {
 		if n.Max != nil {
 			hi = foldFor(spec.kind, *n.Max)
 		}
-		tq := bq.NewTermRangeInclusiveQuery(lo, hi, &minIn, &maxIn)
-		tq.SetField(field)
-		q = tq
+		q = &termRangeQuery{cols: tr.cols, field: field, lo: lo, hi: hi, loIn: minIn, hiIn: maxIn}
 	default:
 		return nil, posError(n.Pos(), "field %s has no order to compare with", field)
 	}
@@ -417,14 +416,6 @@ func dateRange(lo, hi time.Time, loIn, hiIn bool) bq.Query {
 	}
 	q := bq.NewNumericRangeInclusiveQuery(min, max, &loIn, &hiIn)
 	q.SetField(fieldTakenAt)
-	return q
-}
-
-// numberRange matches numeric terms between the encoded bounds; "" is
-// unbounded.
-func numberRange(field, lo, hi string, loIn, hiIn bool) bq.Query {
-	q := bq.NewTermRangeInclusiveQuery(lo, hi, &loIn, &hiIn)
-	q.SetField(field)
 	return q
 }
 
