@@ -175,10 +175,13 @@ func bearer(r *http.Request) (token string, presented bool) {
 // TCP peer's address, never a header a client could set. An IPv6 peer
 // counts by its /64, the block one subscriber usually holds, so rotating
 // addresses within it does not buy fresh limits.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientAddr(r *http.Request) string { return clientOf(r.RemoteAddr) }
+
+// clientOf is the client identity of a host:port peer address.
+func clientOf(hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
-		host = r.RemoteAddr
+		host = hostport
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {

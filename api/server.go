@@ -8,9 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // Defaults for ServerOptions.
@@ -42,6 +41,9 @@ type ServerOptions struct {
 	// MaxConns caps the connections open at once (default 2048; negative:
 	// no cap). Past it new connections wait in the listen backlog.
 	MaxConns int
+	// MaxConnsPerClient caps the connections of one client address
+	// (default half of MaxConns); past it a new connection is closed.
+	MaxConnsPerClient int
 	// BodyGrace is how long a body may take before MinBodyRate applies
 	// (default 5s).
 	BodyGrace time.Duration
@@ -61,6 +63,7 @@ func (o *ServerOptions) setDefaults() {
 	orDefault(&o.IdleTimeout, DefaultIdleTimeout)
 	orDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	orDefault(&o.MaxConns, DefaultMaxConns)
+	orDefault(&o.MaxConnsPerClient, max(1, o.MaxConns/2))
 	orDefault(&o.BodyGrace, DefaultBodyGrace)
 	orDefault(&o.MinBodyRate, DefaultMinBodyRate)
 	if o.Logger == nil {
@@ -120,13 +123,133 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 	return srv
 }
 
-// LimitListener caps the connections ln hands out at o.MaxConns.
-func LimitListener(ln net.Listener, o ServerOptions) net.Listener {
+// LimitListener bounds the connections ln hands out to srv: at most
+// o.MaxConns at once (more wait in the listen backlog), at most
+// o.MaxConnsPerClient from one client address (more are closed at once),
+// and, once seven eighths of the cap are open, a connection that falls
+// idle between requests is closed rather than kept alive, so that
+// keep-alive connections nobody uses cannot hold the server. It installs
+// srv.ConnState, chaining one already set.
+func LimitListener(ln net.Listener, srv *http.Server, o ServerOptions) net.Listener {
 	o.setDefaults()
 	if o.MaxConns < 0 {
 		return ln
 	}
-	return netutil.LimitListener(ln, o.MaxConns)
+	l := &connLimiter{
+		Listener: ln, sem: make(chan struct{}, o.MaxConns),
+		perClient: o.MaxConnsPerClient, pressure: o.MaxConns - o.MaxConns/8,
+		clients: map[string]int{}, idle: map[net.Conn]struct{}{},
+	}
+	next := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		l.connState(c, st)
+		if next != nil {
+			next(c, st)
+		}
+	}
+	return l
+}
+
+type connLimiter struct {
+	net.Listener
+	sem       chan struct{} // a token per open connection
+	perClient int
+	pressure  int // open connections past which idle ones are closed
+
+	mu      sync.Mutex
+	open    int
+	clients map[string]int        // open connections per client address
+	idle    map[net.Conn]struct{} // keep-alive connections between requests
+}
+
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		select {
+		case l.sem <- struct{}{}:
+		default:
+			// At the cap: connections idle between requests make room
+			// for the one waiting.
+			l.reapIdle()
+			l.sem <- struct{}{}
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			<-l.sem
+			return nil, err
+		}
+		client := connClient(c)
+		l.mu.Lock()
+		if l.perClient > 0 && l.clients[client] >= l.perClient {
+			l.mu.Unlock()
+			c.Close()
+			<-l.sem
+			continue
+		}
+		l.clients[client]++
+		l.open++
+		pressed := l.open >= l.pressure
+		l.mu.Unlock()
+		if pressed {
+			l.reapIdle()
+		}
+		return &limitedConn{Conn: c, l: l, client: client}, nil
+	}
+}
+
+// reapIdle closes the connections idle between requests.
+func (l *connLimiter) reapIdle() {
+	l.mu.Lock()
+	reap := make([]net.Conn, 0, len(l.idle))
+	for c := range l.idle {
+		reap = append(reap, c)
+	}
+	l.mu.Unlock()
+	for _, c := range reap {
+		c.Close()
+	}
+}
+
+func (l *connLimiter) connState(c net.Conn, st http.ConnState) {
+	l.mu.Lock()
+	switch st {
+	case http.StateIdle:
+		if l.open >= l.pressure {
+			l.mu.Unlock()
+			c.Close()
+			return
+		}
+		l.idle[c] = struct{}{}
+	default:
+		delete(l.idle, c)
+	}
+	l.mu.Unlock()
+}
+
+// connClient is the address a connection counts against, as for rate
+// limits: its IP, or the /64 of an IPv6 peer.
+func connClient(c net.Conn) string { return clientOf(c.RemoteAddr().String()) }
+
+type limitedConn struct {
+	net.Conn
+	l      *connLimiter
+	client string
+	once   sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		l := c.l
+		l.mu.Lock()
+		l.open--
+		if l.clients[c.client]--; l.clients[c.client] <= 0 {
+			delete(l.clients, c.client)
+		}
+		delete(l.idle, c)
+		l.mu.Unlock()
+		<-l.sem
+	})
+	return err
 }
 
 // ErrSlowBody is the error reading a request body that arrives slower

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,7 @@ func serveBounded(t testing.TB, h http.Handler, o api.ServerOptions) string {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Config = api.NewServer(h, o)
-	ts.Listener = api.LimitListener(ts.Listener, o)
+	ts.Listener = api.LimitListener(ts.Listener, ts.Config, o)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return ts.Listener.Addr().String()
@@ -210,7 +211,8 @@ func TestHeaderTooLarge(t *testing.T) {
 // TestConnectionCap: past MaxConns a new connection waits until one
 // closes.
 func TestConnectionCap(t *testing.T) {
-	addr := serveBounded(t, newServer(t).h, api.ServerOptions{MaxConns: 2})
+	addr := serveBounded(t, newServer(t).h, api.ServerOptions{MaxConns: 2, MaxConnsPerClient: 2})
+	// Two connections busy with requests whose bodies have not come yet.
 	var held []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", addr)
@@ -218,28 +220,15 @@ func TestConnectionCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: picdex\r\n\r\n")
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("held connection: %v %v", resp, err)
-		}
-		held = append(held, c) // kept alive, so still counted
+		fmt.Fprint(c, "POST /v1/search HTTP/1.1\r\nHost: picdex\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n")
+		held = append(held, c)
 	}
+	time.Sleep(100 * time.Millisecond) // both accepted
 	done := make(chan int, 1)
-	go func() {
-		client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
-		resp, err := client.Get("http://" + addr + "/healthz")
-		if err != nil {
-			done <- -1
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
+	go func() { done <- getStatus("http://" + addr + "/healthz") }()
 	select {
 	case code := <-done:
-		t.Fatalf("a third connection was served (%d) while two were open", code)
+		t.Fatalf("a third connection was served (%d) while two were busy", code)
 	case <-time.After(300 * time.Millisecond):
 	}
 	held[0].Close()
@@ -251,6 +240,76 @@ func TestConnectionCap(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the third connection was not served after one closed")
 	}
+}
+
+func getStatus(url string) int {
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return -1
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// keepAlive opens a connection from the local address from (nil: any),
+// answers one request on it and leaves it idle.
+func keepAlive(t *testing.T, addr string, from net.Addr) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: from}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: picdex\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("keep-alive connection: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	return c
+}
+
+// TestIdleConnectionsMakeRoom: at the cap, keep-alive connections idle
+// between requests are closed for a new one; one client cannot hold more
+// than its share, while another still gets in.
+func TestIdleConnectionsMakeRoom(t *testing.T) {
+	addr := serveBounded(t, newServer(t).h, api.ServerOptions{MaxConns: 4, MaxConnsPerClient: 4})
+	var idle []net.Conn
+	for range 4 {
+		idle = append(idle, keepAlive(t, addr, nil))
+	}
+	if code := getStatus("http://" + addr + "/healthz"); code != 200 {
+		t.Fatalf("a new connection at the cap of idle ones: %d", code)
+	}
+	closed := 0
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			closed++
+		}
+	}
+	if closed == 0 {
+		t.Error("no idle connection was closed to make room")
+	}
+
+	addr = serveBounded(t, newServer(t).h, api.ServerOptions{MaxConns: 8, MaxConnsPerClient: 2})
+	keepAlive(t, addr, nil)
+	keepAlive(t, addr, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: picdex\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		t.Error("a third connection of one client was served past its share of 2")
+	}
+	other := keepAlive(t, addr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	other.Close()
 }
 
 func TestServerOptions(t *testing.T) {

@@ -38,8 +38,10 @@ and the UI never need a key.
 without a valid key, N requests a second (bursts of 2N); past it the
 answer is 429 with Retry-After. --cors-origins lets the pages of those
 origins call the API from a browser (off by default). At most --max-conns
-connections are served at once; headers are limited to 64 KiB and 10s,
-and a request body must arrive at 16 KiB/s or more after its first 5s.`
+connections are served at once, at most --max-conns-per-client of them
+from one address, and near the cap connections idle between requests are
+closed to make room; headers are limited to 64 KiB and 10s, and a request
+body must arrive at 16 KiB/s or more after its first 5s.`
 
 // securityFlags are the access flags of the commands that serve the API.
 type securityFlags struct {
@@ -48,6 +50,7 @@ type securityFlags struct {
 	rateLimit        *float64
 	corsOrigins      *string
 	maxConns         *int
+	maxConnsClient   *int
 }
 
 func addSecurityFlags(fs *flag.FlagSet) securityFlags {
@@ -58,7 +61,8 @@ func addSecurityFlags(fs *flag.FlagSet) securityFlags {
 		rateLimit: fs.Float64("rate-limit", 0, "`N` requests a second per key, or per client address without a key, bursts of 2N (0: no limit)"),
 		corsOrigins: fs.String("cors-origins", "",
 			"origins whose web pages may call the API, a `LIST` of scheme://host[:port],... or * for any (default: none, no CORS headers)"),
-		maxConns: fs.Int("max-conns", api.DefaultMaxConns, "`N` connections served at once; more wait to be accepted"),
+		maxConns:       fs.Int("max-conns", api.DefaultMaxConns, "`N` connections served at once; more wait to be accepted"),
+		maxConnsClient: fs.Int("max-conns-per-client", 0, "`N` connections of one client address at once; more are closed (0: half of --max-conns)"),
 	}
 }
 
@@ -74,6 +78,9 @@ func (f securityFlags) apply(e *env, o *api.Options) (api.ServerOptions, error) 
 	if *f.maxConns <= 0 {
 		return api.ServerOptions{}, fmt.Errorf("--max-conns %d: want a positive number", *f.maxConns)
 	}
+	if *f.maxConnsClient < 0 || *f.maxConnsClient > *f.maxConns {
+		return api.ServerOptions{}, fmt.Errorf("--max-conns-per-client %d: want 0 or up to --max-conns", *f.maxConnsClient)
+	}
 	o.Keys, o.RequireSearchKey, o.RateLimit = keys, *f.requireSearchKey, *f.rateLimit
 	o.CORSOrigins = nil
 	for origin := range strings.SplitSeq(*f.corsOrigins, ",") {
@@ -84,7 +91,7 @@ func (f securityFlags) apply(e *env, o *api.Options) (api.ServerOptions, error) 
 	if err := o.Validate(); err != nil {
 		return api.ServerOptions{}, err
 	}
-	return api.ServerOptions{MaxConns: *f.maxConns, Logger: o.Logger}, nil
+	return api.ServerOptions{MaxConns: *f.maxConns, MaxConnsPerClient: *f.maxConnsClient, Logger: o.Logger}, nil
 }
 
 // serverKeys reads the keys of --api-keys and $PICDEX_API_KEYS; nil when

@@ -26,7 +26,7 @@ var serveCmd = &command{
 	name:     "serve",
 	synopsis: "run the HTTP API and web UI over a local index",
 	usage: "serve [--data DIR] [--addr HOST:PORT] [--shards N] [--brokers B,... [--topic T] [--group G]]\n" +
-		"             [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N]",
+		"             [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N] [--max-conns-per-client N]",
 	help: `
 Serve opens (or creates) the index in DIR and serves the search API, the web
 UI and the health probes on ADDR. A new, empty index is loaded with the
@@ -103,7 +103,6 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 		return 1
 	}
-	ln = api.LimitListener(ln, serverOpts)
 	backend := api.IndexBackend{Index: ix}
 	apiOpts.Searcher, apiOpts.Store = backend, backend
 	applier := indexer.NewApplier(ix)
@@ -167,6 +166,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		<-indexerDone
 	}()
 	srv := api.NewServer(api.New(apiOpts), serverOpts)
+	ln = api.LimitListener(ln, srv, serverOpts)
 	logAccess(log, apiOpts)
 	log.Info("picdex serving", "url", "http://"+ln.Addr().String()+"/", "data", *data, "shards", ix.NumShards())
 
