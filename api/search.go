@@ -20,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin/binding"
 
 	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
 )
 
 // searchParams is the set of query parameters GET /v1/search accepts: the
@@ -126,6 +127,10 @@ func (s *server) searchPOST(c *gin.Context) {
 		s.bodyError(c, err)
 		return
 	}
+	if d := checkSearchBody(body); d != nil {
+		writeDetail(c, http.StatusBadRequest, *d)
+		return
+	}
 	var req index.Request
 	if err := decodeStrict(body, &req); err != nil {
 		writeDetail(c, http.StatusBadRequest, jsonErrorDetail(err))
@@ -154,6 +159,36 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 		return
 	}
 	s.writeJSON(c, http.StatusOK, res)
+}
+
+// checkSearchBody holds a search body to what GET takes: an object whose
+// member names are parameters, written exactly (encoding/json would take
+// "Q" for q), each once.
+func checkSearchBody(body []byte) *ErrorDetail {
+	if !json.Valid(body) {
+		return nil // decodeStrict says where
+	}
+	keys, _, err := record.ObjectKeys(body)
+	if err != nil {
+		return &ErrorDetail{Code: "bad_request", Message: "body must be a JSON object of search parameters"}
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		switch {
+		case seen[k]:
+			return &ErrorDetail{Code: "bad_request", Param: k, Message: fmt.Sprintf("%q is given twice", k)}
+		case !searchParams[k]:
+			msg := fmt.Sprintf("unknown field %q; see /openapi.json", k)
+			for p := range searchParams {
+				if strings.EqualFold(p, k) {
+					msg = fmt.Sprintf("unknown field %q: names are case-sensitive, did you mean %q?", k, p)
+				}
+			}
+			return &ErrorDetail{Code: "bad_request", Param: k, Message: msg}
+		}
+		seen[k] = true
+	}
+	return nil
 }
 
 // isJSON accepts application/json, any +json type, and no type at all

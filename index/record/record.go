@@ -201,8 +201,8 @@ func Parse(data []byte) (Record, error) {
 		if !errors.As(err, &errs) {
 			return Record{}, invalid("record", "malformed JSON: %v", err)
 		}
-		if len(errs) == 1 && errs[0].Field == "record" {
-			return Record{}, errs
+		if !slices.ContainsFunc(errs, func(fe *FieldError) bool { return fe.Field != "record" }) {
+			return Record{}, errs // about the record as a whole: nothing decoded
 		}
 		// Wrong types: the record holds the fields that did decode, and
 		// their problems are listed too. A field whose type was wrong is
@@ -243,18 +243,60 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	if raw == nil {
 		return invalid("record", "must be a JSON object, not null")
 	}
+	keys, depth, err := ObjectKeys(data)
+	if err != nil {
+		return invalid("record", "must be a JSON object")
+	}
+	if depth > MaxDepth {
+		return invalid("record", "JSON nested %d levels deep; at most %d", depth, MaxDepth)
+	}
+	count := make(map[string]int, len(keys))
+	for _, k := range keys {
+		count[k]++
+	}
+	var dups Errors
+	for _, k := range keys {
+		if count[k] > 1 {
+			dups.add("record", "%q given twice", k)
+			count[k] = 0 // once per name
+		}
+	}
+	if len(dups) > 0 {
+		return dups
+	}
+	// encoding/json matches member names to fields regardless of case:
+	// decode only the members named exactly as the schema names them, so
+	// that "Title" is an unknown field kept as it is, not the title.
 	var extra map[string]json.RawMessage
+	known := make(map[string]json.RawMessage, len(raw))
+	folded := false // some member name differs from a field's only in case
 	for k, v := range raw {
 		if !isKnown(k) {
 			if extra == nil {
 				extra = map[string]json.RawMessage{}
 			}
 			extra[k] = append(json.RawMessage(nil), v...)
+			folded = folded || foldsToField(k, knownFields)
+			continue
+		}
+		if names := nestedFields[k]; names != nil {
+			if nk, _, err := ObjectKeys(v); err == nil && slices.ContainsFunc(nk, func(n string) bool {
+				return !names[n] && foldsToField(n, names)
+			}) {
+				folded, v = true, exactMembers(names, v)
+			}
+		}
+		known[k] = v
+	}
+	doc := data
+	if folded {
+		if doc, err = json.Marshal(known); err != nil {
+			return invalid("record", "%v", err)
 		}
 	}
 	type plain Record
 	var p plain
-	err := json.Unmarshal(data, &p)
+	err = json.Unmarshal(doc, &p)
 	*r = Record(p)
 	r.Extra = extra
 	if err == nil {
@@ -268,7 +310,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	// alone to find them all. Each is wrapped in an object of its own so
 	// the field is matched, and its path reported, exactly as above.
 	var errs Errors
-	for k, v := range raw {
+	for k, v := range known {
 		key, _ := json.Marshal(k)
 		var one plain
 		err := json.Unmarshal(slices.Concat([]byte("{"), key, []byte(":"), v, []byte("}")), &one)
@@ -282,6 +324,42 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 	errs.sort()
 	return errs
+}
+
+// nestedFields are the members of the schema's nested objects.
+var nestedFields = map[string]map[string]bool{
+	"camera": {"make": true, "model": true, "lens": true, "focal_length_mm": true, "f_number": true,
+		"exposure_s": true, "iso": true, "flash": true},
+	"location": {"lat": true, "lon": true, "alt": true},
+}
+
+// foldsToField reports whether name is one of names but for case.
+func foldsToField[V any](name string, names map[string]V) bool {
+	for f := range names {
+		if strings.EqualFold(name, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// exactMembers keeps, of a nested object of the schema, the members named
+// exactly as the schema names them (the others were never fields of it).
+func exactMembers(names map[string]bool, v json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(v, &m) != nil || m == nil {
+		return v
+	}
+	for k := range m {
+		if !names[k] {
+			delete(m, k)
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return v
+	}
+	return out
 }
 
 // MarshalJSON writes the typed fields followed by the unknown ones, with

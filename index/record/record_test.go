@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -301,6 +302,116 @@ func FuzzParse(f *testing.F) {
 		out2, _ := json.Marshal(again)
 		if string(out) != string(out2) {
 			t.Fatalf("not stable:\n%s\n%s", out, out2)
+		}
+	})
+}
+
+// TestFieldNamesAreExact: a member is a field only when named exactly as
+// the schema names it; one that differs in case is an unknown field,
+// kept as it is, and never overrides the field.
+func TestFieldNamesAreExact(t *testing.T) {
+	r, err := Parse([]byte(`{"url":"https://e.com/c.jpg","title":"lower","Title":"upper","TAGS":["x"],` +
+		`"camera":{"make":"Canon","MAKE":"Nikon","Model":"X"},"location":{"lat":1,"lon":2,"LAT":50}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Title != "lower" || len(r.Tags) != 0 || r.Camera.Make != "Canon" || r.Camera.Model != "" || r.Location.Lat != 1 {
+		t.Errorf("case variants decoded as fields: title %q, tags %v, camera %+v, location %+v", r.Title, r.Tags, r.Camera, r.Location)
+	}
+	if string(r.Extra["Title"]) != `"upper"` || string(r.Extra["TAGS"]) != `["x"]` {
+		t.Errorf("case variants not kept as unknown fields: %v", r.Extra)
+	}
+	r, err = Parse([]byte(`{"URL":"https://e.com/c.jpg"}`))
+	if err == nil {
+		t.Errorf("URL taken for url: %+v", r)
+	}
+}
+
+func TestDuplicateAndDeepMembers(t *testing.T) {
+	for _, tc := range []struct{ doc, field, reason string }{
+		{`{"url":"https://e.com/a.jpg","title":"a","title":"b"}`, "record", `"title" given twice`},
+		{`{"url":"https://e.com/a.jpg","x":1,"x":2,"x":3}`, "record", `"x" given twice`},
+		{`{"url":"https://e.com/a.jpg","\u0074itle":"a","title":"b"}`, "record", `"title" given twice`},
+		{`{"url":"https://e.com/a.jpg","x":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`, "record", "nested 65 levels"},
+	} {
+		_, err := Parse([]byte(tc.doc))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.reason) {
+			t.Errorf("%.60s: %v; want %s: %s", tc.doc, err, tc.field, tc.reason)
+		}
+	}
+	ok := `{"url":"https://e.com/a.jpg","x":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `,"y":{"title":1,"title":2}}`
+	if _, err := Parse([]byte(ok)); err != nil {
+		t.Errorf("63 levels and a repeated name inside an unknown field: %v", err)
+	}
+}
+
+func TestObjectKeys(t *testing.T) {
+	keys, depth, err := ObjectKeys([]byte(` {"a":1, "b\"c":{"d":[1,{"e":2}]}, "\u00e9":"}{,:\"" } `))
+	if err != nil || strings.Join(keys, "|") != `a|b"c|é` || depth != 4 {
+		t.Errorf("keys %q, depth %d, %v", keys, depth, err)
+	}
+	for _, doc := range []string{`[1]`, `"x"`, `null`, `1`, ``} {
+		if _, _, err := ObjectKeys([]byte(doc)); err == nil {
+			t.Errorf("%q is not an object", doc)
+		}
+	}
+}
+
+// FuzzObjectKeys holds ObjectKeys to encoding/json's own reading of any
+// valid JSON: the same top-level names in the same order, and the same
+// nesting depth.
+func FuzzObjectKeys(f *testing.F) {
+	for _, seed := range []string{`{"a":1,"b":[{"c":"}"}]}`, `{"\u0074":"\"",  "x" : {}}`, `[]`, `{}`, `{"a":{"b":{"c":[[]]}}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		keys, depth, err := ObjectKeys(data)
+		dec := json.NewDecoder(bytes.NewReader(data))
+		var want []string
+		level, wantDepth, isObject := 0, 0, false
+		expectKey := false
+		for {
+			tok, e := dec.Token()
+			if e != nil {
+				break
+			}
+			switch tok := tok.(type) {
+			case json.Delim:
+				switch tok {
+				case '{', '[':
+					if level == 0 {
+						isObject = tok == '{'
+					}
+					level++
+					wantDepth = max(wantDepth, level)
+					expectKey = tok == '{' && level == 1
+					continue
+				default:
+					level--
+				}
+			case string:
+				if level == 1 && isObject && expectKey {
+					want = append(want, tok)
+					expectKey = false
+					continue
+				}
+			}
+			if level == 1 && isObject {
+				expectKey = true
+			}
+		}
+		if !isObject {
+			if err == nil {
+				t.Fatalf("%q is not an object, ObjectKeys said keys %q", data, keys)
+			}
+			return
+		}
+		if err != nil || !slices.Equal(keys, want) || depth != wantDepth {
+			t.Fatalf("%q: keys %q depth %d err %v; encoding/json: %q depth %d", data, keys, depth, err, want, wantDepth)
 		}
 	})
 }
