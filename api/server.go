@@ -286,7 +286,13 @@ func minBodyRate(next http.Handler, l bodyLimits) http.Handler {
 			next.ServeHTTP(w, r) // a writer without deadlines: nothing to enforce with
 			return
 		}
-		r.Body = &rateBody{ReadCloser: r.Body, rc: rc, start: start, limits: l}
+		orig := r.Body
+		r.Body = &rateBody{ReadCloser: orig, rc: rc, start: start, limits: l}
+		// Hand net/http its own body back: it decides from the body's type
+		// whether an unread rest is too big to drain, and would otherwise
+		// drain up to 256 KiB through the wrapper, waiting on a client that
+		// sends nothing before the answer (a 413) goes out.
+		defer func() { r.Body = orig }()
 		next.ServeHTTP(w, r)
 	})
 }

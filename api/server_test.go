@@ -329,3 +329,23 @@ func TestServerOptions(t *testing.T) {
 		t.Errorf("no cap and no minimum rate: %v", err)
 	}
 }
+
+// TestTooLargeAnsweredAtOnce: a body declared over the limit is refused
+// before it is sent, not after the server has waited to drain it.
+func TestTooLargeAnsweredAtOnce(t *testing.T) {
+	addr := serveBounded(t, newServer(t).h, api.ServerOptions{BodyGrace: 3 * time.Second})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/images HTTP/1.1\r\nHost: picdex\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 40<<20)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer before the body's grace ran out: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+}
