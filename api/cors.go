@@ -76,7 +76,7 @@ func (c *cors) handle(ctx *gin.Context) {
 	}
 	h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
 	if ctx.Request.Method == http.MethodOptions && ctx.GetHeader("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, HEAD")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 		h.Set("Access-Control-Max-Age", strconv.Itoa(corsMaxAge))
 		ctx.AbortWithStatus(http.StatusNoContent)

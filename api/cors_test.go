@@ -71,7 +71,7 @@ func TestCORS(t *testing.T) {
 		r = corsCall(t, "OPTIONS", base+"/v1/images", "http://localhost:3000", true)
 		want := map[string]string{
 			"Access-Control-Allow-Origin":   "http://localhost:3000",
-			"Access-Control-Allow-Methods":  "GET, POST, DELETE, HEAD",
+			"Access-Control-Allow-Methods":  "GET, POST, DELETE",
 			"Access-Control-Allow-Headers":  "Authorization, Content-Type",
 			"Access-Control-Max-Age":        "600",
 			"Access-Control-Expose-Headers": "Retry-After, WWW-Authenticate",

@@ -66,6 +66,10 @@ func (s *server) writeJSON(c *gin.Context, status int, v any) {
 	c.Data(status, "application/json; charset=utf-8", body)
 }
 
+// statusClientClosed is the status logged and counted for a request whose
+// client went away before its answer.
+const statusClientClosed = 499
+
 // ErrUnavailable is wrapped by backends whose own dependency is down (a
 // Kafka broker, say): the answer is 503 with Retry-After, not a 500.
 var ErrUnavailable = errors.New("temporarily unavailable")
@@ -104,9 +108,13 @@ func (s *server) fail(c *gin.Context, err error) {
 		writeError(c, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(c, http.StatusGatewayTimeout, "timeout", "the request took too long")
+	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+		// The client went away: nobody reads this answer, and it is not
+		// a server fault to count or alert on. 499 is nginx's "client
+		// closed request".
+		writeError(c, statusClientClosed, "client_closed", "the client closed the request")
 	case errors.Is(err, context.Canceled):
-		// The client went away or the server is shutting down; either way
-		// nobody should retry against this instance right now.
+		// The server is shutting down: retry against another instance.
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "request canceled")
 	case errors.Is(err, ErrUnavailable):
 		c.Header("Retry-After", "5")

@@ -160,10 +160,14 @@ func (g *Guard) reject(reason string) {
 // the request had an Authorization header at all; any other scheme counts
 // as a wrong key, not as none.
 func bearer(r *http.Request) (token string, presented bool) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	hs := r.Header.Values("Authorization")
+	switch {
+	case len(hs) == 0 || hs[0] == "":
 		return "", false
+	case len(hs) > 1:
+		return "", true // which one would be meant? Neither counts.
 	}
+	h := hs[0]
 	scheme, token, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", true

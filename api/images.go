@@ -75,11 +75,11 @@ func (s *server) ingest(c *gin.Context) {
 		writeError(c, http.StatusNotImplemented, "not_implemented", "this server does not ingest")
 		return
 	}
-	ndjson, ok := ingestFormat(c.ContentType())
+	ndjson, ok := ingestFormat(c.GetHeader("Content-Type"))
 	if !ok {
 		s.reject(RejectUnsupportedMediaType)
 		writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
-			fmt.Sprintf("Content-Type %q: POST /v1/images takes application/json (an array or one record) or application/x-ndjson", c.ContentType()))
+			fmt.Sprintf("Content-Type %q: POST /v1/images takes application/json (an array or one record) or application/x-ndjson, in UTF-8", c.GetHeader("Content-Type")))
 		return
 	}
 	body, err := readBody(c, s.opts.MaxIngestBytes)
@@ -125,8 +125,8 @@ func (s *server) ingest(c *gin.Context) {
 // all. A missing type is not: a cross-site page can send a body without
 // one, or as text/plain, with no CORS preflight, and ingests can delete.
 func ingestFormat(ct string) (ndjson, ok bool) {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !utf8Charset(params) {
 		return false, false
 	}
 	switch mt {

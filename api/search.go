@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,6 +56,16 @@ func (s *server) searchGET(c *gin.Context) {
 		// would run without it.
 		writeError(c, http.StatusBadRequest, "bad_request", "malformed query string: "+err.Error())
 		return
+	}
+	for k, vs := range query {
+		// An empty value is no value: size= is the default size and
+		// tags= no tag filter, for every parameter alike.
+		vs = slices.DeleteFunc(vs, func(v string) bool { return v == "" })
+		if len(vs) == 0 {
+			delete(query, k)
+		} else {
+			query[k] = vs
+		}
 	}
 	var unknown []string
 	for k, vs := range query {
@@ -116,10 +127,10 @@ func bindReason(err error) string {
 }
 
 func (s *server) searchPOST(c *gin.Context) {
-	if !isJSON(c.ContentType()) {
+	if !isJSON(c.GetHeader("Content-Type")) {
 		s.reject(RejectUnsupportedMediaType)
 		writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
-			fmt.Sprintf("Content-Type %q: POST /v1/search takes application/json", c.ContentType()))
+			fmt.Sprintf("Content-Type %q: POST /v1/search takes application/json, in UTF-8", c.GetHeader("Content-Type")))
 		return
 	}
 	body, err := readBody(c, maxSearchBodyBytes)
@@ -199,11 +210,19 @@ func isJSON(ct string) bool {
 	if ct == "" {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || !utf8Charset(params) {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// utf8Charset reports whether a media type's parameters allow its body
+// to be read as UTF-8, which is all JSON is (RFC 8259): no charset, or
+// utf-8.
+func utf8Charset(params map[string]string) bool {
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "utf8")
 }
 
 var errEmptyBody = errors.New("request body is empty")

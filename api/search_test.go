@@ -109,3 +109,58 @@ func TestUnencodableResultIs500(t *testing.T) {
 		t.Errorf("the failure is not logged: %s", s.log)
 	}
 }
+
+// A client that goes away is not a server fault: 499, logged as info.
+func TestClientGoneIs499(t *testing.T) {
+	s := newServer(t, func(o *api.Options) { o.Searcher = slowSearcher{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/v1/search?q=a", nil).WithContext(ctx)
+	w := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { s.h.ServeHTTP(w, req); close(done) }()
+	cancel()
+	<-done
+	if w.Code != 499 {
+		t.Fatalf("status %d, want 499", w.Code)
+	}
+	if strings.Contains(s.log.String(), "level=ERROR") {
+		t.Errorf("a gone client was logged as an error: %s", s.log)
+	}
+}
+
+// An empty parameter is no parameter, for every parameter alike.
+func TestEmptyParamsAreAbsent(t *testing.T) {
+	s := newServer(t)
+	res := decode[index.Result](t, s.get(t, "/v1/search?size=&tags=&make=&from=&q="))
+	if len(res.Hits) != index.DefaultSize || res.Total != corpusSize {
+		t.Errorf("%d hits of %d; want the default page of everything", len(res.Hits), res.Total)
+	}
+}
+
+func TestCharsetMustBeUTF8(t *testing.T) {
+	s := newServer(t)
+	for _, ct := range []string{"application/json; charset=latin1", "application/json; charset=utf-16", "application/x-ndjson; charset=iso-8859-1"} {
+		wantError(t, s.do(t, http.MethodPost, "/v1/search", ct, strings.NewReader(`{"q":"a"}`)), http.StatusUnsupportedMediaType, "unsupported_media_type")
+		wantError(t, s.do(t, http.MethodPost, "/v1/images", ct, strings.NewReader(`{"url":"https://e.com/a.jpg"}`)), http.StatusUnsupportedMediaType, "unsupported_media_type")
+	}
+	wantStatus(t, s.do(t, http.MethodPost, "/v1/search", "application/json; charset=UTF-8", strings.NewReader(`{"q":"a"}`)), http.StatusOK)
+}
+
+func TestTwoAuthorizationHeaders(t *testing.T) {
+	s := newServer(t, func(o *api.Options) { o.Keys = testKeys(t) })
+	req := httptest.NewRequest(http.MethodDelete, "/v1/images/x", nil)
+	req.Header.Add("Authorization", bearerOf(writeKey))
+	req.Header.Add("Authorization", bearerOf(searchKey))
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, req)
+	wantError(t, w, http.StatusUnauthorized, "unauthorized")
+}
+
+func TestUIHasContentSecurityPolicy(t *testing.T) {
+	s := newServer(t)
+	for _, p := range []string{"/", "/ui/", "/ui/app.js"} {
+		if w := s.get(t, p); w.Header().Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: %d without a Content-Security-Policy", p, w.Code)
+		}
+	}
+}

@@ -223,6 +223,9 @@ func TestBadRequests(t *testing.T) {
 		{Filter: Filter{Similar: "0000000000000000", Distance: &big}}, {Filter: Filter{Similar: "0000000000000000", Distance: &neg}},
 		{Filter: Filter{Distance: &big}}, {Filter: Filter{TakenFrom: "yesterday"}},
 		{Filter: Filter{WidthMin: &big, WidthMax: &neg}},
+		{Filter: Filter{Tags: []string{"\xff"}}}, {Filter: Filter{Make: "ca\xfenon"}}, {Filter: Filter{Format: []string{"\xfe"}}},
+		{Filter: Filter{TakenFrom: "2021-01-01", TakenTo: "2020-01-01"}},
+		{Filter: Filter{Near: "0x1p-2,0,1"}}, {Filter: Filter{Near: "0_0,0,1"}},
 		{Query: `"unterminated`}, {Query: "title:"}, {Query: "title:(bus)"}, {Query: "width:abc"},
 		{Query: "taken_at:>notadate"}, {Query: "/[/"}, {Query: "location:x"},
 	} {
@@ -230,7 +233,12 @@ func TestBadRequests(t *testing.T) {
 		require.Error(t, err, "request %+v", req)
 		require.True(t, errors.Is(err, ErrBadRequest), "request %+v: %v is not a bad request", req, err)
 	}
-	_, err := ix.Search(context.Background(), &Request{Query: "red (bus"})
+	formats := make([]string, 257)
+	var re *RequestError
+	_, err := ix.Search(context.Background(), &Request{Filter: Filter{Format: formats}})
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "format", re.Param)
+	_, err = ix.Search(context.Background(), &Request{Query: "red (bus"})
 	var pe *query.ParseError
 	require.True(t, errors.As(err, &pe), "%v", err)
 	require.Equal(t, 4, pe.Pos)

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/picdex/picdex/index/query"
 	"github.com/picdex/picdex/index/record"
@@ -330,8 +333,18 @@ func (f *Filter) isZero() bool {
 }
 
 func (f *Filter) check() error {
-	if len(f.Tags) > maxFilterValues || len(f.Format) > maxFilterValues {
-		return badParam("tags", "at most %d values", maxFilterValues)
+	for _, l := range []struct {
+		name string
+		vs   []string
+	}{{"tags", f.Tags}, {"format", f.Format}, {"make", []string{f.Make}}, {"model", []string{f.Model}}} {
+		if len(l.vs) > maxFilterValues {
+			return badParam(l.name, "at most %d values", maxFilterValues)
+		}
+		for _, v := range l.vs {
+			if !utf8.ValidString(v) {
+				return badParam(l.name, "not valid UTF-8")
+			}
+		}
 	}
 	for _, r := range []struct {
 		name     string
@@ -341,12 +354,17 @@ func (f *Filter) check() error {
 			return badParam(r.name+"_min", "greater than %s_max", r.name)
 		}
 	}
-	for _, t := range []struct{ name, v string }{{"taken_from", f.TakenFrom}, {"taken_to", f.TakenTo}} {
+	var taken [2]time.Time
+	for i, t := range []struct{ name, v string }{{"taken_from", f.TakenFrom}, {"taken_to", f.TakenTo}} {
 		if t.v != "" {
-			if _, err := record.ParseTime(t.v); err != nil {
+			var err error
+			if taken[i], err = record.ParseTime(t.v); err != nil {
 				return badParam(t.name, "%q is not an RFC 3339 time or YYYY-MM-DD date", t.v)
 			}
 		}
+	}
+	if !taken[0].IsZero() && !taken[1].IsZero() && taken[0].After(taken[1]) {
+		return badParam("taken_from", "later than taken_to")
 	}
 	if f.Near != "" {
 		if _, err := parseNear(f.Near); err != nil {
@@ -363,6 +381,10 @@ func (f *Filter) check() error {
 
 type near struct{ lat, lon, km float64 }
 
+// decimal is a plain decimal number: strconv also takes hexadecimal
+// floats and underscores, which no caller means by a coordinate.
+var decimal = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
 func parseFloats(param, s string, n int) ([]float64, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != n {
@@ -370,8 +392,9 @@ func parseFloats(param, s string, n int) ([]float64, error) {
 	}
 	out := make([]float64, n)
 	for i, p := range parts {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		p = strings.TrimSpace(p)
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || !decimal.MatchString(p) {
 			return nil, badParam(param, "%q: %q is not a number", s, p)
 		}
 		out[i] = v
