@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -115,9 +116,10 @@ func (o *Options) setDefaults() {
 }
 
 type server struct {
-	opts    Options
-	log     *slog.Logger
-	metrics *metrics
+	readiness readinessCache
+	opts      Options
+	log       *slog.Logger
+	metrics   *metrics
 }
 
 // New returns the HTTP handler of the picdex API and web UI.
@@ -171,24 +173,56 @@ func New(opts Options) http.Handler {
 }
 
 func (s *server) ready(c *gin.Context) {
-	if s.opts.Searcher == nil {
-		writeError(c, http.StatusServiceUnavailable, "unavailable", "no searcher configured")
+	if err := s.readiness.check(c.Request.Context(), s.readyCheck); err != nil {
+		// The reason goes to the log, not to whoever asks: probes are
+		// open to all, and it may name internal hosts.
+		writeError(c, http.StatusServiceUnavailable, "unavailable", "not ready; the server log says why")
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// readyCheck is what readiness means: a search answers and, when set,
+// Options.Ready agrees.
+func (s *server) readyCheck(ctx context.Context) error {
+	if s.opts.Searcher == nil {
+		return errors.New("no searcher configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if _, err := s.opts.Searcher.Search(ctx, &index.Request{Size: new(1)}); err != nil {
 		s.log.Warn("readiness search failed", "err", err)
-		writeError(c, http.StatusServiceUnavailable, "unavailable", "index not ready: "+err.Error())
-		return
+		return err
 	}
 	if s.opts.Ready != nil {
 		if err := s.opts.Ready(ctx); err != nil {
-			writeError(c, http.StatusServiceUnavailable, "unavailable", "not ready: "+err.Error())
-			return
+			s.log.Warn("not ready", "err", err)
+			return err
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	return nil
+}
+
+// readinessCache answers readiness probes from one check a second at
+// most: a probe is open to anyone and unthrottled, and each check is a
+// search on every shard.
+type readinessCache struct {
+	mu      sync.Mutex
+	checked time.Time
+	err     error
+}
+
+const readinessTTL = time.Second
+
+func (r *readinessCache) check(ctx context.Context, check func(context.Context) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.checked) < readinessTTL {
+		return r.err
+	}
+	r.err = check(ctx)
+	r.checked = time.Now()
+	return r.err
 }
 
 // IndexBackend adapts a local *index.Index to Searcher, Store and Ingester.

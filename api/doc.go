@@ -22,8 +22,8 @@
 //   - Every answer with a body under /v1 is JSON: the router's HTML
 //     redirects between paths with and without a trailing slash are off.
 //
-// Access control (Guard, which every picdex HTTP API puts in front of its
-// routes):
+// Access control (Guard, in front of the public API's routes when keys or
+// a rate limit are configured):
 //   - API keys (Keys) are held only as SHA-256 digests; a presented key is
 //     compared with every digest in constant time and is never logged or
 //     echoed; logs and rate limits name a key by its non-secret id.

@@ -86,7 +86,7 @@ func (s *server) fail(c *gin.Context, err error) {
 	switch {
 	case errors.As(err, &be):
 		s.reject(RejectQueryTooExpensive)
-		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "query_too_expensive", Message: be.Error(), Param: "q", Limit: be.Limit})
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "query_too_expensive", Message: be.Error(), Param: be.Param, Limit: be.Limit})
 	case errors.Is(err, index.ErrOverloaded):
 		s.reject(RejectOverloaded)
 		c.Header("Retry-After", "1")

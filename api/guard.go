@@ -28,9 +28,10 @@ const (
 
 // Guard is the access control in front of an HTTP API: it identifies the
 // caller by its bearer key, applies the caller's rate limit, then checks
-// that the key's scopes allow the call. The public API (New) and the
-// internal shard API both put one in front of their routes, as net/http
-// middleware (Handler) or gin middleware (Gin).
+// that the key's scopes allow the call. The public API (New) puts one in
+// front of its routes as gin middleware (Gin); Handler is the same for a
+// plain net/http mux, such as the internal API the cluster roles will
+// serve.
 //
 // The order matters: a request with a wrong key is limited by its address
 // before it is refused, so guessing keys costs the guesser its rate limit.
@@ -162,10 +163,10 @@ func (g *Guard) reject(reason string) {
 func bearer(r *http.Request) (token string, presented bool) {
 	hs := r.Header.Values("Authorization")
 	switch {
-	case len(hs) == 0 || hs[0] == "":
-		return "", false
 	case len(hs) > 1:
 		return "", true // which one would be meant? Neither counts.
+	case len(hs) == 0 || hs[0] == "":
+		return "", false
 	}
 	h := hs[0]
 	scheme, token, _ := strings.Cut(h, " ")

@@ -88,7 +88,7 @@ func (s *server) ingest(c *gin.Context) {
 		return
 	}
 	var recs []record.Record
-	var bad []RecordError
+	var bad badRecords
 	if ndjson {
 		recs, bad = parseNDJSON(body)
 	} else {
@@ -99,14 +99,10 @@ func (s *server) ingest(c *gin.Context) {
 			return
 		}
 	}
-	if len(bad) > 0 {
-		n := len(bad)
-		if len(bad) > maxReportedRecords {
-			bad = bad[:maxReportedRecords]
-		}
-		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "invalid_record", Records: bad,
+	if bad.n > 0 {
+		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "invalid_record", Records: bad.first,
 			Message: fmt.Sprintf("%d of %d records are invalid; nothing was ingested (first: record %d: %s)",
-				n, len(recs)+n, bad[0].Index, bad[0].Reason)})
+				bad.n, len(recs)+bad.n, bad.first[0].Index, bad.first[0].Reason)})
 		return
 	}
 	if len(recs) == 0 {
@@ -136,29 +132,43 @@ func ingestFormat(ct string) (ndjson, ok bool) {
 	return false, isJSON(mt)
 }
 
-func parseJSONBatch(body []byte) ([]record.Record, []RecordError, *ErrorDetail) {
+// badRecords are the rejected records of a batch: the first
+// maxReportedRecords described, all of them counted.
+type badRecords struct {
+	first []RecordError
+	n     int
+}
+
+func (b *badRecords) add(i, line int, err error) {
+	if b.n++; len(b.first) < maxReportedRecords {
+		b.first = append(b.first, recordError(i, line, err))
+	}
+}
+
+func parseJSONBatch(body []byte) ([]record.Record, badRecords, *ErrorDetail) {
+	var bad badRecords
 	trimmed := bytes.TrimSpace(body)
 	if trimmed[0] == '{' {
 		rec, err := record.Parse(trimmed)
 		if err != nil {
-			return nil, []RecordError{recordError(0, 0, err)}, nil
+			bad.add(0, 0, err)
+			return nil, bad, nil
 		}
-		return []record.Record{rec}, nil, nil
+		return []record.Record{rec}, bad, nil
 	}
 	if trimmed[0] != '[' {
-		return nil, nil, &ErrorDetail{Code: "bad_request", Message: "body must be a JSON array of records or one record object"}
+		return nil, bad, &ErrorDetail{Code: "bad_request", Message: "body must be a JSON array of records or one record object"}
 	}
 	var raws []json.RawMessage
 	if err := decodeStrict(trimmed, &raws); err != nil {
 		d := jsonErrorDetail(err)
-		return nil, nil, &d
+		return nil, bad, &d
 	}
 	recs := make([]record.Record, 0, len(raws))
-	var bad []RecordError
 	for i, raw := range raws {
 		rec, err := record.Parse(raw)
 		if err != nil {
-			bad = append(bad, recordError(i, 0, err))
+			bad.add(i, 0, err)
 			continue
 		}
 		recs = append(recs, rec)
@@ -166,9 +176,9 @@ func parseJSONBatch(body []byte) ([]record.Record, []RecordError, *ErrorDetail) 
 	return recs, bad, nil
 }
 
-func parseNDJSON(body []byte) ([]record.Record, []RecordError) {
+func parseNDJSON(body []byte) ([]record.Record, badRecords) {
 	var recs []record.Record
-	var bad []RecordError
+	var bad badRecords
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(nil, len(body)+1) // the body is bounded already; lines are bounded by record.Parse
 	line, i := 0, 0
@@ -180,7 +190,7 @@ func parseNDJSON(body []byte) ([]record.Record, []RecordError) {
 		}
 		rec, err := record.Parse(text)
 		if err != nil {
-			bad = append(bad, recordError(i, line, err))
+			bad.add(i, line, err)
 		} else {
 			recs = append(recs, rec)
 		}

@@ -103,16 +103,24 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// searched times one search by its class.
-func (s *server) searched(req *index.Request, took time.Duration) {
+// searched times one search by its class: the one the searcher admitted
+// it as, or, for a search that failed, the one its request alone gives.
+func (s *server) searched(req *index.Request, res *index.Result, took time.Duration) {
 	if s.metrics == nil {
 		return
 	}
-	class, expensive := "invalid", "false"
-	if c, _ := index.Classify(req); c.Class != "" { // over the budget has a class too
-		class, expensive = string(c.Class), strconv.FormatBool(c.Expensive)
+	var c index.Cost
+	if res != nil {
+		c = res.Cost
 	}
-	s.metrics.searches.WithLabelValues(class, expensive).Observe(took.Seconds())
+	if c.Class == "" {
+		c, _ = index.Classify(req) // over the budget has a class too
+	}
+	class := string(c.Class)
+	if class == "" {
+		class = "invalid"
+	}
+	s.metrics.searches.WithLabelValues(class, strconv.FormatBool(c.Expensive)).Observe(took.Seconds())
 }
 
 // reject counts a request refused for reason (a Reject* constant, or a new

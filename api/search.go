@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -164,7 +165,7 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 	ctx = index.WithClient(ctx, client)
 	start := time.Now()
 	res, err := s.opts.Searcher.Search(ctx, req)
-	s.searched(req, time.Since(start))
+	s.searched(req, res, time.Since(start))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -249,7 +250,8 @@ func (s *server) bodyError(c *gin.Context, err error) {
 		s.reject(RejectPayloadTooLarge)
 		writeError(c, http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit))
-	case errors.Is(err, ErrSlowBody):
+	case errors.Is(err, ErrSlowBody), errors.Is(err, os.ErrDeadlineExceeded):
+		// Too slow for the minimum rate, or, with none, for ReadTimeout.
 		s.slowBody(c, err)
 	case errors.Is(err, errEmptyBody):
 		writeError(c, http.StatusBadRequest, "bad_request", err.Error())
@@ -257,6 +259,15 @@ func (s *server) bodyError(c *gin.Context, err error) {
 		// A body that breaks off mid-read is the client's doing.
 		writeError(c, http.StatusBadRequest, "bad_request", "reading request body: "+err.Error())
 	}
+}
+
+// slowBody answers a body that fell below the minimum transfer rate. The
+// connection is closed after the answer: the rest of the body is still on
+// its way, and reading it is what the limit is there to avoid.
+func (s *server) slowBody(c *gin.Context, err error) {
+	s.reject(RejectRequestTimeout)
+	c.Header("Connection", "close")
+	writeError(c, http.StatusRequestTimeout, "request_timeout", err.Error())
 }
 
 // decodeStrict decodes exactly one JSON value into v, rejecting unknown

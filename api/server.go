@@ -42,7 +42,9 @@ type ServerOptions struct {
 	// no cap). Past it new connections wait in the listen backlog.
 	MaxConns int
 	// MaxConnsPerClient caps the connections of one client address
-	// (default half of MaxConns); past it a new connection is closed.
+	// (default half of MaxConns; negative: no cap); past it a new
+	// connection is closed. Behind a proxy every client is the proxy's
+	// address: turn it off there.
 	MaxConnsPerClient int
 	// BodyGrace is how long a body may take before MinBodyRate applies
 	// (default 5s).
@@ -93,6 +95,9 @@ func (o ServerOptions) Validate() error {
 	if o.MaxHeaderBytes < 0 {
 		return fmt.Errorf("MaxHeaderBytes %d: want a positive size", o.MaxHeaderBytes)
 	}
+	if o.MaxConns > 0 && o.MaxConnsPerClient > o.MaxConns {
+		return fmt.Errorf("MaxConnsPerClient %d: more than MaxConns %d", o.MaxConnsPerClient, o.MaxConns)
+	}
 	return nil
 }
 
@@ -124,12 +129,13 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 }
 
 // LimitListener bounds the connections ln hands out to srv: at most
-// o.MaxConns at once (more wait in the listen backlog), at most
-// o.MaxConnsPerClient from one client address (more are closed at once),
-// and, once seven eighths of the cap are open, a connection that falls
-// idle between requests is closed rather than kept alive, so that
-// keep-alive connections nobody uses cannot hold the server. It installs
-// srv.ConnState, chaining one already set.
+// o.MaxConns at once (more wait in the listen backlog) and at most
+// o.MaxConnsPerClient from one client address (more are closed at once).
+// Past seven eighths of the cap, answers carry "Connection: close", so
+// that clients do not keep connections they are not using; at the cap, a
+// new connection is made room for by closing those idle between requests
+// for more than idleReap, and those that have sent nothing for more than
+// silentReap. It installs srv.ConnState and wraps srv.Handler.
 func LimitListener(ln net.Listener, srv *http.Server, o ServerOptions) net.Listener {
 	o.setDefaults()
 	if o.MaxConns < 0 {
@@ -138,7 +144,7 @@ func LimitListener(ln net.Listener, srv *http.Server, o ServerOptions) net.Liste
 	l := &connLimiter{
 		Listener: ln, sem: make(chan struct{}, o.MaxConns),
 		perClient: o.MaxConnsPerClient, pressure: o.MaxConns - o.MaxConns/8,
-		clients: map[string]int{}, idle: map[net.Conn]struct{}{},
+		clients: map[string]int{}, conns: map[net.Conn]connInfo{},
 	}
 	next := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
@@ -147,30 +153,46 @@ func LimitListener(ln net.Listener, srv *http.Server, o ServerOptions) net.Liste
 			next(c, st)
 		}
 	}
+	h := srv.Handler
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.pressed() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 	return l
 }
+
+// How long a connection must have been idle between requests, or silent
+// since it opened, before it is closed to make room at the cap: long
+// enough that one whose next request is on its way is not cut off.
+const (
+	idleReap   = 100 * time.Millisecond
+	silentReap = time.Second
+)
 
 type connLimiter struct {
 	net.Listener
 	sem       chan struct{} // a token per open connection
 	perClient int
-	pressure  int // open connections past which idle ones are closed
+	pressure  int // open connections past which answers close theirs
 
 	mu      sync.Mutex
 	open    int
-	clients map[string]int        // open connections per client address
-	idle    map[net.Conn]struct{} // keep-alive connections between requests
+	clients map[string]int // open connections per client address
+	conns   map[net.Conn]connInfo
+}
+
+// connInfo is a connection's state in net/http and since when.
+type connInfo struct {
+	state http.ConnState
+	since time.Time
 }
 
 func (l *connLimiter) Accept() (net.Conn, error) {
 	for {
-		select {
-		case l.sem <- struct{}{}:
-		default:
-			// At the cap: connections idle between requests make room
-			// for the one waiting.
-			l.reapIdle()
-			l.sem <- struct{}{}
+		if err := l.acquire(); err != nil {
+			return nil, err
 		}
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -187,21 +209,40 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		}
 		l.clients[client]++
 		l.open++
-		pressed := l.open >= l.pressure
 		l.mu.Unlock()
-		if pressed {
-			l.reapIdle()
-		}
 		return &limitedConn{Conn: c, l: l, client: client}, nil
 	}
 }
 
-// reapIdle closes the connections idle between requests.
-func (l *connLimiter) reapIdle() {
+// acquire takes a connection token, making room at the cap.
+func (l *connLimiter) acquire() error {
+	select {
+	case l.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTicker(idleReap)
+	defer t.Stop()
+	for {
+		l.reap()
+		select {
+		case l.sem <- struct{}{}:
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// reap closes the connections that hold a place without using it.
+func (l *connLimiter) reap() {
+	now := time.Now()
+	var reap []net.Conn
 	l.mu.Lock()
-	reap := make([]net.Conn, 0, len(l.idle))
-	for c := range l.idle {
-		reap = append(reap, c)
+	for c, ci := range l.conns {
+		if (ci.state == http.StateIdle && now.Sub(ci.since) >= idleReap) ||
+			(ci.state == http.StateNew && now.Sub(ci.since) >= silentReap) {
+			reap = append(reap, c)
+		}
 	}
 	l.mu.Unlock()
 	for _, c := range reap {
@@ -209,20 +250,21 @@ func (l *connLimiter) reapIdle() {
 	}
 }
 
+func (l *connLimiter) pressed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open >= l.pressure
+}
+
 func (l *connLimiter) connState(c net.Conn, st http.ConnState) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	switch st {
-	case http.StateIdle:
-		if l.open >= l.pressure {
-			l.mu.Unlock()
-			c.Close()
-			return
-		}
-		l.idle[c] = struct{}{}
+	case http.StateClosed, http.StateHijacked:
+		delete(l.conns, c)
 	default:
-		delete(l.idle, c)
+		l.conns[c] = connInfo{state: st, since: time.Now()}
 	}
-	l.mu.Unlock()
 }
 
 // connClient is the address a connection counts against, as for rate
@@ -245,7 +287,7 @@ func (c *limitedConn) Close() error {
 		if l.clients[c.client]--; l.clients[c.client] <= 0 {
 			delete(l.clients, c.client)
 		}
-		delete(l.idle, c)
+		delete(l.conns, c)
 		l.mu.Unlock()
 		<-l.sem
 	})

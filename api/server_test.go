@@ -120,9 +120,9 @@ func TestSlowBody(t *testing.T) {
 // be written: the connection is closed.
 func TestBodyBoundedByWriteTimeout(t *testing.T) {
 	s := newServer(t)
-	addr := serveBounded(t, s.h, api.ServerOptions{BodyGrace: 200 * time.Millisecond, MinBodyRate: 8, WriteTimeout: 700 * time.Millisecond})
+	addr := serveBounded(t, s.h, api.ServerOptions{BodyGrace: 200 * time.Millisecond, MinBodyRate: 1, WriteTimeout: 700 * time.Millisecond})
 	start := time.Now()
-	_, _, _, _, err := dribble(addr, "") // 20 B/s, above 8 B/s
+	_, _, _, _, err := dribble(addr, "") // 20 B/s, far above 1 B/s even when ticks come late
 	if err == nil || isTimeout(err) {
 		t.Fatalf("a body outlasting WriteTimeout: %v, want the connection closed", err)
 	}
@@ -176,6 +176,9 @@ func TestBodyRateSpares(t *testing.T) {
 		pw.Write([]byte(`"title":"paused"}]`))
 		pw.Close()
 	}()
+	// Within the grace: this one must not be cut however loaded the
+	// machine, so it gets a server of its own with a grace of seconds.
+	addr = serveBounded(t, s.h, api.ServerOptions{BodyGrace: 3 * time.Second, MinBodyRate: 1 << 10})
 	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/images", pr)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -347,5 +350,44 @@ func TestTooLargeAnsweredAtOnce(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+}
+
+// TestSilentConnectionsMakeRoom: at the cap, connections that opened and
+// never sent a request are closed for one that does.
+func TestSilentConnectionsMakeRoom(t *testing.T) {
+	addr := serveBounded(t, newServer(t).h, api.ServerOptions{MaxConns: 2, MaxConnsPerClient: 2})
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if code := getStatus("http://" + addr + "/healthz"); code != 200 {
+		t.Fatalf("a request behind two silent connections at the cap: %d", code)
+	}
+}
+
+// TestCloseUnderPressure: past seven eighths of the cap, answers ask the
+// client to close its connection.
+func TestCloseUnderPressure(t *testing.T) {
+	addr := serveBounded(t, newServer(t).h, api.ServerOptions{MaxConns: 8, MaxConnsPerClient: 8})
+	for range 6 {
+		keepAlive(t, addr, nil)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: picdex\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Close {
+		t.Error("the seventh of eight connections was kept alive")
 	}
 }

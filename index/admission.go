@@ -8,16 +8,18 @@ import (
 	"time"
 )
 
-// Admission keeps expensive searches (patterns, very long queries, deep
-// pages: see Cost.Expensive) from starving cheap ones. They run a few at
-// a time, behind a short queue, one shard after another and yielding to
-// other goroutines as they go, so cheap searches keep most of the CPU;
-// past the queue they are refused with ErrOverloaded rather than piling
-// up. Cheap searches are never queued here.
+// Admission keeps expensive searches (patterns, very long queries, large
+// or deep pages, heavy facets: see Cost.Expensive) from starving cheap
+// ones. They run a few at a time, behind a short queue, one shard after
+// another, and step aside (block) while cheap searches work on the same
+// index, for at most as long as they have worked, so cheap searches keep
+// the CPU; past the queue they are refused with ErrOverloaded rather than
+// piling up. Cheap searches are never queued here.
 type Admission struct {
 	// Expensive is how many expensive searches run at once (default 1).
 	Expensive int
-	// Queue is how many more may wait for a turn (default 8).
+	// Queue is how many more may wait for a turn (default 8; negative:
+	// none, an expensive search finding no free turn is refused at once).
 	Queue int
 	// Wait is the longest one waits for its turn (default 5s, and never
 	// past the search's own deadline); past it, ErrOverloaded.

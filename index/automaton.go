@@ -24,8 +24,8 @@ import (
 // maxPatternBytes bounds a regular expression or wildcard pattern.
 const maxPatternBytes = 256
 
-// ErrPatternTooComplex is wrapped when a pattern needs more automaton
-// states than the budget allows.
+// errPatternTooComplex is a lazy DFA's error when its pattern needs more
+// automaton states than its budget.
 var errPatternTooComplex = fmt.Errorf("pattern needs too many automaton states")
 
 // compilePattern parses a regular expression with the syntax bleve
@@ -143,7 +143,7 @@ func (d *lazyDFA) intern(pcs []uint32, pend []byte, match bool) int32 {
 	if id, ok := d.ids[string(d.key)]; ok {
 		return id
 	}
-	if len(d.states) > d.budget {
+	if len(d.states) > d.budget { // state 0, dead, is not counted
 		d.err = errPatternTooComplex
 		return 0
 	}

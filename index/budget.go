@@ -68,6 +68,17 @@ func (b Budget) withDefaults() Budget {
 	return b
 }
 
+// clamp returns b with its defaults, each limit at most ceiling's: a
+// shard takes a request's budget only as far as its own allows.
+func (b Budget) clamp(ceiling Budget) Budget {
+	b, ceiling = b.withDefaults(), ceiling.withDefaults()
+	b.MaxTerms = min(b.MaxTerms, ceiling.MaxTerms)
+	b.MaxPatterns = min(b.MaxPatterns, ceiling.MaxPatterns)
+	b.MaxPatternStates = min(b.MaxPatternStates, ceiling.MaxPatternStates)
+	b.MaxPageBytes = min(b.MaxPageBytes, ceiling.MaxPageBytes)
+	return b
+}
+
 // ErrTooExpensive is wrapped by every *BudgetError.
 var ErrTooExpensive = errors.New("query too expensive")
 
@@ -76,6 +87,7 @@ var ErrTooExpensive = errors.New("query too expensive")
 // one search may cost, and should make the query more specific.
 type BudgetError struct {
 	Limit string // the Budget field, as in its JSON name
+	Param string // the request parameter to change: q, or size
 	Max   int
 	Got   int    // how much the query asks for; 0 when not counted to the end
 	What  string // what was counted, for the message
@@ -105,8 +117,11 @@ const (
 
 // Cost is what a search asks for, known from the request alone.
 type Cost struct {
-	Class    QueryClass
-	Terms    int // terms of words and phrases, times the fields searched
+	Class QueryClass
+	Terms int // terms of words and phrases, times the fields searched
+	// Ranges are the range clauses of the query string, counted among
+	// the patterns too.
+	Ranges   int
 	Patterns int // distinct multi-term clauses: prefix, wildcard, regexp, fuzzy and range
 	// Expensive searches are admitted through a small separate budget
 	// and run at low priority (see Admission).
@@ -131,7 +146,7 @@ func Classify(req *Request) (Cost, error) {
 // compiled here, so an invalid one is refused before any shard works.
 func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 	c := Cost{}
-	phrases, ranges := false, 0
+	phrases := false
 	var err error
 	query.Walk(p.tree, func(n query.Node) bool {
 		if err != nil {
@@ -163,7 +178,7 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 			// A range reads every document's column: cheap once, but
 			// forty of them are a second of work.
 			c.Patterns++
-			ranges++
+			c.Ranges++
 		}
 		return true
 	})
@@ -171,7 +186,7 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 		return c, err
 	}
 	switch {
-	case c.Patterns > ranges:
+	case c.Patterns > c.Ranges:
 		c.Class = ClassPattern
 	case phrases:
 		c.Class = ClassPhrase
@@ -179,20 +194,20 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 		c.Class = ClassTerm
 	case p.similar != nil:
 		c.Class = ClassSimilar
-	case p.req.Filter.isZero() && len(p.facets) == 0 && ranges == 0:
+	case p.req.Filter.isZero() && len(p.facets) == 0 && c.Ranges == 0:
 		c.Class = ClassMatchAll
 	default:
 		c.Class = ClassFilter
 	}
 	if c.Patterns > b.MaxPatterns {
-		return c, &BudgetError{Limit: "max_patterns", Max: b.MaxPatterns, Got: c.Patterns,
+		return c, &BudgetError{Limit: "max_patterns", Param: "q", Max: b.MaxPatterns, Got: c.Patterns,
 			What: "prefix, wildcard, regexp, fuzzy and range clauses"}
 	}
 	if c.Terms > b.MaxTerms {
-		return c, &BudgetError{Limit: "max_terms", Max: b.MaxTerms, Got: c.Terms,
+		return c, &BudgetError{Limit: "max_terms", Param: "q", Max: b.MaxTerms, Got: c.Terms,
 			What: "terms searched (words and phrase words, times the fields each searches)"}
 	}
-	c.Expensive = c.Patterns > ranges || ranges > expensiveRanges || c.Terms > b.ExpensiveTerms ||
+	c.Expensive = c.Patterns > c.Ranges || c.Ranges > expensiveRanges || c.Terms > b.ExpensiveTerms ||
 		p.from+p.size > expensiveWindow || p.size > expensiveSize
 	return c, nil
 }
@@ -222,7 +237,7 @@ type termBudget struct {
 func (t *termBudget) take(n int) error {
 	t.used += n
 	if t.used > t.max {
-		return &BudgetError{Limit: "max_terms", Max: t.max, What: "terms searched once patterns are expanded"}
+		return &BudgetError{Limit: "max_terms", Param: "q", Max: t.max, What: "terms searched once patterns are expanded"}
 	}
 	return nil
 }

@@ -31,4 +31,17 @@
 //   - Near-duplicate search (Filter.Similar) reports every image within the
 //     distance and no other (multi-index hashing, verified distances).
 //   - Every error caused by the request wraps ErrBadRequest.
+//   - No search costs more than its Budget allows: the patterns and terms
+//     of the query are counted before any shard works, expansions while
+//     shards list them (each shard stops at its own count) and over their
+//     union, and a page's records by their bytes; past a limit the error is
+//     a *BudgetError. A shard takes a request's budget only up to its
+//     index's own.
+//   - Every walk over a dictionary, a collection, a facet count and the
+//     highlighting checks the search's context; the fan-out answers at the
+//     deadline without waiting for shards, and never reads what a shard
+//     call still running writes.
+//   - Expensive searches (Cost.Expensive, or a facet on a field seen with
+//     many values) go through Admission and run at low priority; cheap
+//     ones are never queued.
 package index

@@ -28,7 +28,7 @@ type expansion struct {
 }
 
 func (s *localShard) newExpansion(ctx context.Context, snap *scorch.IndexSnapshot, p *plan, sr *ShardRequest) (*expansion, error) {
-	b := sr.Budget.withDefaults()
+	b := sr.Budget.clamp(s.ceiling)
 	c, err := p.cost(s.an.text, b)
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func (e *expansion) terms(mt multiTerm) ([]string, error) {
 		a = d
 		failed = func() error {
 			if errors.Is(d.err, errPatternTooComplex) {
-				return &BudgetError{Limit: "max_pattern_states", Max: e.states,
+				return &BudgetError{Limit: "max_pattern_states", Param: "q", Max: e.states,
 					What: fmt.Sprintf("automaton states for /%s/", mt.pattern)}
 			}
 			return d.err

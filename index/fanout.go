@@ -196,7 +196,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 
 	var stats *TermStats
 	if scored != nil {
-		phase1 := &ShardRequest{Request: req, Budget: f.opts.Budget, LowPriority: low}
+		phase1 := &ShardRequest{Request: req, Budget: f.opts.Budget, LowPriority: low, plan: p}
 		parts, errs := callShards(ctx, f, low, func(ctx context.Context, _ int, s Shard) (*TermStats, error) {
 			return s.TermStats(ctx, phase1)
 		})
@@ -221,7 +221,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 			return nil, err
 		}
 	}
-	sreq := &ShardRequest{Request: req, Stats: stats, Budget: f.opts.Budget, LowPriority: low}
+	sreq := &ShardRequest{Request: req, Stats: stats, Budget: f.opts.Budget, LowPriority: low, plan: p}
 	results, errs := callShards(ctx, f, low, func(ctx context.Context, i int, s Shard) (*ShardResult, error) {
 		if !alive[i] {
 			return nil, errSkipped
@@ -273,20 +273,13 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	} else {
 		merged = nil
 	}
-	if err := f.fetch(ctx, merged, &status); err != nil {
+	if err := f.fetch(ctx, merged, &status, low); err != nil {
 		return nil, err
 	}
 	res.Shards = status
-	var hl *highlighter
 	if p.highlight && stats != nil {
-		an, err := textAnalyzerOnce()
-		if err != nil {
-			return nil, err
-		}
-		hl = &highlighter{an: an, terms: stats.DocFreq}
-	}
-	if hl != nil {
-		if err := hl.highlightAll(ctx, merged); err != nil {
+		hl := &highlighter{an: an, terms: stats.DocFreq}
+		if err := hl.highlightAll(ctx, merged, low); err != nil {
 			return nil, fmt.Errorf("highlighting: %w", err)
 		}
 	}
@@ -311,6 +304,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 	res.Facets = mergeFacets(p.facets, facetParts)
 	res.TookMS = time.Since(start).Milliseconds()
+	res.Cost = cost
 	return res, nil
 }
 
@@ -319,14 +313,14 @@ var errSkipped = errors.New("skipped after failing phase 1")
 // fetch loads the records of the final page from the shards that hold
 // them (phase 3), so only size records are read rather than from+size per
 // shard. A shard that fails here is reported and its hits dropped.
-func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus) error {
+func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus, low bool) error {
 	byShard := make([][]int, len(f.shards))
 	for i, h := range page {
 		byShard[h.shard] = append(byShard[h.shard], i)
 	}
 	// Each call returns its records rather than storing them: a call still
 	// running when ctx ends must not write into the page.
-	raws, errs := callShards(ctx, f, false, func(ctx context.Context, s int, sh Shard) ([]json.RawMessage, error) {
+	raws, errs := callShards(ctx, f, low, func(ctx context.Context, s int, sh Shard) ([]json.RawMessage, error) {
 		if len(byShard[s]) == 0 {
 			return nil, nil
 		}
@@ -355,7 +349,7 @@ func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus
 		}
 	}
 	if size > f.opts.Budget.MaxPageBytes {
-		return &BudgetError{Limit: "max_page_bytes", Max: f.opts.Budget.MaxPageBytes, Got: size,
+		return &BudgetError{Limit: "max_page_bytes", Param: "size", Max: f.opts.Budget.MaxPageBytes, Got: size,
 			What: "bytes of records in the page; ask for fewer hits (size)"}
 	}
 	if status.Successful <= 0 && len(page) > 0 {
@@ -375,8 +369,8 @@ const heavyFacetValues = 5000
 // has had more than heavyFacetValues values on one shard.
 func (f *Fanout) heavyFacets(p *plan) bool {
 	for _, fs := range p.facets {
-		if fs.kind == kindNumber || fs.kind == kindDate {
-			continue // fixed buckets
+		if !fs.isTerms() {
+			continue
 		}
 		if n, ok := f.facetValues.Load(fs.field); ok && n.(int) > heavyFacetValues {
 			return true
@@ -391,7 +385,7 @@ func (f *Fanout) heavyFacets(p *plan) bool {
 // in to get heavy ones past admission.
 func (f *Fanout) learnFacets(p *plan, facets map[string][]FacetValue) {
 	for _, fs := range p.facets {
-		if fs.kind == kindNumber || fs.kind == kindDate {
+		if !fs.isTerms() {
 			continue
 		}
 		n := len(facets[fs.name])
@@ -423,7 +417,7 @@ func (f *Fanout) checkExpansions(st *TermStats, static int) error {
 		n += len(terms)
 	}
 	if n > f.opts.Budget.MaxTerms {
-		return &BudgetError{Limit: "max_terms", Max: f.opts.Budget.MaxTerms, Got: n,
+		return &BudgetError{Limit: "max_terms", Param: "q", Max: f.opts.Budget.MaxTerms, Got: n,
 			What: "terms searched once patterns are expanded on every shard"}
 	}
 	return nil

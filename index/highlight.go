@@ -45,9 +45,13 @@ type highlighter struct {
 
 // highlightAll highlights the fetched hits of a page, spread over the
 // available cores: re-analysing a page of records is a visible share of a
-// search's latency. It stops at ctx's deadline.
-func (h *highlighter) highlightAll(ctx context.Context, hits []ShardHit) error {
+// search's latency (a low-priority search uses one). It stops at ctx's
+// deadline.
+func (h *highlighter) highlightAll(ctx context.Context, hits []ShardHit, low bool) error {
 	workers := min(runtime.GOMAXPROCS(0), (len(hits)+3)/4)
+	if low {
+		workers = min(workers, 1)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {

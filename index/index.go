@@ -95,7 +95,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		go func() {
 			defer wg.Done()
 			if ix.shards[i], errs[i] = openShard(filepath.Join(dir, fmt.Sprintf("shard-%03d", i))); errs[i] == nil {
-				ix.shards[i].fg = fg
+				ix.shards[i].fg, ix.shards[i].ceiling = fg, opts.Fanout.Budget
 			}
 		}()
 	}

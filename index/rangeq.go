@@ -23,6 +23,7 @@ import (
 // translator wraps it as every range is.
 type termRangeQuery struct {
 	cols       *columnCache
+	guard      walkGuard // of the shard call; its context is the searcher's
 	field      string
 	lo, hi     string
 	loIn, hiIn bool
@@ -46,7 +47,8 @@ func (q *termRangeQuery) Searcher(ctx context.Context, r bindex.IndexReader, _ m
 
 // match returns the global numbers of the matching live documents.
 func (q *termRangeQuery) match(ctx context.Context, snap *scorch.IndexSnapshot) (*roaring.Bitmap, error) {
-	guard := walkGuard{ctx: ctx}
+	guard := q.guard
+	guard.ctx = ctx
 	r := termRange{field: q.field, lo: q.lo, hi: q.hi, loIn: q.loIn, hiIn: q.hiIn}
 	out := roaring.New()
 	var base uint64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -114,6 +115,10 @@ type Result struct {
 	Facets     map[string][]FacetValue `json:"facets,omitempty"`
 	Shards     ShardStatus             `json:"shards"`
 	NextCursor string                  `json:"next_cursor,omitempty"`
+
+	// Cost is what the search was admitted as, for metrics; not part of
+	// the response.
+	Cost Cost `json:"-"`
 }
 
 // Hit is one matching image.
@@ -157,6 +162,10 @@ type facetSpec struct {
 	size  int
 	kind  fieldKind
 }
+
+// isTerms reports whether the facet counts terms, every value each shard
+// has, rather than fixed numeric or date buckets.
+func (fs facetSpec) isTerms() bool { return fs.kind != kindNumber && fs.kind != kindDate }
 
 // plan is a validated request: everything a shard needs, parsed once.
 type plan struct {
@@ -326,11 +335,7 @@ func parseFacet(s string) (facetSpec, error) {
 	return fs, nil
 }
 
-func (f *Filter) isZero() bool {
-	return len(f.Tags) == 0 && len(f.Format) == 0 && f.Make == "" && f.Model == "" &&
-		f.WidthMin == nil && f.WidthMax == nil && f.HeightMin == nil && f.HeightMax == nil &&
-		f.TakenFrom == "" && f.TakenTo == "" && f.Near == "" && f.BBox == "" && f.Similar == ""
-}
+func (f *Filter) isZero() bool { return reflect.ValueOf(*f).IsZero() }
 
 func (f *Filter) check() error {
 	for _, l := range []struct {

@@ -16,7 +16,7 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 	if !sr.LowPriority {
 		defer s.fg.enter()()
 	}
-	p, err := sr.Request.validate()
+	p, err := sr.validated()
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +25,7 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		return nil, err
 	}
 	defer snap.Close()
-	tr := translator{text: s.an.text, expand: sr.Stats.expander(), cols: &s.cols}
+	tr := translator{text: s.an.text, expand: sr.Stats.expander(), cols: &s.cols, guard: s.guard(ctx, sr)}
 	if tr.expand == nil {
 		// Asked without phase 1: the shard's own terms, within the budget.
 		ex, err := s.newExpansion(ctx, snap, p, sr)

@@ -53,9 +53,22 @@ type ShardRequest struct {
 	// Budget bounds the terms patterns may expand to (zero fields take
 	// their defaults).
 	Budget Budget `json:"budget"`
-	// LowPriority asks the shard to yield to other searches as it works:
-	// the fan-out sets it on expensive searches.
+	// LowPriority asks the shard to step aside for other searches as it
+	// works: the fan-out sets it on expensive searches.
 	LowPriority bool `json:"low_priority,omitempty"`
+
+	// plan is the request as the fan-out validated it, handed to shards
+	// in the same process so they need not parse it again.
+	plan *plan
+}
+
+// validated returns the request's plan, validating it unless the fan-out
+// already has.
+func (sr *ShardRequest) validated() (*plan, error) {
+	if sr.plan != nil && sr.plan.req == sr.Request {
+		return sr.plan, nil
+	}
+	return sr.Request.validate()
 }
 
 // ShardResult is one shard's answer: its best hits with their sort values
@@ -86,6 +99,9 @@ type localShard struct {
 	ph   *phashIndex
 	cols columnCache // of the live segments, for facets, sorts and numeric filters
 	fg   *foreground // the index's foreground shard calls (nil: none counted)
+	// ceiling caps the budget a shard request may carry, so that a caller
+	// cannot ask this shard for more work than its index allows.
+	ceiling Budget
 
 	writeMu sync.Mutex // one batch at a time keeps phash in step with bleve
 	gen     atomic.Uint64
@@ -384,7 +400,7 @@ func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStat
 	if !sr.LowPriority {
 		defer s.fg.enter()()
 	}
-	p, err := sr.Request.validate()
+	p, err := sr.validated()
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +417,7 @@ func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStat
 	if err != nil {
 		return nil, err
 	}
-	tr := translator{text: s.an.text, cols: &s.cols, expand: func(mt multiTerm) ([]string, error) {
+	tr := translator{text: s.an.text, cols: &s.cols, guard: s.guard(ctx, sr), expand: func(mt multiTerm) ([]string, error) {
 		terms, err := ex.terms(mt)
 		if err != nil {
 			return nil, err

@@ -44,6 +44,7 @@ type translator struct {
 	text   analysis.Analyzer // analyzes fuzzy clauses into terms
 	expand expander          // nil: let bleve expand natively
 	cols   *columnCache      // the shard's columns, for ranges (nil outside a shard)
+	guard  walkGuard         // what the shard call's range scans check
 }
 
 // translateQuery turns the request's query string into the scored bleve
@@ -356,7 +357,7 @@ func (tr translator) rangeQuery(n *query.Range) (bq.Query, error) {
 			}
 			*b.dst = string(numberTerm(v))
 		}
-		q = &termRangeQuery{cols: tr.cols, field: field, lo: lo, hi: hi, loIn: minIn, hiIn: maxIn}
+		q = &termRangeQuery{cols: tr.cols, guard: tr.guard, field: field, lo: lo, hi: hi, loIn: minIn, hiIn: maxIn}
 	case kindDate:
 		var lo, hi time.Time
 		for _, b := range []struct {
@@ -381,7 +382,7 @@ func (tr translator) rangeQuery(n *query.Range) (bq.Query, error) {
 		if n.Max != nil {
 			hi = foldFor(spec.kind, *n.Max)
 		}
-		q = &termRangeQuery{cols: tr.cols, field: field, lo: lo, hi: hi, loIn: minIn, hiIn: maxIn}
+		q = &termRangeQuery{cols: tr.cols, guard: tr.guard, field: field, lo: lo, hi: hi, loIn: minIn, hiIn: maxIn}
 	default:
 		return nil, posError(n.Pos(), "field %s has no order to compare with", field)
 	}

@@ -156,13 +156,31 @@ func logStats(log *slog.Logger, c *indexer.Consumer, msg string) {
 // indexer; a full queue makes the request wait (back-pressure). The queue
 // takes a batch whole or not at all: a client that gives up while waiting
 // leaves nothing of its batch behind.
-type memIngester struct{ q *queue.Memory }
+// A request waits at most queueWaitTimeout for room: an indexer that has
+// stopped applying must not hold every writer's connection for good.
+type memIngester struct {
+	q       *queue.Memory
+	timeout time.Duration // default queueWaitTimeout
+}
+
+const queueWaitTimeout = time.Minute
 
 func (m memIngester) Ingest(ctx context.Context, recs []record.Record) (int, error) {
-	if err := m.q.Publish(ctx, recs); err != nil {
-		return 0, err
+	timeout := m.timeout
+	if timeout <= 0 {
+		timeout = queueWaitTimeout
 	}
-	return len(recs), nil
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := m.q.Publish(wctx, recs)
+	switch {
+	case err == nil:
+		return len(recs), nil
+	case errors.Is(err, queue.ErrClosed), ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		// Shutting down, or no room within the wait: nothing was queued.
+		return 0, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	}
+	return 0, err
 }
 
 // queuedStore sends deletes through the queue, behind the upserts of the

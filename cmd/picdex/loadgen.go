@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 var loadgenCmd = &command{
 	name:     "loadgen",
 	synopsis: "send a closed-loop search load to a running server and report latencies",
-	usage:    "loadgen --server URL [--conns N] [--duration D] [--mix mixed|word] [--n N] [--seed S]",
+	usage:    "loadgen --server URL [--conns N] [--duration D] [--mix mixed|word] [--n N] [--seed S] [--api-key-file F]",
 	help: `
 Loadgen opens --conns connections to the server and has each send its next
 search as soon as the last is answered, for --duration, then prints the
@@ -24,8 +23,9 @@ ones, status < 400) and the count of each status. The searches are drawn
 from the vocabulary of the synthetic corpus "picdex gen --n N --seed S"
 makes, so a server loaded with that corpus finds them: "mixed" is the mix
 of a search page (words, phrases, filters with facets, near-duplicates,
-sorts, second pages), "word" single words. With PICDEX_API_KEY set, every
-request carries it as a bearer token.
+sorts, second pages), "word" single words. Every request carries the key
+of --api-key-file, or of $PICDEX_API_KEY, as a bearer token when one is
+given.
 
 It sends traffic to the URL given and nothing else; point it only at
 servers you run.`,
@@ -42,6 +42,7 @@ func runLoadgen(ctx context.Context, e *env, args []string) int {
 	mix := fs.String("mix", "mixed", "mixed or word")
 	n := fs.Int("n", 100_000, "records of the synthetic corpus the vocabulary comes from")
 	seed := fs.Int64("seed", 7, "seed of that corpus")
+	keyFile := addAPIKeyFileFlag(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
@@ -71,8 +72,12 @@ func runLoadgen(ctx context.Context, e *env, args []string) int {
 	default:
 		return c.usageError(e, fs, fmt.Sprintf("--mix %q: want mixed or word", *mix))
 	}
-	if k := os.Getenv("PICDEX_API_KEY"); k != "" {
-		l.Keys = []string{k}
+	key, err := clientKey(e, *keyFile)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	if key != "" {
+		l.Keys = []string{key}
 	}
 	rep, err := l.Run(ctx, apibench.NewClient(*conns))
 	if err != nil {

@@ -123,7 +123,11 @@ func serverKeys(e *env, path string) (*api.Keys, error) {
 // given, else $PICDEX_API_KEY; "" for none.
 func clientKey(e *env, file string) (string, error) {
 	if file == "" {
-		return strings.TrimSpace(e.getenv(envClientKey)), nil
+		key := strings.TrimSpace(e.getenv(envClientKey))
+		if strings.ContainsAny(key, " \t\r\n") {
+			return "", fmt.Errorf("$%s: want the key alone", envClientKey)
+		}
+		return key, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {

@@ -245,10 +245,15 @@ func (m *Memory) PartitionOf(key []byte) int {
 	return int(h.Sum32() % uint32(len(m.parts)))
 }
 
-// Publish appends recs, keyed by id: all of them or, on an error, none.
-// It waits while the batch does not fit (see Memory); ctx ends only that
-// wait — once the batch is admitted it is written whatever happens to ctx,
-// so a caller that gives up never leaves part of a batch behind.
+// Publish appends recs, keyed by id: all of them or none. It waits while
+// the batch does not fit (see Memory); ctx ends only that wait — once the
+// batch is admitted it is written whatever happens to ctx, so a caller
+// that gives up never leaves part of a batch behind. An error before the
+// batch is in the queue leaves none of it; one from the fsync after (the
+// disk failing) comes when the whole batch is queued already and will be
+// applied, as a broker that acknowledged nothing may still have written:
+// the caller cannot tell, and publishing again is safe because upserts
+// and deletes by id are idempotent.
 func (m *Memory) Publish(ctx context.Context, recs []record.Record) error {
 	if len(recs) == 0 {
 		return nil
