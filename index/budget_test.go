@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2/geo"
 	bindex "github.com/blevesearch/bleve_index_api"
 	"github.com/stretchr/testify/require"
 
@@ -445,4 +446,56 @@ func TestHeavyFacetsAreExpensive(t *testing.T) {
 	require.Len(t, g.entered, 1, "the second runs at low priority, as an expensive search")
 	mustSearch(t, f, Request{Query: "bus", Facets: []string{"format"}})
 	require.Len(t, g.entered, 1, "a light facet stays cheap")
+}
+
+// TestGeoFiltersMatchBruteForce holds the column-based near and bbox
+// filters to the same tests applied to every record's (quantized) point,
+// for boxes across the date line and near the poles too.
+func TestGeoFiltersMatchBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	var recs []record.Record
+	for i := range 600 {
+		id := fmt.Sprintf("g%04d", i)
+		r := record.Record{ID: id, URL: "https://example.com/" + id}
+		if i%10 != 0 {
+			r.Location = &record.Location{Lat: rng.Float64()*180 - 90, Lon: rng.Float64()*360 - 180}
+		}
+		recs = append(recs, r)
+	}
+	ix := openWith(t, 3, recs)
+	point := func(r *record.Record) (lat, lon float64) {
+		h := geo.MortonHash(r.Location.Lon, r.Location.Lat)
+		return geo.MortonUnhashLat(h), geo.MortonUnhashLon(h)
+	}
+	count := func(keep func(lat, lon float64) bool) uint64 {
+		n := uint64(0)
+		for i := range recs {
+			if recs[i].Location != nil {
+				if lat, lon := point(&recs[i]); keep(lat, lon) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	for _, b := range [][4]float64{{10, -20, -30, 40}, {89.999, -179.999, -89.999, 179.999}, {60, 150, -10, -150}, {90, 179, -90, -179}, {-10, 0, -60, 1}} {
+		top, left, bottom, right := b[0], b[1], b[2], b[3]
+		want := count(func(lat, lon float64) bool {
+			if lat < bottom-1e-9 || lat > top+1e-9 {
+				return false
+			}
+			if left <= right {
+				return lon >= left-1e-9 && lon <= right+1e-9
+			}
+			return lon >= left-1e-9 || lon <= right+1e-9
+		})
+		res := mustSearch(t, ix, Request{Size: new(0), Filter: Filter{BBox: fmt.Sprintf("%v,%v,%v,%v", top, left, bottom, right)}})
+		require.Equal(t, want, res.Total, "bbox %v", b)
+	}
+	for _, n := range [][3]float64{{0, 0, 2000}, {89.9, 0, 3000}, {45.123, 179.999, 10000}, {-33, 151, 500}} {
+		want := count(func(lat, lon float64) bool { return geo.Haversin(lon, lat, n[1], n[0]) <= n[2] })
+		res := mustSearch(t, ix, Request{Size: new(0), Filter: Filter{Near: fmt.Sprintf("%v,%v,%v", n[0], n[1], n[2])}})
+		require.Equal(t, want, res.Total, "near %v", n)
+		require.NotZero(t, want, "near %v", n)
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/blevesearch/bleve/v2/geo"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/numeric"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
@@ -26,6 +28,34 @@ type column struct {
 
 	bucketOnce sync.Once
 	buckets    []int32 // term → numeric facet bucket; see bucketOrds
+
+	pointsOnce sync.Once
+	points     []geoPoint // term → the point it encodes; see geoPoints
+}
+
+// geoPoint is a location, when ok.
+type geoPoint struct {
+	lat, lon float64
+	ok       bool
+}
+
+// geoPoints decodes, once per column of a geopoint field, the point each
+// of its full-precision terms encodes (a geopoint is indexed as a Morton
+// hash at several precisions; only the shift-0 term is the point).
+func (col *column) geoPoints() []geoPoint {
+	col.pointsOnce.Do(func() {
+		col.points = make([]geoPoint, len(col.terms))
+		for o, t := range col.terms {
+			pc := numeric.PrefixCoded(t)
+			if shift, err := pc.Shift(); err != nil || shift != 0 {
+				continue
+			}
+			if h, err := pc.Int64(); err == nil {
+				col.points[o] = geoPoint{lat: geo.MortonUnhashLat(uint64(h)), lon: geo.MortonUnhashLon(uint64(h)), ok: true}
+			}
+		}
+	})
+	return col.points
 }
 
 // values returns the ordinals of document doc's terms, smallest first.

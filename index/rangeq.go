@@ -8,6 +8,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/geo"
 	bindex "github.com/blevesearch/bleve_index_api"
 )
 
@@ -30,14 +31,9 @@ type termRangeQuery struct {
 }
 
 func (q *termRangeQuery) Searcher(ctx context.Context, r bindex.IndexReader, _ mapping.IndexMapping, _ search.SearcherOptions) (search.Searcher, error) {
-	var snap *scorch.IndexSnapshot
-	switch r := r.(type) {
-	case *scorch.IndexSnapshot:
-		snap = r
-	case *statsReader:
-		snap = r.IndexSnapshot
-	default:
-		return nil, fmt.Errorf("term ranges need a scorch index reader, got %T", r)
+	snap, err := scorchOf(r)
+	if err != nil {
+		return nil, err
 	}
 	if q.cols == nil {
 		return nil, fmt.Errorf("term range on %s outside a shard", q.field)
@@ -50,37 +46,122 @@ func (q *termRangeQuery) match(ctx context.Context, snap *scorch.IndexSnapshot) 
 	guard := q.guard
 	guard.ctx = ctx
 	r := termRange{field: q.field, lo: q.lo, hi: q.hi, loIn: q.loIn, hiIn: q.hiIn}
+	return eachLiveDoc(snap, q.cols, q.field, &guard, func(col *column) func(doc uint64) bool {
+		lo, hi := col.ordRange(r)
+		if lo >= hi {
+			return nil // no document of the segment can match
+		}
+		return func(doc uint64) bool {
+			for _, o := range col.values(doc) {
+				if o >= lo && o < hi {
+					return true
+				}
+			}
+			return false
+		}
+	})
+}
+
+// geoQuery matches the documents whose location is in a bounding box or
+// within a distance of a point, for the bbox and near filters. bleve's geo
+// searchers cover the shape with geohash term ranges before they look at
+// a document, which for an unaligned box near the poles or the date line
+// took seconds of CPU, gigabytes, and no look at the deadline. This one
+// reads each document's point from the location column (the full-precision
+// term of every geopoint, decoded once per segment) and tests it as bleve's
+// own final check does: the box with bleve's tolerance, the distance by
+// haversine.
+type geoQuery struct {
+	cols  *columnCache
+	guard walkGuard
+	box   *bbox
+	near  *near
+}
+
+func (q *geoQuery) Searcher(ctx context.Context, r bindex.IndexReader, _ mapping.IndexMapping, _ search.SearcherOptions) (search.Searcher, error) {
+	snap, err := scorchOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if q.cols == nil {
+		return nil, fmt.Errorf("geo filter outside a shard")
+	}
+	return &bitmapSearcher{match: func() (*roaring.Bitmap, error) { return q.match(ctx, snap) }}, nil
+}
+
+func (q *geoQuery) contains(p geoPoint) bool {
+	if q.near != nil {
+		return geo.Haversin(p.lon, p.lat, q.near.lon, q.near.lat) <= q.near.km
+	}
+	b := q.box
+	if !geo.BoundingBoxContains(p.lon, p.lat, -180, b.bottom, 180, b.top) {
+		return false
+	}
+	if b.left <= b.right {
+		return geo.BoundingBoxContains(p.lon, p.lat, b.left, b.bottom, b.right, b.top)
+	}
+	// Across the date line: two boxes, as bleve splits it.
+	return geo.BoundingBoxContains(p.lon, p.lat, b.left, b.bottom, 180, b.top) ||
+		geo.BoundingBoxContains(p.lon, p.lat, -180, b.bottom, b.right, b.top)
+}
+
+func (q *geoQuery) match(ctx context.Context, snap *scorch.IndexSnapshot) (*roaring.Bitmap, error) {
+	guard := q.guard
+	guard.ctx = ctx
+	return eachLiveDoc(snap, q.cols, fieldLocation, &guard, func(col *column) func(doc uint64) bool {
+		points := col.geoPoints()
+		return func(doc uint64) bool {
+			for _, o := range col.values(doc) {
+				if p := points[o]; p.ok && q.contains(p) {
+					return true
+				}
+			}
+			return false
+		}
+	})
+}
+
+// eachLiveDoc returns the global numbers of the live documents of snap
+// for which the test that match builds for each segment's column of field
+// holds.
+func eachLiveDoc(snap *scorch.IndexSnapshot, cols *columnCache, field string, guard *walkGuard,
+	match func(col *column) func(doc uint64) bool) (*roaring.Bitmap, error) {
 	out := roaring.New()
 	var base uint64
 	for _, ss := range snap.Segments() {
 		seg := ss.Segment()
 		n := seg.Count()
 		if base+n > 1<<32 {
-			return nil, fmt.Errorf("term range over a shard of more than 2^32 documents")
+			return nil, fmt.Errorf("a shard of more than 2^32 documents")
 		}
-		col, err := q.cols.column(seg, q.field)
+		col, err := cols.column(seg, field)
 		if err != nil {
 			return nil, err
 		}
-		if lo, hi := col.ordRange(r); lo < hi {
+		if test := match(col); test != nil {
 			deleted := ss.Deleted()
 			for doc := range n {
 				if err := guard.step(); err != nil {
 					return nil, err
 				}
-				for _, o := range col.values(doc) {
-					if o >= lo && o < hi {
-						if deleted == nil || !deleted.Contains(uint32(doc)) {
-							out.Add(uint32(base + doc))
-						}
-						break
-					}
+				if test(doc) && (deleted == nil || !deleted.Contains(uint32(doc))) {
+					out.Add(uint32(base + doc))
 				}
 			}
 		}
 		base += n
 	}
-	return out, ctx.Err()
+	return out, guard.ctx.Err()
+}
+
+func scorchOf(r bindex.IndexReader) (*scorch.IndexSnapshot, error) {
+	switch r := r.(type) {
+	case *scorch.IndexSnapshot:
+		return r, nil
+	case *statsReader:
+		return r.IndexSnapshot, nil
+	}
+	return nil, fmt.Errorf("need a scorch index reader, got %T", r)
 }
 
 // bitmapSearcher iterates a bitmap of global document numbers, each with

@@ -49,7 +49,7 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 			ids[i] = m.id
 		}
 	}
-	filter, ranges, err := translateFilter(&p.req.Filter, ids)
+	filter, ranges, err := tr.filter(&p.req.Filter, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -485,10 +485,10 @@ func queryBuildError(err error) error {
 	return err
 }
 
-// translateFilter builds the unscored filter: the part bleve matches (nil
+// filter builds the unscored filter: the part bleve matches (nil
 // when there is none) and the numeric ranges the collector checks on
 // columns. ids restricts to a set of documents (near-duplicate candidates).
-func translateFilter(f *Filter, ids []string) (bq.Query, []termRange, error) {
+func (tr translator) filter(f *Filter, ids []string) (bq.Query, []termRange, error) {
 	var parts []bq.Query
 	var ranges []termRange
 	for _, t := range f.Tags {
@@ -549,18 +549,14 @@ func translateFilter(f *Filter, ids []string) (bq.Query, []termRange, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		q := bq.NewGeoDistanceQuery(n.lon, n.lat, strconv.FormatFloat(n.km, 'f', -1, 64)+"km")
-		q.SetField(fieldLocation)
-		parts = append(parts, q)
+		parts = append(parts, &geoQuery{cols: tr.cols, guard: tr.guard, near: &n})
 	}
 	if f.BBox != "" {
 		b, err := parseBBox(f.BBox)
 		if err != nil {
 			return nil, nil, err
 		}
-		q := bq.NewGeoBoundingBoxQuery(b.left, b.top, b.right, b.bottom)
-		q.SetField(fieldLocation)
-		parts = append(parts, q)
+		parts = append(parts, &geoQuery{cols: tr.cols, guard: tr.guard, box: &b})
 	}
 	if ids != nil {
 		parts = append(parts, bq.NewDocIDQuery(ids))
