@@ -262,7 +262,7 @@ func prepare(r *record.Record) (op, error) {
 	if r.IsDelete() {
 		return op{rec: r}, nil
 	}
-	raw, err := json.Marshal(r)
+	raw, err := record.Encode(r)
 	if err != nil {
 		return op{}, err
 	}

@@ -224,8 +224,25 @@ func Parse(data []byte) (Record, error) {
 	if err := r.Normalize(); err != nil {
 		return Record{}, err
 	}
+	// The limit holds for the record as it is stored and sent on, not
+	// only as it came: an escaped character can take six bytes where it
+	// took one, so a large record is measured once encoded too.
+	if len(data) > MaxRecordBytes/6 {
+		enc, err := Encode(&r)
+		if err != nil {
+			return Record{}, invalid("record", "%v", err)
+		}
+		if len(enc) > MaxRecordBytes {
+			return Record{}, invalid("record", "%d bytes once encoded exceeds the %d byte limit", len(enc), MaxRecordBytes)
+		}
+	}
 	return r, nil
 }
+
+// Encode is a record's canonical JSON, as it is stored and queued: its
+// MarshalJSON, without the HTML escaping that json.Marshal adds (which
+// would write each < as six bytes).
+func Encode(r *Record) ([]byte, error) { return r.MarshalJSON() }
 
 // UnmarshalJSON decodes the typed fields and keeps unknown ones in Extra.
 // Every type mismatch is reported, as a FieldError naming the field (its
@@ -368,10 +385,13 @@ func exactMembers(names map[string]bool, v json.RawMessage) json.RawMessage {
 // valid UTF-8 even for a record that was never normalized.
 func (r Record) MarshalJSON() ([]byte, error) {
 	type plain Record
-	base, err := json.Marshal(plain(r))
-	if err != nil {
+	var enc bytes.Buffer
+	e := json.NewEncoder(&enc)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(plain(r)); err != nil {
 		return nil, err
 	}
+	base := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
 	if len(r.Extra) == 0 {
 		return base, nil
 	}

@@ -415,3 +415,25 @@ func FuzzObjectKeys(f *testing.F) {
 		}
 	})
 }
+
+// TestSizeLimitOnEncodedForm: the byte limit holds for the record as
+// stored and queued, which the indexer checks again; one that grows past
+// it when encoded is refused here, not dropped after a 202.
+func TestSizeLimitOnEncodedForm(t *testing.T) {
+	lt := `{"url":"https://e.com/a.jpg","note":"` + strings.Repeat("<", 200_000) + `"}`
+	r, err := Parse([]byte(lt))
+	if err != nil {
+		t.Fatalf("200,000 '<': %v", err)
+	}
+	enc, err := Encode(&r)
+	if err != nil || len(enc) > 210_000 {
+		t.Errorf("encoded to %d bytes (%v): '<' must stay one byte", len(enc), err)
+	}
+	if _, err := Parse(enc); err != nil {
+		t.Errorf("the encoded record does not parse again: %v", err)
+	}
+	bad := `{"url":"https://e.com/a.jpg","note":"` + strings.Repeat("\xff", 400_000) + `"}`
+	if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "once encoded") {
+		t.Errorf("400 KB of invalid UTF-8 that repairs to 2.4 MB: %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -158,7 +157,7 @@ func Message(r record.Record, now time.Time) (kafka.Message, error) {
 			return kafka.Message{}, err
 		}
 	}
-	v, err := json.Marshal(r)
+	v, err := record.Encode(&r)
 	if err != nil {
 		return kafka.Message{}, err
 	}
