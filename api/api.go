@@ -117,6 +117,7 @@ func (o *Options) setDefaults() {
 
 type server struct {
 	readiness readinessCache
+	refusals  lineSampler // of the access log
 	opts      Options
 	log       *slog.Logger
 	metrics   *metrics
@@ -149,10 +150,10 @@ func New(opts Options) http.Handler {
 		r.Use(g.Gin)
 	}
 	r.NoRoute(func(c *gin.Context) {
-		writeError(c, http.StatusNotFound, "not_found", "no route for "+c.Request.Method+" "+c.Request.URL.Path)
+		writeError(c, http.StatusNotFound, "not_found", "no route for "+clip(c.Request.Method, 16)+" "+clip(c.Request.URL.Path, maxLoggedPath))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", clip(c.Request.Method, 16)+" is not allowed on "+clip(c.Request.URL.Path, maxLoggedPath))
 	})
 
 	v1 := r.Group("/v1")

@@ -59,7 +59,7 @@ func writeDetail(c *gin.Context, status int, d ErrorDetail) {
 func (s *server) writeJSON(c *gin.Context, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		s.log.Error("encoding the response", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		s.log.Error("encoding the response", "method", clip(c.Request.Method, 16), "path", clip(c.Request.URL.Path, maxLoggedPath), "err", err)
 		writeError(c, http.StatusInternalServerError, "internal", "internal server error")
 		return
 	}
@@ -120,10 +120,10 @@ func (s *server) fail(c *gin.Context, err error) {
 		c.Header("Retry-After", "5")
 		writeError(c, http.StatusServiceUnavailable, "unavailable", err.Error())
 	case errors.Is(err, index.ErrAllShardsFailed):
-		s.log.Error("search failed on every shard", "path", c.Request.URL.Path, "err", err)
+		s.log.Error("search failed on every shard", "path", clip(c.Request.URL.Path, maxLoggedPath), "err", err)
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "no index shard could answer")
 	default:
-		s.log.Error("internal error", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		s.log.Error("internal error", "method", clip(c.Request.Method, 16), "path", clip(c.Request.URL.Path, maxLoggedPath), "err", err)
 		writeError(c, http.StatusInternalServerError, "internal", "internal server error")
 	}
 }

@@ -135,13 +135,13 @@ func (g *Guard) admit(w http.ResponseWriter, r *http.Request) (*http.Request, bo
 			g.reject(RejectUnauthorized)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="picdex"`)
 			writeHTTPError(w, http.StatusUnauthorized, "unauthorized",
-				fmt.Sprintf("%s %s needs an API key with the %s scope: send Authorization: Bearer KEY", r.Method, r.URL.Path, need))
+				fmt.Sprintf("%s %s needs an API key with the %s scope: send Authorization: Bearer KEY", clip(r.Method, 16), clip(r.URL.Path, maxLoggedPath), need))
 			return nil, false
 		default:
 			g.reject(RejectForbidden)
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="picdex", error="insufficient_scope", scope="%s"`, need))
 			writeHTTPError(w, http.StatusForbidden, "forbidden",
-				fmt.Sprintf("key %s (%s) lacks the %s scope %s %s needs", key.ID, key.Scopes, need, r.Method, r.URL.Path))
+				fmt.Sprintf("key %s (%s) lacks the %s scope %s %s needs", key.ID, key.Scopes, need, clip(r.Method, 16), clip(r.URL.Path, maxLoggedPath)))
 			return nil, false
 		}
 	}

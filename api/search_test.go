@@ -164,3 +164,23 @@ func TestUIHasContentSecurityPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A flood of refusals with long paths writes a bounded log: paths are
+// cut, and refusal lines sampled with a count of those left out.
+func TestAccessLogBounded(t *testing.T) {
+	s := newServer(t)
+	long := "/" + strings.Repeat("a", 60_000)
+	for range 200 {
+		w := s.get(t, long)
+		if w.Code != 404 || w.Body.Len() > 1000 {
+			t.Fatalf("404 with %d bytes of body", w.Body.Len())
+		}
+	}
+	if n := s.log.Len(); n > 200*400 {
+		t.Errorf("200 refusals wrote %d bytes of log", n)
+	}
+	lines := strings.Count(s.log.String(), "http request")
+	if lines > 2*20 || lines == 0 {
+		t.Errorf("%d access log lines for 200 refusals within a second or two", lines)
+	}
+}
