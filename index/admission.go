@@ -3,8 +3,8 @@ package index
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -60,77 +60,170 @@ func WithClient(ctx context.Context, id string) context.Context {
 // succeed (the API answers 429 with Retry-After).
 var ErrOverloaded = errors.New("too many expensive searches at once; retry later or make the query cheaper")
 
-// admission is an Admission in use.
+// admission is an Admission in use. Turns go to the waiting searches
+// fairly: to the one whose client has the fewest running, another client
+// than the one whose turn ends first, oldest first;
+// and when the queue is full, a newcomer takes the place of the newest
+// waiter of a client that has more in flight than the newcomer would, so
+// that a few clients cannot keep the queue full for everyone else.
 type admission struct {
-	opts    Admission
-	slots   chan struct{}
-	waiting atomic.Int64
+	opts Admission
 
 	mu      sync.Mutex
-	clients map[string]int // expensive searches in flight per client
+	running map[string]int // running expensive searches per client
+	total   int            // running, all clients
+	waiters []*waiter      // in order of arrival
+	flight  map[string]int // running and waiting per client
+}
+
+type waiter struct {
+	client string
+	turn   chan error // nil: a turn; ErrOverloaded: its place was given away
 }
 
 func newAdmission(o Admission) *admission {
 	o.setDefaults()
-	return &admission{opts: o, slots: make(chan struct{}, o.Expensive), clients: map[string]int{}}
+	return &admission{opts: o, running: map[string]int{}, flight: map[string]int{}}
+}
+
+// queued is how many searches wait for a turn.
+func (a *admission) queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.waiters)
 }
 
 // admit waits for an expensive search's turn and returns its release.
+// The client is the one WithClient named, "" for none (no per-client
+// share then, but a fair turn like any other).
 func (a *admission) admit(ctx context.Context) (func(), error) {
 	client, _ := ctx.Value(clientKey{}).(string)
-	if client != "" {
-		a.mu.Lock()
-		if a.clients[client] >= a.opts.PerClient {
-			a.mu.Unlock()
-			return nil, ErrOverloaded
-		}
-		a.clients[client]++
+	a.mu.Lock()
+	if client != "" && a.flight[client] >= a.opts.PerClient {
 		a.mu.Unlock()
-	}
-	done := func() {
-		if client != "" {
-			a.mu.Lock()
-			if a.clients[client]--; a.clients[client] <= 0 {
-				delete(a.clients, client)
-			}
-			a.mu.Unlock()
-		}
-	}
-	release, err := a.turn(ctx)
-	if err != nil {
-		done()
-		return nil, err
-	}
-	return func() { release(); done() }, nil
-}
-
-// turn waits for one of the expensive slots.
-func (a *admission) turn(ctx context.Context) (func(), error) {
-	release := func() { <-a.slots }
-	select {
-	case a.slots <- struct{}{}:
-		return release, nil
-	default:
-	}
-	if a.waiting.Add(1) > int64(a.opts.Queue) {
-		a.waiting.Add(-1)
 		return nil, ErrOverloaded
 	}
-	defer a.waiting.Add(-1)
+	if a.total < a.opts.Expensive {
+		a.start(client)
+		a.mu.Unlock()
+		return a.releaser(client), nil
+	}
+	if len(a.waiters) >= a.opts.Queue && !a.evictFor(client) {
+		a.mu.Unlock()
+		return nil, ErrOverloaded
+	}
+	w := &waiter{client: client, turn: make(chan error, 1)}
+	a.waiters = append(a.waiters, w)
+	a.flight[client]++
+	a.mu.Unlock()
+
 	t := time.NewTimer(a.opts.Wait)
 	defer t.Stop()
+	var err error
 	select {
-	case a.slots <- struct{}{}:
-		return release, nil
+	case err = <-w.turn:
+		if err != nil {
+			return nil, err
+		}
+		return a.releaser(client), nil
 	case <-t.C:
-		return nil, ErrOverloaded
+		err = ErrOverloaded
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) {
 			// Its deadline came while it queued: it did no work, and
 			// another try may well find a free turn.
-			return nil, ErrOverloaded
+			err = ErrOverloaded
 		}
-		return nil, ctx.Err()
+	}
+	a.mu.Lock()
+	if i := slices.Index(a.waiters, w); i >= 0 {
+		a.waiters = slices.Delete(a.waiters, i, i+1)
+		a.leave(client)
+		a.mu.Unlock()
+		return nil, err
+	}
+	a.mu.Unlock()
+	// Granted (or evicted) as the wait ended: take what it was given.
+	if e := <-w.turn; e != nil {
+		return nil, e
+	}
+	return a.releaser(client), nil
+}
+
+// start runs a search of client; the caller holds mu.
+func (a *admission) start(client string) {
+	a.total++
+	a.running[client]++
+	a.flight[client]++
+}
+
+// leave forgets one search of client in flight; the caller holds mu.
+func (a *admission) leave(client string) {
+	if a.flight[client]--; a.flight[client] <= 0 {
+		delete(a.flight, client)
+	}
+}
+
+// evictFor makes a place in the full queue for a newcomer of client:
+// the newest waiter of the client with the most in flight gives its place
+// up, if that client has more in flight than the newcomer would. The
+// caller holds mu.
+func (a *admission) evictFor(client string) bool {
+	victim := -1
+	for i := len(a.waiters) - 1; i >= 0; i-- {
+		c := a.waiters[i].client
+		if c == client || a.flight[c] <= a.flight[client]+1 {
+			continue
+		}
+		if victim < 0 || a.flight[c] > a.flight[a.waiters[victim].client] {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		return false
+	}
+	w := a.waiters[victim]
+	a.waiters = slices.Delete(a.waiters, victim, victim+1)
+	a.leave(w.client)
+	w.turn <- ErrOverloaded
+	return true
+}
+
+// releaser ends a running search of client and gives its turn on.
+func (a *admission) releaser(client string) func() {
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.total--
+		if a.running[client]--; a.running[client] <= 0 {
+			delete(a.running, client)
+		}
+		a.leave(client)
+		if len(a.waiters) == 0 {
+			return
+		}
+		// The oldest waiter of the client running the fewest, another
+		// client than the one whose turn ends coming first among equals
+		// (round-robin).
+		rank := func(w *waiter) int {
+			r := 2 * a.running[w.client]
+			if w.client == client {
+				r++
+			}
+			return r
+		}
+		next := 0
+		for i, w := range a.waiters {
+			if rank(w) < rank(a.waiters[next]) {
+				next = i
+			}
+		}
+		w := a.waiters[next]
+		a.waiters = slices.Delete(a.waiters, next, next+1)
+		a.total++
+		a.running[w.client]++ // still in flight: flight unchanged
+		w.turn <- nil
 	}
 }
 

@@ -307,7 +307,7 @@ func TestAdmission(t *testing.T) {
 	}()
 	// The queue has room for one: once it is taken, a third is refused
 	// at once.
-	require.Eventually(t, func() bool { return f.admit.waiting.Load() == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return f.admit.queued() == 1 }, 10*time.Second, time.Millisecond)
 	_, err := f.Search(context.Background(), &Request{Query: "tow*"})
 	require.ErrorIs(t, err, ErrOverloaded)
 	// A queued search whose deadline comes first is overloaded too (it
@@ -316,7 +316,9 @@ func TestAdmission(t *testing.T) {
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	held := newAdmission(Admission{Expensive: 1, Queue: 1, Wait: time.Minute})
-	held.slots <- struct{}{} // its only turn taken
+	if _, err := held.admit(context.Background()); err != nil { // its only turn taken
+		t.Fatal(err)
+	}
 	_, err = held.admit(short)
 	require.ErrorIs(t, err, ErrOverloaded)
 	// Cheap searches go on meanwhile.
@@ -419,7 +421,7 @@ func TestAdmissionPerClient(t *testing.T) {
 		_, err := f.Search(b, &Request{Query: "riv*"})
 		queued <- err
 	}()
-	require.Eventually(t, func() bool { return f.admit.waiting.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return f.admit.queued() == 1 }, 5*time.Second, time.Millisecond)
 	close(g.release)
 	require.NoError(t, <-first)
 	require.NoError(t, <-queued)
@@ -498,4 +500,53 @@ func TestGeoFiltersMatchBruteForce(t *testing.T) {
 		require.Equal(t, want, res.Total, "near %v", n)
 		require.NotZero(t, want, "near %v", n)
 	}
+}
+
+// TestAdmissionFair: clients that keep the queue full cannot shut a new
+// client out, and turns go to the client running the fewest.
+func TestAdmissionFair(t *testing.T) {
+	a := newAdmission(Admission{Expensive: 1, Queue: 3, PerClient: 2, Wait: time.Minute})
+	ctxOf := func(c string) context.Context { return WithClient(context.Background(), c) }
+	release, err := a.admit(ctxOf("a")) // a runs
+	require.NoError(t, err)
+	type result struct {
+		client string
+		err    error
+		done   func()
+	}
+	results := make(chan result, 8)
+	wait := func(c string) {
+		go func() {
+			r, err := a.admit(ctxOf(c))
+			results <- result{c, err, r}
+		}()
+	}
+	wait("a") // a: 2 in flight, its share
+	require.Eventually(t, func() bool { return a.queued() == 1 }, 10*time.Second, time.Millisecond)
+	wait("b")
+	require.Eventually(t, func() bool { return a.queued() == 2 }, 10*time.Second, time.Millisecond)
+	wait("b")
+	require.Eventually(t, func() bool { return a.queued() == 3 }, 10*time.Second, time.Millisecond)
+	// The queue is full; c has nothing in flight: a waiter of a client
+	// with two in flight gives its place up (b's newest, as a's only waiter
+	// is its second).
+	wait("c")
+	r := <-results
+	require.ErrorIs(t, r.err, ErrOverloaded)
+	require.Contains(t, []string{"a", "b"}, r.client)
+	require.Eventually(t, func() bool { return a.queued() == 3 }, 10*time.Second, time.Millisecond)
+	// a's turn ends: the next goes to a client running none, the oldest
+	// such waiter.
+	release()
+	r = <-results
+	require.NoError(t, r.err)
+	require.NotEqual(t, "a", r.client, "a ran and waited longest, but clients running none come first")
+	r.done()
+	for range 2 {
+		r = <-results
+		require.NoError(t, r.err)
+		r.done()
+	}
+	require.Zero(t, a.queued())
+	require.Empty(t, a.flight)
 }
