@@ -41,6 +41,7 @@ type Ingester interface {
 const (
 	DefaultSearchTimeout  = 30 * time.Second
 	DefaultMaxIngestBytes = 32 << 20
+	DefaultMaxIngestRecs  = 200_000
 	maxSearchBodyBytes    = 1 << 20
 	readyTimeout          = 2 * time.Second
 )
@@ -65,6 +66,15 @@ type Options struct {
 	SearchTimeout time.Duration
 	// MaxIngestBytes bounds a POST /v1/images body (default 32 MiB).
 	MaxIngestBytes int64
+	// MaxIngestRecords bounds the records of one POST /v1/images
+	// (default 200,000): each costs a few kilobytes while it is parsed.
+	MaxIngestRecords int
+	// IngestConcurrency is how many POST /v1/images bodies are read and
+	// parsed at once (default 2); more wait up to IngestWait, then 503.
+	// Parsing is CPU-bound and a 32 MiB body of tiny records is gigabytes
+	// on the way, so more at once only multiplies the memory.
+	IngestConcurrency int
+	IngestWait        time.Duration
 
 	// Keys, when set, are the API keys: writes (scope write) and admin
 	// calls (scope admin) need one, and so do searches and image reads
@@ -113,9 +123,19 @@ func (o *Options) setDefaults() {
 	if o.MaxIngestBytes <= 0 {
 		o.MaxIngestBytes = DefaultMaxIngestBytes
 	}
+	if o.MaxIngestRecords <= 0 {
+		o.MaxIngestRecords = DefaultMaxIngestRecs
+	}
+	if o.IngestConcurrency <= 0 {
+		o.IngestConcurrency = 2
+	}
+	if o.IngestWait <= 0 {
+		o.IngestWait = 30 * time.Second
+	}
 }
 
 type server struct {
+	ingests   chan struct{} // a token per ingest body being read and parsed
 	readiness readinessCache
 	refusals  lineSampler // of the access log
 	opts      Options
@@ -133,7 +153,7 @@ func New(opts Options) http.Handler {
 		panic("api.New: " + err.Error())
 	}
 	opts.setDefaults()
-	s := &server{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registerer)}
+	s := &server{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registerer), ingests: make(chan struct{}, opts.IngestConcurrency)}
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true

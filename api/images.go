@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -82,22 +83,14 @@ func (s *server) ingest(c *gin.Context) {
 			fmt.Sprintf("Content-Type %q: POST /v1/images takes application/json (an array or one record) or application/x-ndjson, in UTF-8", c.GetHeader("Content-Type")))
 		return
 	}
-	body, err := readBody(c, s.opts.MaxIngestBytes)
-	if err != nil {
-		s.bodyError(c, err)
+	recs, bad, done := s.readRecords(c, ndjson)
+	if done {
 		return
 	}
-	var recs []record.Record
-	var bad badRecords
-	if ndjson {
-		recs, bad = parseNDJSON(body)
-	} else {
-		var detail *ErrorDetail
-		recs, bad, detail = parseJSONBatch(body)
-		if detail != nil {
-			writeDetail(c, http.StatusBadRequest, *detail)
-			return
-		}
+	if bad.tooMany {
+		writeDetail(c, http.StatusRequestEntityTooLarge, ErrorDetail{Code: "payload_too_large",
+			Message: fmt.Sprintf("more than %d records in one request; send them in several", s.opts.MaxIngestRecords)})
+		return
 	}
 	if bad.n > 0 {
 		writeDetail(c, http.StatusBadRequest, ErrorDetail{Code: "invalid_record", Records: bad.first,
@@ -132,11 +125,55 @@ func ingestFormat(ct string) (ndjson, ok bool) {
 	return false, isJSON(mt)
 }
 
+// readRecords reads and parses an ingest body within an ingest turn. done
+// is true when it has answered the request itself.
+func (s *server) readRecords(c *gin.Context, ndjson bool) (recs []record.Record, bad badRecords, done bool) {
+	if !s.ingestTurn(c) {
+		return nil, bad, true
+	}
+	defer func() { <-s.ingests }()
+	body, err := readBody(c, s.opts.MaxIngestBytes)
+	if err != nil {
+		s.bodyError(c, err)
+		return nil, bad, true
+	}
+	if ndjson {
+		recs, bad = parseNDJSON(body, s.opts.MaxIngestRecords)
+		return recs, bad, false
+	}
+	recs, bad, detail := parseJSONBatch(body, s.opts.MaxIngestRecords)
+	if detail != nil {
+		writeDetail(c, http.StatusBadRequest, *detail)
+		return nil, bad, true
+	}
+	return recs, bad, false
+}
+
+// ingestTurn waits for a turn to read and parse an ingest body, up to
+// IngestWait; false when it has answered instead (503, or the client
+// left). The caller gives the turn back with <-s.ingests.
+func (s *server) ingestTurn(c *gin.Context) bool {
+	t := time.NewTimer(s.opts.IngestWait)
+	defer t.Stop()
+	select {
+	case s.ingests <- struct{}{}:
+		return true
+	case <-t.C:
+		c.Header("Retry-After", "5")
+		writeError(c, http.StatusServiceUnavailable, "unavailable", "too many ingest requests at once; retry later")
+	case <-c.Request.Context().Done():
+		writeError(c, statusClientClosed, "client_closed", "the client closed the request")
+	}
+	return false
+}
+
 // badRecords are the rejected records of a batch: the first
-// maxReportedRecords described, all of them counted.
+// maxReportedRecords described, all of them counted; tooMany when the
+// batch holds more records than a request may.
 type badRecords struct {
-	first []RecordError
-	n     int
+	first   []RecordError
+	n       int
+	tooMany bool
 }
 
 func (b *badRecords) add(i, line int, err error) {
@@ -145,7 +182,7 @@ func (b *badRecords) add(i, line int, err error) {
 	}
 }
 
-func parseJSONBatch(body []byte) ([]record.Record, badRecords, *ErrorDetail) {
+func parseJSONBatch(body []byte, maxRecs int) ([]record.Record, badRecords, *ErrorDetail) {
 	var bad badRecords
 	trimmed := bytes.TrimSpace(body)
 	if trimmed[0] == '{' {
@@ -164,6 +201,9 @@ func parseJSONBatch(body []byte) ([]record.Record, badRecords, *ErrorDetail) {
 		d := jsonErrorDetail(err)
 		return nil, bad, &d
 	}
+	if len(raws) > maxRecs {
+		return nil, badRecords{tooMany: true}, nil
+	}
 	recs := make([]record.Record, 0, len(raws))
 	for i, raw := range raws {
 		rec, err := record.Parse(raw)
@@ -176,7 +216,7 @@ func parseJSONBatch(body []byte) ([]record.Record, badRecords, *ErrorDetail) {
 	return recs, bad, nil
 }
 
-func parseNDJSON(body []byte) ([]record.Record, badRecords) {
+func parseNDJSON(body []byte, maxRecs int) ([]record.Record, badRecords) {
 	var recs []record.Record
 	var bad badRecords
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -187,6 +227,9 @@ func parseNDJSON(body []byte) ([]record.Record, badRecords) {
 		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
 			continue
+		}
+		if i >= maxRecs {
+			return nil, badRecords{tooMany: true}
 		}
 		rec, err := record.Parse(text)
 		if err != nil {

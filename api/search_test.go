@@ -2,12 +2,14 @@ package api_test
 
 import (
 	"context"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/picdex/picdex/api"
 	"github.com/picdex/picdex/index"
@@ -182,5 +184,35 @@ func TestAccessLogBounded(t *testing.T) {
 	lines := strings.Count(s.log.String(), "http request")
 	if lines > 2*20 || lines == 0 {
 		t.Errorf("%d access log lines for 200 refusals within a second or two", lines)
+	}
+}
+
+func TestIngestBounds(t *testing.T) {
+	s := newServer(t, func(o *api.Options) { o.MaxIngestRecords = 3; o.IngestConcurrency = 1; o.IngestWait = 50 * time.Millisecond })
+	four := strings.Repeat(`{"url":"https://e.com/x.jpg"}`+"\n", 4)
+	wantError(t, s.do(t, http.MethodPost, "/v1/images", "application/x-ndjson", strings.NewReader(four)), http.StatusRequestEntityTooLarge, "payload_too_large")
+	wantError(t, s.do(t, http.MethodPost, "/v1/images", "application/json", strings.NewReader("["+strings.TrimSuffix(strings.ReplaceAll(four, "\n", ","), ",")+"]")),
+		http.StatusRequestEntityTooLarge, "payload_too_large")
+	// One body being read holds the only turn: another waits, then 503.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	held := make(chan struct{})
+	go func() {
+		req := httptest.NewRequest(http.MethodPost, "/v1/images", pr)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		close(held)
+		s.h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	<-held
+	var w *httptest.ResponseRecorder
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		// 202 until the first request has taken the turn
+		if w = s.do(t, http.MethodPost, "/v1/images", "application/x-ndjson", strings.NewReader(`{"url":"https://e.com/y.jpg"}`)); w.Code != http.StatusAccepted {
+			break
+		}
+	}
+	wantError(t, w, http.StatusServiceUnavailable, "unavailable")
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
 	}
 }
