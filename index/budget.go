@@ -158,6 +158,12 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 				c.Patterns++
 				return true
 			}
+			if isRangeField(n.Field) {
+				// A number or date equals: a range of one value.
+				c.Patterns++
+				c.Ranges++
+				return true
+			}
 			c.Terms += fieldCount(n.Field) * termCount(an, n.Field, n.Text)
 		case *query.Phrase:
 			phrases = true
@@ -210,6 +216,16 @@ func (p *plan) cost(an analysis.Analyzer, b Budget) (Cost, error) {
 	c.Expensive = c.Patterns > c.Ranges || c.Ranges > expensiveRanges || c.Terms > b.ExpensiveTerms ||
 		p.from+p.size > expensiveWindow || p.size > expensiveSize
 	return c, nil
+}
+
+// isRangeField reports whether a clause on field is matched as a range:
+// numbers and dates, whose one value is an interval of a column.
+func isRangeField(field string) bool {
+	if field == "" {
+		return false
+	}
+	_, spec, ok := resolveField(field)
+	return ok && (spec.kind == kindNumber || spec.kind == kindDate)
 }
 
 func fieldCount(field string) int {

@@ -205,6 +205,8 @@ func TestClassify(t *testing.T) {
 		{Request{Query: "width:>100"}, ClassFilter, false},
 		{Request{Query: "bus width:>100"}, ClassTerm, false},
 		{Request{Query: "width:>1 width:>2 width:>3"}, ClassFilter, true},
+		{Request{Query: "iso:100 taken_at:2020-01-01"}, ClassFilter, false},
+		{Request{Query: "iso:100 iso:200 taken_at:2020-01-01"}, ClassFilter, true},
 	} {
 		c, err := Classify(&tc.req)
 		require.NoError(t, err, tc.req.Query)
@@ -385,14 +387,18 @@ func TestQueryRanges(t *testing.T) {
 		return n
 	}
 	for q, keep := range map[string]func(r *record.Record) bool{
-		"width:>=1000":               func(r *record.Record) bool { return r.Width >= 1000 },
-		"width:>1000":                func(r *record.Record) bool { return r.Width > 1000 },
-		"width:<1000":                func(r *record.Record) bool { return r.Width < 1000 },
-		"width:<=1000":               func(r *record.Record) bool { return r.Width <= 1000 },
-		"format:>jpeg":               func(r *record.Record) bool { return r.Format > "jpeg" },
-		"format:>=png":               func(r *record.Record) bool { return r.Format >= "png" },
-		"format:<png":                func(r *record.Record) bool { return r.Format < "png" },
-		"+width:>=1000 +height:<800": func(r *record.Record) bool { return r.Width >= 1000 && r.Height < 800 },
+		"width:>=1000":                         func(r *record.Record) bool { return r.Width >= 1000 },
+		"width:>1000":                          func(r *record.Record) bool { return r.Width > 1000 },
+		"width:<1000":                          func(r *record.Record) bool { return r.Width < 1000 },
+		"width:<=1000":                         func(r *record.Record) bool { return r.Width <= 1000 },
+		"format:>jpeg":                         func(r *record.Record) bool { return r.Format > "jpeg" },
+		"format:>=png":                         func(r *record.Record) bool { return r.Format >= "png" },
+		"format:<png":                          func(r *record.Record) bool { return r.Format < "png" },
+		"+width:>=1000 +height:<800":           func(r *record.Record) bool { return r.Width >= 1000 && r.Height < 800 },
+		"taken_at:>=2012-01-01":                func(r *record.Record) bool { return r.TakenAt >= "2012-01-01" },
+		"taken_at:<2012-01-01":                 func(r *record.Record) bool { return r.TakenAt < "2012-01-01" },
+		"taken_at:" + recs[1].TakenAt[:10]:     func(r *record.Record) bool { return r.TakenAt[:10] == recs[1].TakenAt[:10] },
+		fmt.Sprintf("width:%d", recs[2].Width): func(r *record.Record) bool { return r.Width == recs[2].Width },
 	} {
 		want := count(keep)
 		require.NotZero(t, want, q)

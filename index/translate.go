@@ -110,7 +110,8 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 					return nil, posError(n.Pos(), "%s is numeric; %q is not a number", field, n.Text)
 				}
-				return constantScore(termQuery(field, string(numberTerm(v)))), nil
+				t := string(numberTerm(v))
+				return constantScore(&termRangeQuery{cols: tr.cols, guard: tr.guard, field: field, lo: t, hi: t, loIn: true, hiIn: true}), nil
 			case kindDate:
 				t, err := record.ParseTime(n.Text)
 				if err != nil {
@@ -120,7 +121,7 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 				if !strings.Contains(n.Text, "T") {
 					end = t.Add(24*time.Hour - time.Nanosecond)
 				}
-				return constantScore(dateRange(t, end, true, true)), nil
+				return constantScore(tr.dateRange(t, end, true, true)), nil
 			}
 			return nil, posError(n.Pos(), "field %s cannot be searched by text", field)
 		})
@@ -373,7 +374,7 @@ func (tr translator) rangeQuery(n *query.Range) (bq.Query, error) {
 			}
 			*b.dst = t
 		}
-		q = dateRange(lo, hi, minIn, maxIn)
+		q = tr.dateRange(lo, hi, minIn, maxIn)
 	case kindKeyword, kindKeywordLower:
 		var lo, hi string
 		if n.Min != nil {
@@ -402,21 +403,17 @@ func constantScore(q bq.Query) bq.Query {
 	return b
 }
 
-// dateRange matches taken_at between two times (zero: unbounded), using
-// its multi-precision Unix-seconds terms, which unlike bleve's date fields
-// cover every year.
-func dateRange(lo, hi time.Time, loIn, hiIn bool) bq.Query {
-	var min, max *float64
+// dateRange matches taken_at between two times (zero: unbounded) on its
+// compact twin's column, as the taken_from and taken_to filters do: Unix
+// seconds, which unlike bleve's date fields cover every year.
+func (tr translator) dateRange(lo, hi time.Time, loIn, hiIn bool) bq.Query {
+	q := &termRangeQuery{cols: tr.cols, guard: tr.guard, field: fieldTakenAtSort, loIn: loIn, hiIn: hiIn}
 	if !lo.IsZero() {
-		v := unixSeconds(lo)
-		min = &v
+		q.lo = string(numberTerm(unixSeconds(lo)))
 	}
 	if !hi.IsZero() {
-		v := unixSeconds(hi)
-		max = &v
+		q.hi = string(numberTerm(unixSeconds(hi)))
 	}
-	q := bq.NewNumericRangeInclusiveQuery(min, max, &loIn, &hiIn)
-	q.SetField(fieldTakenAt)
 	return q
 }
 
