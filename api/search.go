@@ -180,7 +180,7 @@ func checkSearchBody(body []byte) *ErrorDetail {
 	if !json.Valid(body) {
 		return nil // decodeStrict says where
 	}
-	keys, _, err := record.ObjectKeys(body)
+	keys, _, _, err := record.ObjectKeys(body)
 	if err != nil {
 		return &ErrorDetail{Code: "bad_request", Message: "body must be a JSON object of search parameters"}
 	}

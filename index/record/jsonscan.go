@@ -15,18 +15,22 @@ const MaxDepth = 64
 var errNotObject = errors.New("not a JSON object")
 
 // ObjectKeys returns the member names of the top level of the JSON object
-// data, in the order written and with their escapes resolved, and how
-// deeply its arrays and objects nest (the object itself is depth 1). data
-// must be valid JSON; a value that is not an object is errNotObject.
-func ObjectKeys(data []byte) (keys []string, depth int, err error) {
+// data, in the order written and with their escapes resolved, how deeply
+// its arrays and objects nest (the object itself is depth 1), and the
+// first name given twice in one of its nested objects ("" for none; the
+// top level's repeats are in keys). data must be valid JSON; a value that
+// is not an object is errNotObject.
+func ObjectKeys(data []byte) (keys []string, depth int, nestedDup string, err error) {
+	type frame struct {
+		object, expectKey bool
+		seen              map[string]bool // names of a nested object so far
+	}
 	var (
-		level             int
+		stack             []frame
 		inString, escaped bool
-		expectKey         bool
 		keyStart          = -1
 		hasEscape         bool
 	)
-	started := false
 	for i, c := range data {
 		if inString {
 			switch {
@@ -36,50 +40,53 @@ func ObjectKeys(data []byte) (keys []string, depth int, err error) {
 				escaped, hasEscape = true, true
 			case c == '"':
 				inString = false
-				if keyStart >= 0 {
-					k, err := unquoteKey(data[keyStart:i+1], hasEscape)
-					if err != nil {
-						return nil, 0, err
-					}
-					keys = append(keys, k)
-					keyStart = -1
+				if keyStart < 0 {
+					continue
 				}
+				k, err := unquoteKey(data[keyStart:i+1], hasEscape)
+				if err != nil {
+					return nil, 0, "", err
+				}
+				keyStart = -1
+				if len(stack) == 1 {
+					keys = append(keys, k)
+					continue
+				}
+				top := &stack[len(stack)-1]
+				if top.seen == nil {
+					top.seen = map[string]bool{}
+				}
+				if top.seen[k] && nestedDup == "" {
+					nestedDup = k
+				}
+				top.seen[k] = true
 			}
 			continue
+		}
+		if len(stack) == 0 && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '{' {
+			return nil, 0, "", errNotObject
 		}
 		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
 		case '"':
-			if !started {
-				return nil, 0, errNotObject
-			}
 			inString, hasEscape = true, false
-			if level == 1 && expectKey {
-				keyStart, expectKey = i, false
+			if top := len(stack) - 1; top >= 0 && stack[top].object && stack[top].expectKey {
+				keyStart, stack[top].expectKey = i, false
 			}
 		case '{', '[':
-			if !started && c != '{' {
-				return nil, 0, errNotObject
-			}
-			level++
-			depth = max(depth, level)
-			expectKey = c == '{' && level == 1
+			stack = append(stack, frame{object: c == '{', expectKey: c == '{'})
+			depth = max(depth, len(stack))
 		case '}', ']':
-			level--
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				return keys, depth, nestedDup, nil
+			}
 		case ',':
-			expectKey = level == 1
-		default:
-			if !started {
-				return nil, 0, errNotObject
+			if top := len(stack) - 1; stack[top].object {
+				stack[top].expectKey = true
 			}
 		}
-		started = true
 	}
-	if !started {
-		return nil, 0, errNotObject
-	}
-	return keys, depth, nil
+	return nil, 0, "", errNotObject
 }
 
 // unquoteKey resolves a key as encoding/json does: escapes, and invalid

@@ -260,12 +260,15 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	if raw == nil {
 		return invalid("record", "must be a JSON object, not null")
 	}
-	keys, depth, err := ObjectKeys(data)
+	keys, depth, nestedDup, err := ObjectKeys(data)
 	if err != nil {
 		return invalid("record", "must be a JSON object")
 	}
 	if depth > MaxDepth {
 		return invalid("record", "JSON nested %d levels deep; at most %d", depth, MaxDepth)
+	}
+	if nestedDup != "" {
+		return invalid("record", "%q given twice in one object", nestedDup)
 	}
 	count := make(map[string]int, len(keys))
 	for _, k := range keys {
@@ -297,7 +300,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 			continue
 		}
 		if names := nestedFields[k]; names != nil {
-			if nk, _, err := ObjectKeys(v); err == nil && slices.ContainsFunc(nk, func(n string) bool {
+			if nk, _, _, err := ObjectKeys(v); err == nil && slices.ContainsFunc(nk, func(n string) bool {
 				return !names[n] && foldsToField(n, names)
 			}) {
 				folded, v = true, exactMembers(names, v)

@@ -340,19 +340,28 @@ func TestDuplicateAndDeepMembers(t *testing.T) {
 			t.Errorf("%.60s: %v; want %s: %s", tc.doc, err, tc.field, tc.reason)
 		}
 	}
-	ok := `{"url":"https://e.com/a.jpg","x":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `,"y":{"title":1,"title":2}}`
+	ok := `{"url":"https://e.com/a.jpg","x":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `,"y":{"title":1,"z":[{"title":2}]}}`
 	if _, err := Parse([]byte(ok)); err != nil {
-		t.Errorf("63 levels and a repeated name inside an unknown field: %v", err)
+		t.Errorf("63 levels, and a name in two nested objects: %v", err)
+	}
+	for _, doc := range []string{
+		`{"url":"https://e.com/a.jpg","camera":{"make":"A","make":"B"}}`,
+		`{"url":"https://e.com/a.jpg","location":{"lat":1,"lon":2,"lat":3}}`,
+		`{"url":"https://e.com/a.jpg","extra":{"a":1,"b":[{"a":1,"a":2}]}}`,
+	} {
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "given twice in one object") {
+			t.Errorf("%s: %v, want a nested name given twice", doc, err)
+		}
 	}
 }
 
 func TestObjectKeys(t *testing.T) {
-	keys, depth, err := ObjectKeys([]byte(` {"a":1, "b\"c":{"d":[1,{"e":2}]}, "\u00e9":"}{,:\"" } `))
-	if err != nil || strings.Join(keys, "|") != `a|b"c|é` || depth != 4 {
+	keys, depth, dup, err := ObjectKeys([]byte(` {"a":1, "b\"c":{"d":[1,{"e":2}]}, "\u00e9":"}{,:\"" } `))
+	if err != nil || strings.Join(keys, "|") != `a|b"c|é` || depth != 4 || dup != "" {
 		t.Errorf("keys %q, depth %d, %v", keys, depth, err)
 	}
 	for _, doc := range []string{`[1]`, `"x"`, `null`, `1`, ``} {
-		if _, _, err := ObjectKeys([]byte(doc)); err == nil {
+		if _, _, _, err := ObjectKeys([]byte(doc)); err == nil {
 			t.Errorf("%q is not an object", doc)
 		}
 	}
@@ -369,7 +378,7 @@ func FuzzObjectKeys(f *testing.F) {
 		if !json.Valid(data) {
 			return
 		}
-		keys, depth, err := ObjectKeys(data)
+		keys, depth, _, err := ObjectKeys(data)
 		dec := json.NewDecoder(bytes.NewReader(data))
 		var want []string
 		level, wantDepth, isObject := 0, 0, false
