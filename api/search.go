@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
@@ -179,6 +180,11 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 func checkSearchBody(body []byte) *ErrorDetail {
 	if !json.Valid(body) {
 		return nil // decodeStrict says where
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would make U+FFFD of it and search for that; a
+		// query string that is not UTF-8 is refused, and so is this.
+		return &ErrorDetail{Code: "bad_request", Message: "body is not valid UTF-8"}
 	}
 	keys, _, _, err := record.ObjectKeys(body)
 	if err != nil {

@@ -188,7 +188,11 @@ func TestAccessLogBounded(t *testing.T) {
 }
 
 func TestIngestBounds(t *testing.T) {
-	s := newServer(t, func(o *api.Options) { o.MaxIngestRecords = 3; o.IngestConcurrency = 1; o.IngestWait = 50 * time.Millisecond })
+	s := newServer(t, func(o *api.Options) {
+		o.MaxIngestRecords = 3
+		o.IngestConcurrency = 1
+		o.IngestWait = 50 * time.Millisecond
+	})
 	four := strings.Repeat(`{"url":"https://e.com/x.jpg"}`+"\n", 4)
 	wantError(t, s.do(t, http.MethodPost, "/v1/images", "application/x-ndjson", strings.NewReader(four)), http.StatusRequestEntityTooLarge, "payload_too_large")
 	wantError(t, s.do(t, http.MethodPost, "/v1/images", "application/json", strings.NewReader("["+strings.TrimSuffix(strings.ReplaceAll(four, "\n", ","), ",")+"]")),

@@ -329,13 +329,14 @@ func minBodyRate(next http.Handler, l bodyLimits) http.Handler {
 			return
 		}
 		orig := r.Body
-		r.Body = &rateBody{ReadCloser: orig, rc: rc, start: start, limits: l}
+		body := &rateBody{ReadCloser: orig, rc: rc, start: start, limits: l}
+		r.Body = body
 		// Hand net/http its own body back: it decides from the body's type
 		// whether an unread rest is too big to drain, and would otherwise
 		// drain up to 256 KiB through the wrapper, waiting on a client that
 		// sends nothing before the answer (a 413) goes out.
 		defer func() { r.Body = orig }()
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&closingWriter{ResponseWriter: w, body: body}, r)
 	})
 }
 
@@ -346,7 +347,37 @@ type rateBody struct {
 	limits bodyLimits
 	n      int64
 	err    error
+	eof    bool // read to its end
 }
+
+// closingWriter closes the connection after an answer sent before the
+// request's body was read to its end (a refusal: 401, 413, 415, 429):
+// otherwise net/http would first read and discard the rest, waiting on a
+// client that sends nothing until the body's deadline.
+type closingWriter struct {
+	http.ResponseWriter
+	body  *rateBody
+	wrote bool
+}
+
+func (w *closingWriter) WriteHeader(code int) {
+	if !w.wrote && !w.body.eof {
+		w.Header().Set("Connection", "close")
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *closingWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *closingWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+func (w *closingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (b *rateBody) Read(p []byte) (int, error) {
 	if b.err != nil {
@@ -354,6 +385,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
+	b.eof = b.eof || err == io.EOF
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		b.err = fmt.Errorf("%w: %d bytes in %v", ErrSlowBody, b.n, time.Since(b.start).Round(time.Millisecond))

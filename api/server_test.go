@@ -333,23 +333,36 @@ func TestServerOptions(t *testing.T) {
 	}
 }
 
-// TestTooLargeAnsweredAtOnce: a body declared over the limit is refused
-// before it is sent, not after the server has waited to drain it.
+// TestTooLargeAnsweredAtOnce: a request refused before its body is read
+// (too large, no key, wrong type) is answered at once, not after the
+// server has waited to drain a body the client has not sent.
 func TestTooLargeAnsweredAtOnce(t *testing.T) {
-	addr := serveBounded(t, newServer(t).h, api.ServerOptions{BodyGrace: 3 * time.Second})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /v1/images HTTP/1.1\r\nHost: picdex\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 40<<20)
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer before the body's grace ran out: %v", err)
-	}
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("status %d, want 413", resp.StatusCode)
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		length int
+		ct     string
+		status int
+	}{
+		{"too large", newServer(t).h, 40 << 20, "application/json", http.StatusRequestEntityTooLarge},
+		{"no key", newServer(t, func(o *api.Options) { o.Keys = testKeys(t) }).h, 1000, "application/json", http.StatusUnauthorized},
+		{"wrong type", newServer(t).h, 1000, "text/plain", http.StatusUnsupportedMediaType},
+	} {
+		addr := serveBounded(t, tc.h, api.ServerOptions{BodyGrace: 3 * time.Second})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /v1/images HTTP/1.1\r\nHost: picdex\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", tc.ct, tc.length)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s: no answer before the body's grace ran out: %v", tc.name, err)
+		}
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.status)
+		}
 	}
 }
 
