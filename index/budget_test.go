@@ -556,3 +556,25 @@ func TestAdmissionFair(t *testing.T) {
 	require.Zero(t, a.queued())
 	require.Empty(t, a.flight)
 }
+
+// TestPageBytes: a page whose records are more than the budget's bytes is
+// a budget error naming size, stopped while the records load.
+func TestPageBytes(t *testing.T) {
+	ix, err := Open(t.TempDir(), Options{Shards: 2, Fanout: FanoutOptions{Budget: Budget{MaxPageBytes: 10_000}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { ix.Close() })
+	var recs []record.Record
+	for i := range 20 {
+		id := fmt.Sprintf("p%02d", i)
+		recs = append(recs, record.Record{ID: id, URL: "https://example.com/" + id, Title: "bus", Caption: strings.Repeat("x", 1000)})
+	}
+	require.NoError(t, ix.Apply(context.Background(), recs))
+	_, err = ix.Search(context.Background(), &Request{Query: "bus", Size: new(20)})
+	var be *BudgetError
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, "max_page_bytes", be.Limit)
+	require.Equal(t, "size", be.Param)
+	res, err := ix.Search(context.Background(), &Request{Query: "bus", Size: new(5)})
+	require.NoError(t, err)
+	require.Len(t, res.Hits, 5)
+}

@@ -333,6 +333,11 @@ func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fetching the page: %w", err)
 	}
+	for _, err := range errs {
+		if errors.Is(err, ErrBadRequest) {
+			return err // the page is too large: the request's doing
+		}
+	}
 	size := 0
 	for s, err := range errs {
 		if err != nil {

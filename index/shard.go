@@ -308,7 +308,14 @@ func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error
 // Fetch implements Shard.
 func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
 	out := make([]json.RawMessage, len(ids))
+	limit, size := s.ceiling.withDefaults().MaxPageBytes, 0
 	for i, id := range ids {
+		if size > limit {
+			// A page past the limit fails at the fan-out anyway: stop
+			// loading it here.
+			return nil, &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
+				What: "bytes of records in the page; ask for fewer hits (size)"}
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -326,6 +333,7 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 				out[i] = append(json.RawMessage(nil), record.RepairJSON(f.Value())...)
 			}
 		})
+		size += len(out[i])
 	}
 	return out, nil
 }
