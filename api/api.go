@@ -55,7 +55,7 @@ type Options struct {
 	Ingester Ingester
 	// Ready, when set, is asked by GET /readyz besides a search: a
 	// server that ingests through Kafka is not ready while it has no
-	// broker.
+	// broker. Its error is shown to whoever asks: say what, not where.
 	Ready func(ctx context.Context) error
 	// Metrics, when set, is served at GET /metrics (Prometheus).
 	Metrics http.Handler
@@ -195,16 +195,15 @@ func New(opts Options) http.Handler {
 
 func (s *server) ready(c *gin.Context) {
 	if err := s.readiness.check(c.Request.Context(), s.readyCheck); err != nil {
-		// The reason goes to the log, not to whoever asks: probes are
-		// open to all, and it may name internal hosts.
-		writeError(c, http.StatusServiceUnavailable, "unavailable", "not ready; the server log says why")
+		writeError(c, http.StatusServiceUnavailable, "unavailable", "not ready: "+err.Error())
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
 
 // readyCheck is what readiness means: a search answers and, when set,
-// Options.Ready agrees.
+// Options.Ready agrees. Probes are open to anyone: the search's error goes
+// to the log only, and Ready's errors are written for the public.
 func (s *server) readyCheck(ctx context.Context) error {
 	if s.opts.Searcher == nil {
 		return errors.New("no searcher configured")
@@ -213,11 +212,10 @@ func (s *server) readyCheck(ctx context.Context) error {
 	defer cancel()
 	if _, err := s.opts.Searcher.Search(ctx, &index.Request{Size: new(1)}); err != nil {
 		s.log.Warn("readiness search failed", "err", err)
-		return err
+		return errors.New("the index does not answer a search (see the server log)")
 	}
 	if s.opts.Ready != nil {
 		if err := s.opts.Ready(ctx); err != nil {
-			s.log.Warn("not ready", "err", err)
 			return err
 		}
 	}

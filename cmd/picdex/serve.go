@@ -132,7 +132,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		reg = newRegistry(&cons.Stats, cons.Ready)
 		apiOpts.Ready = func(context.Context) error {
 			if !cons.Ready() {
-				return errors.New("not connected to Kafka (" + *kf.brokers + ")")
+				return errors.New("not connected to Kafka")
 			}
 			return nil
 		}
