@@ -113,7 +113,7 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 	}
 	recs = nil
 	if o.Suite != SuiteHTTP {
-		if err := overloadSuite(ctx, w, o, data, vocab); err != nil {
+		if err := overloadSuite(ctx, w, o, data, scratch, vocab); err != nil {
 			return err
 		}
 	}
@@ -127,8 +127,14 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 
 // overloadSuite: single-word searches alone, and while clients send the
 // most expensive searches the budget allows.
-func overloadSuite(ctx context.Context, w io.Writer, o Options, data string, v *Vocabulary) error {
-	srv, err := startServe(ctx, o.Binary, data)
+func overloadSuite(ctx context.Context, w io.Writer, o Options, data, scratch string, v *Vocabulary) error {
+	// Every expensive client has a key of its own: they are eight
+	// clients, each with its share of the expensive turns, not one.
+	keys, keyFile, err := writeKeys(scratch, o.Expensive)
+	if err != nil {
+		return err
+	}
+	srv, err := startServe(ctx, o.Binary, data, "--api-keys", keyFile)
 	if err != nil {
 		return err
 	}
@@ -156,7 +162,7 @@ func overloadSuite(ctx context.Context, w io.Writer, o Options, data string, v *
 		if err != nil {
 			return err
 		}
-		heavy := Load{BaseURL: srv.url, Clients: o.Expensive, Duration: time.Hour, Workload: Expensive(calls), Seed: uint64(rep)}
+		heavy := Load{BaseURL: srv.url, Clients: o.Expensive, Duration: time.Hour, Workload: Expensive(calls), Keys: keys, Seed: uint64(rep)}
 		hctx, stopHeavy := context.WithCancel(ctx)
 		var heavyRep *Report
 		var heavyErr error
@@ -222,18 +228,8 @@ func calibrate(ctx context.Context, client *http.Client, base string, v *Vocabul
 // limits.
 func loadSuite(ctx context.Context, w io.Writer, o Options, data, scratch string, v *Vocabulary) error {
 	fmt.Fprintf(w, "\nload: %d connections of mixed searches for %s, then the same with a rate limit per API key (50 keys) set to admit about half\n", o.Conns, o.Duration)
-	keys := make([]string, 50)
-	var file strings.Builder
-	for i := range keys {
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return err
-		}
-		keys[i] = hex.EncodeToString(b[:])
-		fmt.Fprintf(&file, "search %s\n", keys[i])
-	}
-	keyFile := filepath.Join(scratch, "keys")
-	if err := os.WriteFile(keyFile, []byte(file.String()), 0o600); err != nil {
+	keys, keyFile, err := writeKeys(scratch, 50)
+	if err != nil {
 		return err
 	}
 	client := NewClient(o.Conns)
@@ -268,6 +264,22 @@ func loadSuite(ctx context.Context, w io.Writer, o Options, data, scratch string
 		ms(time.Duration(indexbench.Median(freeP99))), ms(time.Duration(indexbench.Median(limP99))), r, rateLimitedTarget, indexbench.PassFail(r <= rateLimitedTarget),
 		fives, indexbench.PassFail(fives == 0))
 	return nil
+}
+
+// writeKeys makes n search keys and the key file of serve --api-keys.
+func writeKeys(dir string, n int) ([]string, string, error) {
+	keys := make([]string, n)
+	var file strings.Builder
+	for i := range keys {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, "", err
+		}
+		keys[i] = hex.EncodeToString(b[:])
+		fmt.Fprintf(&file, "search %s\n", keys[i])
+	}
+	path := filepath.Join(dir, fmt.Sprintf("keys-%d", n))
+	return keys, path, os.WriteFile(path, []byte(file.String()), 0o600)
 }
 
 // measureServe starts serve with extra flags, warms it up and applies l;
