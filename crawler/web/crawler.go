@@ -273,13 +273,6 @@ func (c *Crawler) crawlPage(ctx context.Context, it *item, emit crawler.Emit) er
 		// speaks for it, and it is not fetched.
 		duplicate = !c.pages.add(p.Canonical)
 	}
-	if !p.NoFollow && it.depth < c.opts.MaxDepth {
-		for _, l := range p.Links {
-			if c.inScope(l) {
-				c.admitPage(l, it.depth+1)
-			}
-		}
-	}
 	var recs []record.Record
 	if !duplicate {
 		for _, r := range p.Records(c.opts.KeepDecorative) {
@@ -296,10 +289,23 @@ func (c *Crawler) crawlPage(ctx context.Context, it *item, emit crawler.Emit) er
 		}
 	}
 	c.mu.Unlock()
+	// This page's images go out before its links are queued: a page they
+	// lead to, crawled by another worker, must not describe an image of
+	// this one first. The page stays in flight meanwhile, so a State taken
+	// now still has it.
 	for _, r := range recs {
 		if err := c.emitOnce(ctx, emit, r); err != nil {
 			return err
 		}
+	}
+	if !p.NoFollow && it.depth < c.opts.MaxDepth {
+		c.mu.Lock()
+		for _, l := range p.Links {
+			if c.inScope(l) {
+				c.admitPage(l, it.depth+1)
+			}
+		}
+		c.mu.Unlock()
 	}
 	return nil
 }
