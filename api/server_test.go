@@ -255,9 +255,9 @@ func getStatus(url string) int {
 	return resp.StatusCode
 }
 
-// keepAlive opens a connection from the local address from (nil: any),
-// answers one request on it and leaves it idle.
-func keepAlive(t *testing.T, addr string, from net.Addr) net.Conn {
+// healthzOn opens a connection from the local address from (nil: any) and
+// sends one GET /healthz on it; the connection is closed at cleanup.
+func healthzOn(t *testing.T, addr string, from net.Addr) (net.Conn, *http.Response, error) {
 	t.Helper()
 	d := net.Dialer{LocalAddr: from}
 	c, err := d.Dial("tcp", addr)
@@ -268,10 +268,19 @@ func keepAlive(t *testing.T, addr string, from net.Addr) net.Conn {
 	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: picdex\r\n\r\n")
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return c, resp, err
+}
+
+// keepAlive answers one request on a new connection and leaves it idle.
+func keepAlive(t *testing.T, addr string, from net.Addr) net.Conn {
+	t.Helper()
+	c, resp, err := healthzOn(t, addr, from)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("keep-alive connection: %v %v", resp, err)
 	}
-	resp.Body.Close()
 	return c
 }
 
@@ -301,14 +310,7 @@ func TestIdleConnectionsMakeRoom(t *testing.T) {
 	addr = serveBounded(t, newServer(t).h, api.ServerOptions{MaxConns: 8, MaxConnsPerClient: 2})
 	keepAlive(t, addr, nil)
 	keepAlive(t, addr, nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: picdex\r\n\r\n")
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+	if _, _, err := healthzOn(t, addr, nil); err == nil {
 		t.Error("a third connection of one client was served past its share of 2")
 	}
 	other := keepAlive(t, addr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)})
@@ -389,14 +391,7 @@ func TestCloseUnderPressure(t *testing.T) {
 	for range 6 {
 		keepAlive(t, addr, nil)
 	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: picdex\r\n\r\n")
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	_, resp, err := healthzOn(t, addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
