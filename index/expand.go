@@ -19,8 +19,7 @@ import (
 // query's term budget as they are found, so an over-broad pattern stops
 // at the first segment that proves it too broad.
 type expansion struct {
-	ctx    context.Context
-	guard  walkGuard // a template: each walk checks a copy of its own
+	guard  walkGuard // a template: each walk checks a copy of its own; its ctx is the call's
 	snap   *scorch.IndexSnapshot
 	budget termBudget
 	states int // automaton states a pattern may build
@@ -34,7 +33,7 @@ func (s *localShard) newExpansion(ctx context.Context, snap *scorch.IndexSnapsho
 		return nil, err
 	}
 	return &expansion{
-		ctx: ctx, guard: s.guard(ctx, sr), snap: snap, budget: termBudget{max: b.MaxTerms, used: c.Terms},
+		guard: s.guard(ctx, sr), snap: snap, budget: termBudget{max: b.MaxTerms, used: c.Terms},
 		states: b.MaxPatternStates, dfas: map[string]*lazyDFA{},
 	}, nil
 }
@@ -106,7 +105,7 @@ func (e *expansion) terms(mt multiTerm) ([]string, error) {
 			}
 			terms = append(terms, de.Term)
 		}
-		if err := e.ctx.Err(); err != nil {
+		if err := e.guard.ctx.Err(); err != nil {
 			return nil, err
 		}
 	}

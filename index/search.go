@@ -13,18 +13,11 @@ var termAtATime = true
 
 // SearchShard runs phase 2 of a search on this shard.
 func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardResult, error) {
-	if !sr.LowPriority {
-		defer s.fg.enter()()
-	}
-	p, err := sr.validated()
+	p, snap, done, err := s.begin(sr)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.snapshot()
-	if err != nil {
-		return nil, err
-	}
-	defer snap.Close()
+	defer done()
 	tr := translator{text: s.an.text, expand: sr.Stats.expander(), cols: &s.cols, guard: s.guard(ctx, sr)}
 	if tr.expand == nil {
 		// Asked without phase 1: the shard's own terms, within the budget.

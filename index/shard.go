@@ -402,21 +402,35 @@ func (s *localShard) snapshot() (*scorch.IndexSnapshot, error) {
 	return snap, nil
 }
 
-// TermStats builds the scored part of the query against the shard without
-// running it, recording every term it opens and every expansion.
-func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStats, error) {
+// begin is the prologue of a shard call: counted among the foreground
+// calls unless it is low priority, its request validated, a snapshot to
+// run on. done ends all of it.
+func (s *localShard) begin(sr *ShardRequest) (*plan, *scorch.IndexSnapshot, func(), error) {
+	exit := func() {}
 	if !sr.LowPriority {
-		defer s.fg.enter()()
+		exit = s.fg.enter()
 	}
 	p, err := sr.validated()
 	if err != nil {
-		return nil, err
+		exit()
+		return nil, nil, nil, err
 	}
 	snap, err := s.snapshot()
 	if err != nil {
+		exit()
+		return nil, nil, nil, err
+	}
+	return p, snap, func() { snap.Close(); exit() }, nil
+}
+
+// TermStats builds the scored part of the query against the shard without
+// running it, recording every term it opens and every expansion.
+func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStats, error) {
+	p, snap, done, err := s.begin(sr)
+	if err != nil {
 		return nil, err
 	}
-	defer snap.Close()
+	defer done()
 	st := newTermStats()
 	if st.DocCount, err = snap.DocCount(); err != nil {
 		return nil, err
