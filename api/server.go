@@ -53,7 +53,8 @@ type ServerOptions struct {
 	// grace, at which a request body must arrive (default 16 KiB;
 	// negative: no minimum). A slower body fails with ErrSlowBody, which
 	// the API answers with 408, and its connection is closed. However
-	// fast, the body must be in within WriteTimeout.
+	// fast, the body must be in within WriteTimeout less an eighth of it
+	// (at most 5s, kept for writing the 408).
 	MinBodyRate int
 	// Logger receives connection-level errors of net/http (default: discarded).
 	Logger *slog.Logger
@@ -106,7 +107,8 @@ func (o ServerOptions) Validate() error {
 //
 // With a minimum body rate there is no fixed ReadTimeout: the body's
 // deadline moves as its bytes arrive (see ServerOptions.MinBodyRate), up to
-// WriteTimeout, past which no answer could be written anyway.
+// bodyCap(WriteTimeout): early enough that its 408 still goes out before
+// the write deadline, rather than a bare close.
 func NewServer(h http.Handler, o ServerOptions) *http.Server {
 	if err := o.Validate(); err != nil {
 		panic("api.NewServer: " + err.Error())
@@ -121,7 +123,7 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
 	if o.MinBodyRate > 0 {
-		srv.Handler = minBodyRate(h, bodyLimits{grace: o.BodyGrace, rate: float64(o.MinBodyRate), max: o.WriteTimeout})
+		srv.Handler = minBodyRate(h, bodyLimits{grace: o.BodyGrace, rate: float64(o.MinBodyRate), max: bodyCap(o.WriteTimeout)})
 	} else {
 		srv.ReadTimeout = o.WriteTimeout
 	}
@@ -304,6 +306,12 @@ type bodyLimits struct {
 	grace time.Duration
 	rate  float64
 	max   time.Duration
+}
+
+// bodyCap is how long a whole body may take when answers must be written
+// within writeTimeout: an eighth of it (at most 5s) is kept for the answer.
+func bodyCap(writeTimeout time.Duration) time.Duration {
+	return writeTimeout - min(writeTimeout/8, 5*time.Second)
 }
 
 // deadline is when a body of which n bytes have arrived since start falls

@@ -116,18 +116,21 @@ func TestSlowBody(t *testing.T) {
 }
 
 // TestBodyBoundedByWriteTimeout: a body that keeps above the minimum rate
-// still cannot take longer than WriteTimeout, past which no answer could
-// be written: the connection is closed.
+// still cannot take longer than WriteTimeout allows: it is answered with
+// a 408 in time for the answer to go out, and the connection is closed.
 func TestBodyBoundedByWriteTimeout(t *testing.T) {
 	s := newServer(t)
-	addr := serveBounded(t, s.h, api.ServerOptions{BodyGrace: 200 * time.Millisecond, MinBodyRate: 1, WriteTimeout: 700 * time.Millisecond})
-	start := time.Now()
-	_, _, _, _, err := dribble(addr, "") // 20 B/s, far above 1 B/s even when ticks come late
-	if err == nil || isTimeout(err) {
-		t.Fatalf("a body outlasting WriteTimeout: %v, want the connection closed", err)
+	addr := serveBounded(t, s.h, api.ServerOptions{BodyGrace: 200 * time.Millisecond, MinBodyRate: 1, WriteTimeout: 2 * time.Second})
+	resp, body, took, conn, err := dribble(addr, "") // 20 B/s, far above 1 B/s even when ticks come late
+	if err != nil {
+		t.Fatalf("a body outlasting WriteTimeout: %v, want a 408", err)
 	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("closed after %v", took)
+	defer conn.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
+		t.Errorf("a body outlasting WriteTimeout: %d (close %v) %s, want a 408 closing the connection", resp.StatusCode, resp.Close, body)
+	}
+	if took < 1500*time.Millisecond || took > 4*time.Second {
+		t.Errorf("answered after %v, want about 1.75s (WriteTimeout less an eighth)", took)
 	}
 }
 
