@@ -58,7 +58,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestServeThroughKafka: POST /v1/images on a server with --brokers goes
-// through Kafka and its in-process indexer into the index.
+// through Kafka and its in-process indexer into the index, which holds
+// nothing else (no demo corpus).
 func TestServeThroughKafka(t *testing.T) {
 	broker := startKafka(t)
 	base, _, logs, _ := startServe(t, filepath.Join(t.TempDir(), "data"), "--brokers", broker, "--partitions", "3", "--batch-wait", "50ms")
@@ -71,6 +72,10 @@ func TestServeThroughKafka(t *testing.T) {
 		return json.Unmarshal(b, &res) == nil && res.Total == 2
 	})
 	_ = logs
+	// No demo corpus in an index fed from Kafka: it holds the topic only.
+	if _, b := httpGet(t, base+"v1/search?size=0"); !strings.Contains(string(b), `"total":2,`) {
+		t.Errorf("an index fed from Kafka holds more than the topic: %.300s", b)
+	}
 	code, metrics := httpGet(t, base+"metrics")
 	for _, want := range []string{"picdex_indexer_records_indexed_total 2", "picdex_indexer_ready 1",
 		"picdex_indexer_freshness_seconds_count 2", "picdex_indexer_batch_seconds_bucket", "picdex_indexer_consumer_lag{partition="} {

@@ -30,7 +30,8 @@ var serveCmd = &command{
 	help: `
 Serve opens (or creates) the index in DIR and serves the search API, the web
 UI and the health probes on ADDR. A new, empty index is loaded with the
-bundled demo corpus first, so the UI has something to show. POST /v1/images
+bundled demo corpus first, so the UI has something to show (not with
+--brokers: an index fed from Kafka holds what the topic holds). POST /v1/images
 and DELETE /v1/images/{id} queue records for the indexer running in the
 same process: an in-process queue with the same offsets, acknowledgements
 and back-pressure as Kafka, which logs every record to DIR/queue before
@@ -91,7 +92,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 			log.Error("closing index", "err", err)
 		}
 	}()
-	if fresh {
+	// The demo corpus only for the embedded default: an index fed from
+	// Kafka holds what the topic holds, nothing else.
+	if fresh && *kf.brokers == "" {
 		if err := loadDemo(ctx, ix, log); err != nil {
 			fmt.Fprintf(e.stderr, "picdex serve: loading the demo corpus: %v\n", err)
 			return 1
