@@ -119,6 +119,9 @@ func (s *server) fail(c *gin.Context, err error) {
 	case errors.Is(err, ErrUnavailable):
 		c.Header("Retry-After", "5")
 		writeError(c, http.StatusServiceUnavailable, "unavailable", err.Error())
+	case errors.Is(err, index.ErrPartial):
+		c.Header("Retry-After", "5")
+		writeError(c, http.StatusServiceUnavailable, "partial", err.Error())
 	case errors.Is(err, index.ErrAllShardsFailed):
 		s.log.Error("search failed on every shard", "path", clip(c.Request.URL.Path, maxLoggedPath), "err", err)
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "no index shard could answer")

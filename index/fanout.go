@@ -78,6 +78,11 @@ func (f *Fanout) Close() error { return nil }
 // ErrAllShardsFailed is returned when no shard could answer.
 var ErrAllShardsFailed = errors.New("all shards failed")
 
+// ErrPartial is returned, wrapping ErrAllShardsFailed's kind of fault,
+// when some shards failed and the request does not allow a partial
+// answer (Request.AllowPartial false).
+var ErrPartial = errors.New("some shards failed and allow_partial is false")
+
 // callShards runs fn on every shard, bounded by the semaphore and the
 // shard timeout, turning panics into errors; sequential runs the calls one
 // after another (for low-priority searches). It returns when every call
@@ -277,6 +282,9 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		return nil, err
 	}
 	res.Shards = status
+	if status.Failed > 0 && req.AllowPartial != nil && !*req.AllowPartial {
+		return nil, fmt.Errorf("%w: %d of %d shards: %s", ErrPartial, status.Failed, status.Total, status.Failures[0].Reason)
+	}
 	if p.highlight && stats != nil {
 		hl := &highlighter{an: an, terms: stats.DocFreq}
 		if err := hl.highlightAll(ctx, merged, low); err != nil {

@@ -96,6 +96,13 @@ func TestFanoutPartialFailures(t *testing.T) {
 		require.NotEmpty(t, h.Image)
 	}
 
+	// allow_partial=false: the same failure is an error, not a partial page.
+	_, err = f.Search(context.Background(), &Request{Query: "bus", Size: new(100), AllowPartial: new(false)})
+	require.ErrorIs(t, err, ErrPartial)
+	res, err = f.Search(context.Background(), &Request{Query: "bus", Size: new(100), AllowPartial: new(true)})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Shards.Failed)
+
 	// Every shard failing is an error, not an empty result.
 	f = NewFanout([]Shard{&fakeShard{name: "a", mode: "fail"}, &fakeShard{name: "b", mode: "fail"}}, FanoutOptions{})
 	_, err = f.Search(context.Background(), &Request{Query: "bus"})

@@ -81,6 +81,11 @@ type Request struct {
 	// Highlight asks for <mark>ed fragments of title, caption and alt.
 	// Nil means yes when there is a text query.
 	Highlight *bool `json:"highlight,omitempty" form:"highlight"`
+
+	// AllowPartial, when false, fails a search that some shards could not
+	// answer with ErrPartial instead of answering from the others (nil:
+	// allowed; the failed shards are listed in Result.Shards).
+	AllowPartial *bool `json:"allow_partial,omitempty" form:"allow_partial"`
 }
 
 // Filter narrows a search without changing scores.
