@@ -686,7 +686,7 @@ func TestOpenAPI(t *testing.T) {
 // with every field set.
 func formNames() []string {
 	one, yes := 1, true
-	req := index.Request{Query: "q", Size: new(1), From: 1, Cursor: "c", Sort: []string{"s"}, Facets: []string{"f"}, Highlight: &yes,
+	req := index.Request{Query: "q", Size: new(1), From: 1, Cursor: "c", Sort: []string{"s"}, Facets: []string{"f"}, Highlight: &yes, AllowPartial: &yes,
 		Filter: index.Filter{Tags: []string{"t"}, Format: []string{"f"}, Make: "m", Model: "m", WidthMin: &one, WidthMax: &one,
 			HeightMin: &one, HeightMax: &one, TakenFrom: "t", TakenTo: "t", Near: "n", BBox: "b", Similar: "s", Distance: &one}}
 	data, _ := json.Marshal(req)

@@ -173,11 +173,17 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	logAccess(log, apiOpts)
 	log.Info("picdex serving", "url", "http://"+ln.Addr().String()+"/", "data", *data, "shards", ix.NumShards())
 
+	return serveUntilDone(ctx, e, "serve", log, srv, ln)
+}
+
+// serveUntilDone serves srv on ln until ctx ends, then shuts it down,
+// letting requests in flight finish for up to shutdownGrace.
+func serveUntilDone(ctx context.Context, e *env, name string, log *slog.Logger, srv *http.Server, ln net.Listener) int {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+		fmt.Fprintf(e.stderr, "picdex %s: %v\n", name, err)
 		return 1
 	case <-ctx.Done():
 	}
