@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -134,6 +135,11 @@ func qpsCorpus(ctx context.Context, w io.Writer, o Options, dir, name string, re
 		}
 	}
 	perClient := max(1, o.Queries/qpsClients)
+	stopProfile, err := startProfile(o.Profile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	for rep := range o.Repeat {
 		line := fmt.Sprintf("  run %d:", rep+1)
 		// Rotate who goes first, so no system always follows another.
@@ -166,6 +172,23 @@ func qpsCorpus(ctx context.Context, w io.Writer, o Options, dir, name string, re
 		name, px.name, qr, qpsRatioTarget, indexbench.PassFail(qr >= qpsRatioTarget), pr, qpsP99Target, indexbench.PassFail(pr <= qpsP99Target),
 		px.failed+bs.failed, indexbench.PassFail(px.failed+bs.failed == 0))
 	return nil
+}
+
+// startProfile starts a CPU profile of the process into path, unless
+// path is empty; the returned func stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // TitleQueries draws n queries of one to four consecutive words from the

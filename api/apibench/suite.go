@@ -57,6 +57,9 @@ type Options struct {
 	// TatePath is the Tate collection the qps suite measures besides the
 	// synthetic corpus; absent, that corpus is skipped.
 	TatePath string
+	// Profile, when set, receives a CPU profile of the qps suite's runs
+	// (of the last corpus measured).
+	Profile string
 }
 
 func (o *Options) setDefaults() error {

@@ -68,7 +68,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&o.TatePath, "tate", indexbench.DefaultTatePath, "Tate collection JSONL.gz for the relevance and qps suites (- to skip)")
 	fs.IntVar(&o.Queries, "queries", indexbench.DefaultQueries, "searches per query class and run")
 	fs.IntVar(&o.Targets, "targets", indexbench.DefaultTargets, "known items per corpus in the relevance suite")
-	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query suite's searches to `file`")
+	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query (or qps) suite's searches to `file`")
 	var co crawlbench.Options
 	fs.IntVar(&co.Pages, "pages", 2000, "pages of the crawl suite's generated site")
 	var ao apibench.Options
@@ -98,7 +98,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		ao.TatePath = o.TatePath
 	}
 	if o.Suite == apibench.SuiteQPS {
-		ao.Queries = o.Queries
+		ao.Queries, ao.Profile = o.Queries, o.QueryProfile
 	}
 	if o.Suite == apibench.SuiteOverload || o.Suite == apibench.SuiteHTTP || o.Suite == apibench.SuiteQPS {
 		if err := apibench.Run(ctx, e.stdout, ao); err != nil {
