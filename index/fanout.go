@@ -70,6 +70,7 @@ type Fanout struct {
 	// known skips phase 1.
 	cache    []shardStats
 	counters fanoutCounters
+	analyzed analyzedTexts // for highlights
 }
 
 // NewFanout returns a Searcher over shards; it does not own them.
@@ -272,7 +273,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 	res.Shards = status
 	if p.highlight && stats != nil {
-		hl := &highlighter{an: an, terms: stats.DocFreq}
+		hl := &highlighter{an: an, terms: stats.DocFreq, known: &f.analyzed}
 		if err := hl.highlightAll(ctx, merged, low); err != nil {
 			return nil, fmt.Errorf("highlighting: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -101,4 +102,25 @@ func TestStatKeysAreWhatPhaseOneRecords(t *testing.T) {
 		_, ok := statKeys(p, an)
 		require.False(t, ok, "%q needs a shard to tell its terms", q)
 	}
+}
+
+// TestKeptAnalysesHighlightAlike: a highlight from a kept analysis is the
+// one a fresh analysis gives, and the keeper stays within its bound.
+func TestKeptAnalysesHighlightAlike(t *testing.T) {
+	an, err := textAnalyzerOnce()
+	require.NoError(t, err)
+	terms := map[string]map[string]uint64{fieldTitle: {"run": 1, "dog": 1}, fieldCaption: {"park": 1}}
+	fresh := &highlighter{an: an, terms: terms}
+	kept := &highlighter{an: an, terms: terms, known: &analyzedTexts{}}
+	raw := []byte(`{"title":"Running dogs <b>","caption":"in the parks of Paris, a dog runs"}`)
+	want := fresh.highlight(raw)
+	require.NotEmpty(t, want)
+	for range 3 {
+		require.Equal(t, want, kept.highlight(raw))
+	}
+	big := strings.Repeat("x", 1<<20)
+	for i := range 40 {
+		kept.known.tokens(an, big+string(rune('a'+i)))
+	}
+	require.LessOrEqual(t, kept.known.bytes, maxAnalyzedBytes)
 }
