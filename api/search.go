@@ -171,7 +171,7 @@ func (s *server) search(c *gin.Context, req *index.Request) {
 		s.fail(c, err)
 		return
 	}
-	s.writeJSON(c, http.StatusOK, res)
+	s.writeResult(c, res)
 }
 
 // checkSearchBody holds a search body to what GET takes: an object whose

@@ -50,6 +50,9 @@ func (o *FanoutOptions) setDefaults() {
 // Fanout searches a set of shards as one index. Scoring is two-phase:
 // first the shards' term statistics are summed, then every shard scores
 // with the sums, so scores do not depend on how documents are spread.
+// The sums of shards that report a content version are kept per version
+// (see VersionedShard): a search of known terms then skips the first
+// phase, with the same statistics and so the same scores.
 // Each shard returns its best from+size hits; they are merge-sorted and
 // paged here. A failing shard is reported in the result's shard status
 // rather than failing the whole search, unless every shard fails.
@@ -62,12 +65,19 @@ type Fanout struct {
 	// shard has returned for it: what a request for that facet may cost,
 	// which the request alone cannot tell (see heavyFacets).
 	facetValues sync.Map // field → int
+	// cache holds, per shard, the term statistics of its current
+	// version (VersionedShard), so that a search whose terms are all
+	// known skips phase 1.
+	cache    []shardStats
+	counters fanoutCounters
+	analyzed analyzedTexts // for highlights
 }
 
 // NewFanout returns a Searcher over shards; it does not own them.
 func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 	opts.setDefaults()
-	return &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), admit: newAdmission(opts.Admission), opts: opts}
+	return &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), admit: newAdmission(opts.Admission), opts: opts,
+		cache: make([]shardStats, len(shards))}
 }
 
 func (f *Fanout) String() string { return fmt.Sprintf("fanout(%d shards)", len(f.shards)) }
@@ -201,23 +211,8 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 
 	var stats *TermStats
 	if scored != nil {
-		phase1 := &ShardRequest{Request: req, Budget: f.opts.Budget, LowPriority: low, plan: p}
-		parts, errs := callShards(ctx, f, low, func(ctx context.Context, _ int, s Shard) (*TermStats, error) {
-			return s.TermStats(ctx, phase1)
-		})
-		if err := requestErr(errs); err != nil {
+		if stats, err = f.termStats(ctx, req, p, an, low, fail); err != nil {
 			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("search phase 1: %w", err)
-		}
-		stats = newTermStats()
-		for i, part := range parts {
-			if errs[i] != nil {
-				fail(i, errs[i])
-				continue
-			}
-			stats.Add(part)
 		}
 	}
 
@@ -286,7 +281,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		return nil, fmt.Errorf("%w: %d of %d shards: %s", ErrPartial, status.Failed, status.Total, status.Failures[0].Reason)
 	}
 	if p.highlight && stats != nil {
-		hl := &highlighter{an: an, terms: stats.DocFreq}
+		hl := &highlighter{an: an, terms: stats.DocFreq, known: &f.analyzed}
 		if err := hl.highlightAll(ctx, merged, low); err != nil {
 			return nil, fmt.Errorf("highlighting: %w", err)
 		}

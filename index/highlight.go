@@ -41,6 +41,53 @@ var textAnalyzerOnce = sync.OnceValues(func() (analysis.Analyzer, error) {
 type highlighter struct {
 	an    analysis.Analyzer
 	terms map[string]map[string]uint64 // field → terms, from TermStats.DocFreq
+	known *analyzedTexts               // analyses of texts seen before (nil: none kept)
+}
+
+// hlToken is an analysed term and where its word is in the text.
+type hlToken struct {
+	term       string
+	start, end int
+}
+
+// analyzedTexts keeps the analyses of the texts highlighted lately: the
+// records of popular hits come back page after page, and analysing them
+// is most of a highlight. An analysis depends on the text alone, so a
+// text is its own key and nothing goes stale.
+type analyzedTexts struct {
+	mu    sync.RWMutex
+	texts map[string][]hlToken
+	bytes int
+}
+
+// maxAnalyzedBytes bounds the text analyzedTexts keeps; past it, it
+// starts afresh.
+const maxAnalyzedBytes = 16 << 20
+
+func (a *analyzedTexts) tokens(an analysis.Analyzer, text string) []hlToken {
+	if a != nil {
+		a.mu.RLock()
+		toks, ok := a.texts[text]
+		a.mu.RUnlock()
+		if ok {
+			return toks
+		}
+	}
+	stream := an.Analyze([]byte(text))
+	toks := make([]hlToken, len(stream))
+	for i, t := range stream {
+		toks[i] = hlToken{term: string(t.Term), start: t.Start, end: t.End}
+	}
+	if a != nil {
+		a.mu.Lock()
+		if a.texts == nil || a.bytes+len(text) > maxAnalyzedBytes {
+			a.texts, a.bytes = map[string][]hlToken{}, 0
+		}
+		a.texts[strings.Clone(text)] = toks // not the record it was cut from
+		a.bytes += len(text) + 48*len(toks)
+		a.mu.Unlock()
+	}
+	return toks
 }
 
 // highlightAll highlights the fetched hits of a page, spread over the
@@ -106,9 +153,9 @@ func (h *highlighter) highlight(raw []byte) map[string][]string {
 			scan = scan[:cut]
 		}
 		var spans [][2]int
-		for _, tok := range h.an.Analyze([]byte(scan)) {
-			if _, ok := terms[string(tok.Term)]; ok && tok.End <= len(scan) {
-				spans = append(spans, [2]int{tok.Start, tok.End})
+		for _, tok := range h.known.tokens(h.an, scan) {
+			if _, ok := terms[tok.term]; ok && tok.end <= len(scan) {
+				spans = append(spans, [2]int{tok.start, tok.end})
 			}
 		}
 		if frag := markSpans(s, spans); frag != "" {

@@ -295,6 +295,10 @@ func (ix *Index) Search(ctx context.Context, req *Request) (*Result, error) {
 	return ix.fan.Search(ctx, req)
 }
 
+// FanoutStats returns how the index's searches got their term
+// statistics.
+func (ix *Index) FanoutStats() FanoutStats { return ix.fan.Stats() }
+
 // Shards returns the shards as the fan-out sees them, for serving them to
 // a remote query tier.
 func (ix *Index) Shards() []Shard {

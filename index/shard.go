@@ -104,7 +104,10 @@ type localShard struct {
 	ceiling Budget
 
 	writeMu sync.Mutex // one batch at a time keeps phash in step with bleve
-	gen     atomic.Uint64
+	// gen is the content version: odd while a batch is being applied,
+	// even between batches, so an even value read before and after a
+	// read of the index means it saw exactly that version.
+	gen atomic.Uint64
 
 	lenMu    sync.Mutex
 	lenGen   uint64
@@ -278,10 +281,12 @@ func (s *localShard) apply(ctx context.Context, ops []op, internal map[string][]
 	for k, v := range internal {
 		b.SetInternal([]byte(k), v)
 	}
-	if err := s.idx.Batch(b); err != nil {
+	s.gen.Add(1)
+	err := s.idx.Batch(b)
+	s.gen.Add(1)
+	if err != nil {
 		return fmt.Errorf("%s: batch: %w", s, err)
 	}
-	s.gen.Add(1)
 	for _, o := range ops {
 		if h, ok := o.rec.PHashValue(); ok && !o.rec.IsDelete() {
 			s.ph.set(o.rec.ID, h)
@@ -290,6 +295,12 @@ func (s *localShard) apply(ctx context.Context, ops []op, internal map[string][]
 		}
 	}
 	return nil
+}
+
+// ContentVersion implements VersionedShard.
+func (s *localShard) ContentVersion() (uint64, bool) {
+	g := s.gen.Load()
+	return g, g%2 == 0
 }
 
 func (s *localShard) getInternal(key string) ([]byte, error) {

@@ -27,6 +27,7 @@ import (
 const (
 	SuiteOverload = "overload"
 	SuiteHTTP     = "http"
+	SuiteQPS      = "qps"
 	SuiteAll      = "all"
 )
 
@@ -40,8 +41,8 @@ const (
 // Options describe a run of the API benchmarks. A zero field takes its
 // default.
 type Options struct {
-	Suite  string // overload, http or all (default all)
-	Binary string // the picdex binary whose serve is measured (required)
+	Suite  string // overload, http, qps or all (default all)
+	Binary string // the picdex binary whose serve is measured (required but for qps)
 	// Dir is a scratch directory (default: under os.TempDir), in which the
 	// index is built; Data, when set, is an index to serve instead.
 	Dir, Data string
@@ -53,16 +54,22 @@ type Options struct {
 	Expensive int   // clients sending expensive searches (default 8)
 	Conns     int   // connections of the load suite (default 500)
 	Duration  time.Duration
+	// TatePath is the Tate collection the qps suite measures besides the
+	// synthetic corpus; absent, that corpus is skipped.
+	TatePath string
+	// Profile, when set, receives a CPU profile of the qps suite's runs
+	// (of the last corpus measured).
+	Profile string
 }
 
 func (o *Options) setDefaults() error {
 	if o.Suite == "" {
 		o.Suite = SuiteAll
 	}
-	if o.Suite != SuiteOverload && o.Suite != SuiteHTTP && o.Suite != SuiteAll {
+	if o.Suite != SuiteOverload && o.Suite != SuiteHTTP && o.Suite != SuiteQPS && o.Suite != SuiteAll {
 		return fmt.Errorf("apibench: unknown suite %q", o.Suite)
 	}
-	if o.Binary == "" {
+	if o.Binary == "" && o.Suite != SuiteQPS {
 		return errors.New("apibench: no picdex binary to run")
 	}
 	for _, v := range []struct {
@@ -94,6 +101,9 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 		return err
 	}
 	defer os.RemoveAll(scratch)
+	if o.Suite == SuiteQPS {
+		return qpsSuite(ctx, w, o, scratch)
+	}
 	recs, err := indexbench.SynthCorpus(ctx, o.N, o.Seed)
 	if err != nil {
 		return err
@@ -121,6 +131,9 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 		if err := loadSuite(ctx, w, o, data, scratch, vocab); err != nil {
 			return err
 		}
+	}
+	if o.Suite == SuiteAll {
+		return qpsSuite(ctx, w, o, scratch)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 var benchCmd = &command{
 	name:     "bench",
 	synopsis: "measure the index and the crawlers against their baselines and targets",
-	usage:    "bench [--suite load|query|relevance|crawl|overload|http|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D]",
+	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D]",
 	help: `
 Bench runs the index library's benchmarks, each next to its baseline in the
 same process, and prints medians and ratios with PASS/FAIL against the
@@ -42,6 +42,12 @@ targets:
              against "picdex serve" (target: no 5xx), then the same with a
              rate limit per API key that admits about half (target: the
              admitted requests' p99 within 2x of the unlimited run)
+  qps        in one process, the picdex API over --shards shards (and over
+             1) next to plain bleve (default mapping, match query) behind
+             a bare net/http handler, on N synthetic records and on the
+             Tate collection when present: --queries one-to-four-word
+             title queries at concurrency 8, interleaved (targets: QPS
+             >= 1.5x bleve's, p99 no higher)
 
 "all" runs every suite. The machine should be otherwise idle; the figures
 are medians over --repeat runs.`,
@@ -53,16 +59,16 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	c := benchCmd
 	fs := c.flags()
 	var o indexbench.Options
-	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance, crawl or all")
+	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance, crawl, overload, http, qps or all")
 	fs.IntVar(&o.N, "n", indexbench.DefaultN, "synthetic records per corpus")
 	fs.IntVar(&o.Shards, "shards", indexbench.DefaultShards, "shards of the picdex index")
 	fs.IntVar(&o.Repeat, "repeat", indexbench.DefaultRepeat, "runs per measurement (medians are reported)")
 	fs.Int64Var(&o.Seed, "seed", 1, "corpus and query seed")
 	fs.StringVar(&o.Dir, "dir", "", "scratch `directory` for the indexes (default: system temp)")
-	fs.StringVar(&o.TatePath, "tate", indexbench.DefaultTatePath, "Tate collection JSONL.gz for the relevance suite (- to skip)")
+	fs.StringVar(&o.TatePath, "tate", indexbench.DefaultTatePath, "Tate collection JSONL.gz for the relevance and qps suites (- to skip)")
 	fs.IntVar(&o.Queries, "queries", indexbench.DefaultQueries, "searches per query class and run")
 	fs.IntVar(&o.Targets, "targets", indexbench.DefaultTargets, "known items per corpus in the relevance suite")
-	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query suite's searches to `file`")
+	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query (or qps) suite's searches to `file`")
 	var co crawlbench.Options
 	fs.IntVar(&co.Pages, "pages", 2000, "pages of the crawl suite's generated site")
 	var ao apibench.Options
@@ -81,7 +87,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, err.Error())
 	}
 	crawl := o.Suite == "crawl" || o.Suite == indexbench.SuiteAll
-	http := o.Suite == apibench.SuiteOverload || o.Suite == apibench.SuiteHTTP || o.Suite == indexbench.SuiteAll
+	http := o.Suite == apibench.SuiteOverload || o.Suite == apibench.SuiteHTTP || o.Suite == apibench.SuiteQPS || o.Suite == indexbench.SuiteAll
 	if http {
 		bin, err := os.Executable()
 		if err != nil {
@@ -89,8 +95,12 @@ func runBench(ctx context.Context, e *env, args []string) int {
 			return 1
 		}
 		ao.Suite, ao.Binary, ao.Dir, ao.N, ao.Shards, ao.Seed, ao.Repeat = o.Suite, bin, o.Dir, o.N, o.Shards, o.Seed, o.Repeat
+		ao.TatePath = o.TatePath
 	}
-	if o.Suite == apibench.SuiteOverload || o.Suite == apibench.SuiteHTTP {
+	if o.Suite == apibench.SuiteQPS {
+		ao.Queries, ao.Profile = o.Queries, o.QueryProfile
+	}
+	if o.Suite == apibench.SuiteOverload || o.Suite == apibench.SuiteHTTP || o.Suite == apibench.SuiteQPS {
 		if err := apibench.Run(ctx, e.stdout, ao); err != nil {
 			if !errors.Is(err, context.Canceled) {
 				fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)

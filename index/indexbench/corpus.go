@@ -103,15 +103,16 @@ func (y *tateYear) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// errNoTate means the Tate file is absent; the suite skips that corpus.
-var errNoTate = errors.New("tate corpus not present")
+// ErrNoTate means the Tate file is absent; a suite skips that corpus.
+var ErrNoTate = errors.New("tate corpus not present")
 
-// tateCorpus reads up to limit artworks from the gzipped JSONL at path.
+// TateCorpus reads up to limit artworks, mapped to normalized records,
+// from the gzipped JSONL at path.
 // Lines that do not parse or map to a valid record are counted, not fatal.
-func tateCorpus(ctx context.Context, path string, limit int) (recs []record.Record, skipped int, err error) {
+func TateCorpus(ctx context.Context, path string, limit int) (recs []record.Record, skipped int, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, 0, fmt.Errorf("%w: %s", errNoTate, path)
+		return nil, 0, fmt.Errorf("%w: %s", ErrNoTate, path)
 	}
 	if err != nil {
 		return nil, 0, err

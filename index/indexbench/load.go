@@ -39,7 +39,7 @@ func picdexLoader(shards int) loader {
 	}}
 }
 
-var bleveLoader = loader{"bleve-default", loadBleveDefault}
+var bleveLoader = loader{"bleve-default", LoadBleveDefault}
 
 func loadPicdex(ctx context.Context, dir string, shards int, recs []record.Record) error {
 	ix, err := index.Open(dir, index.Options{Shards: shards})
@@ -55,9 +55,10 @@ func loadPicdex(ctx context.Context, dir string, shards int, recs []record.Recor
 	return ix.Close()
 }
 
-// loadBleveDefault is what a bleve user writes first: the default mapping
-// and the record struct handed to Batch.Index.
-func loadBleveDefault(ctx context.Context, dir string, recs []record.Record) error {
+// LoadBleveDefault is what a bleve user writes first: the default mapping
+// and the record struct handed to Batch.Index, in 1,000-record batches,
+// into a new index at dir, which it closes.
+func LoadBleveDefault(ctx context.Context, dir string, recs []record.Record) error {
 	idx, err := bleve.New(dir, bleve.NewIndexMapping())
 	if err != nil {
 		return err

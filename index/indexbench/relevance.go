@@ -330,8 +330,8 @@ func relevanceSuite(ctx context.Context, w io.Writer, o Options, scratch string,
 		fmt.Fprintln(w, "\n-- relevance on tate: skipped (disabled) --")
 		return nil
 	}
-	tate, skipped, err := tateCorpus(ctx, o.TatePath, o.N)
-	if errors.Is(err, errNoTate) {
+	tate, skipped, err := TateCorpus(ctx, o.TatePath, o.N)
+	if errors.Is(err, ErrNoTate) {
 		fmt.Fprintf(w, "\n-- relevance on tate: skipped, %s is absent (it lives in shared/data on developer machines and CI) --\n", o.TatePath)
 		return nil
 	}

@@ -1,0 +1,210 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+)
+
+// VersionedShard is a Shard that can tell when its contents change. The
+// fan-out keeps the term statistics such a shard reported for as long as
+// its version stays the same, and skips phase 1 for a search whose terms
+// it knows on every shard: one call per shard instead of two. A shard
+// that cannot tell (a remote shard without the information, say) simply
+// does not implement it and answers phase 1 every time.
+type VersionedShard interface {
+	Shard
+	// ContentVersion returns a number that two calls return alike only
+	// if the shard's searchable contents did not change between them.
+	// stable is false while a change is under way: the contents may
+	// change at any moment, and statistics read then are not kept.
+	ContentVersion() (version uint64, stable bool)
+}
+
+// FanoutStats count how searches got their global term statistics.
+type FanoutStats struct {
+	// StatsCached is the searches scored with kept statistics alone,
+	// without a phase 1.
+	StatsCached uint64
+	// StatsRounds is the searches that asked the shards (phase 1).
+	StatsRounds uint64
+}
+
+type fanoutCounters struct{ cached, rounds atomic.Uint64 }
+
+// Stats returns the fan-out's counters.
+func (f *Fanout) Stats() FanoutStats {
+	return FanoutStats{StatsCached: f.counters.cached.Load(), StatsRounds: f.counters.rounds.Load()}
+}
+
+// maxCachedTerms bounds the (field, term) statistics kept per shard; past
+// it the shard's terms are dropped and learnt again.
+const maxCachedTerms = 1 << 18
+
+type fieldTerm struct{ field, term string }
+
+// shardStats are one shard's statistics at one version: its document
+// count and field lengths, and the document frequency of every (field,
+// term) a phase 1 on it has reported since.
+type shardStats struct {
+	mu          sync.RWMutex
+	valid       bool
+	version     uint64
+	docCount    uint64
+	fieldLength map[string]uint64
+	docFreq     map[fieldTerm]uint64
+}
+
+// addTo adds the shard's statistics of keys to dst when it has them all
+// at version, and reports whether it did; dst is untouched otherwise.
+func (c *shardStats) addTo(dst *TermStats, version uint64, keys []fieldTerm) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.valid || c.version != version {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := c.docFreq[k]; !ok {
+			return false
+		}
+	}
+	dst.DocCount += c.docCount
+	for f, n := range c.fieldLength {
+		dst.FieldLength[f] += n
+	}
+	for _, k := range keys {
+		terms := dst.DocFreq[k.field]
+		if terms == nil {
+			terms = map[string]uint64{}
+			dst.DocFreq[k.field] = terms
+		}
+		terms[k.term] += c.docFreq[k]
+	}
+	return true
+}
+
+// store keeps what a phase 1 at version reported.
+func (c *shardStats) store(version uint64, part *TermStats) {
+	if part == nil || part.FieldLength == nil {
+		return // a query with nothing to score: no field lengths to keep
+	}
+	n := 0
+	for _, terms := range part.DocFreq {
+		n += len(terms)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || c.version != version || len(c.docFreq)+n > maxCachedTerms {
+		c.valid, c.version = true, version
+		c.docCount, c.fieldLength = part.DocCount, maps.Clone(part.FieldLength)
+		c.docFreq = make(map[fieldTerm]uint64, n)
+	}
+	for f, terms := range part.DocFreq {
+		for t, df := range terms {
+			c.docFreq[fieldTerm{f, t}] = df
+		}
+	}
+}
+
+// statKeys lists, without repeats, the (field, term) pairs whose
+// statistics scoring p reads, when p is plain words that the
+// term-at-a-time tree covers (the words analyze the same everywhere, and
+// each opens exactly its term in each of its fields); ok is false for
+// any other query, whose terms only a shard can tell.
+func statKeys(p *plan, an analysis.Analyzer) (keys []fieldTerm, ok bool) {
+	q, err := translator{text: an}.query(p)
+	if err != nil || q == nil {
+		return nil, false
+	}
+	tree, ok := textTree(q)
+	if !ok {
+		return nil, false
+	}
+	seen := map[fieldTerm]bool{}
+	var walk func(n *textNode)
+	walk = func(n *textNode) {
+		if n.op == opLeaf {
+			for _, f := range n.leaf.fields {
+				k := fieldTerm{f.Name, n.leaf.term}
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(tree)
+	return keys, true
+}
+
+// termStats returns the global statistics for scoring p: summed from
+// what the shards' versions are known to hold when every term is known,
+// else from a phase 1 (kept for next time). Shards that fail phase 1 are
+// passed to fail and left out of the sums.
+func (f *Fanout) termStats(ctx context.Context, req *Request, p *plan, an analysis.Analyzer, low bool, fail func(int, error)) (*TermStats, error) {
+	keys, known := statKeys(p, an)
+	versions := make([]uint64, len(f.shards))
+	stable := make([]bool, len(f.shards))
+	for i, sh := range f.shards {
+		if vs, ok := sh.(VersionedShard); ok {
+			versions[i], stable[i] = vs.ContentVersion()
+		}
+	}
+	if known {
+		st := newTermStats()
+		hit := true
+		for i := range f.shards {
+			if !stable[i] || !f.cache[i].addTo(st, versions[i], keys) {
+				hit = false
+				break
+			}
+		}
+		if hit {
+			f.counters.cached.Add(1)
+			return st, nil
+		}
+	}
+	f.counters.rounds.Add(1)
+	phase1 := &ShardRequest{Request: req, Budget: f.opts.Budget, LowPriority: low, plan: p}
+	parts, errs := callShards(ctx, f, low, func(ctx context.Context, i int, s Shard) (*TermStats, error) {
+		if known && stable[i] {
+			if part := newTermStats(); f.cache[i].addTo(part, versions[i], keys) {
+				return part, nil
+			}
+		}
+		part, err := s.TermStats(ctx, phase1)
+		if err == nil && stable[i] {
+			// Kept only when no change began or ended during the call,
+			// so that the statistics are exactly those of the version.
+			if v, ok := s.(VersionedShard).ContentVersion(); ok && v == versions[i] {
+				f.cache[i].store(v, part)
+			}
+		}
+		return part, err
+	})
+	for _, err := range errs {
+		if errors.Is(err, ErrBadRequest) {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("search phase 1: %w", err)
+	}
+	stats := newTermStats()
+	for i, part := range parts {
+		if errs[i] != nil {
+			fail(i, errs[i])
+			continue
+		}
+		stats.Add(part)
+	}
+	return stats, nil
+}
