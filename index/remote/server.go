@@ -1,0 +1,343 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/picdex/picdex/index"
+)
+
+// Headers of the internal API.
+const (
+	// HeaderOffset carries the replica's applied shard-log offset.
+	HeaderOffset = "X-Picdex-Offset"
+	// HeaderTimeout carries the caller's remaining time, in milliseconds.
+	HeaderTimeout = "X-Picdex-Timeout-Ms"
+)
+
+// Info describes a shard server and the replicas it hosts.
+type Info struct {
+	Node     string        `json:"node"`
+	Replicas []ReplicaInfo `json:"replicas"`
+}
+
+// ReplicaInfo describes one hosted replica.
+type ReplicaInfo struct {
+	Generation     int    `json:"generation"`
+	Shard          int    `json:"shard"`
+	Shards         int    `json:"shards"` // the generation's shard count
+	MappingVersion int    `json:"mapping_version"`
+	Applied        int64  `json:"applied"`    // next shard-log offset to apply
+	HighWater      int64  `json:"high_water"` // the partition's high-water mark
+	Lag            int64  `json:"lag"`
+	Docs           uint64 `json:"docs"`
+	Ready          bool   `json:"ready"` // caught up and serving
+}
+
+// replica finds the replica of gen and shard.
+func (in Info) replica(gen, shard int) (ReplicaInfo, bool) {
+	for _, r := range in.Replicas {
+		if r.Generation == gen && r.Shard == shard {
+			return r, true
+		}
+	}
+	return ReplicaInfo{}, false
+}
+
+// Applier is what a hosted shard may implement to report its applied
+// offset cheaply; without it the handler asks Info.
+type Applier interface {
+	Applied() int64
+}
+
+// HandlerOptions configure NewHandler.
+type HandlerOptions struct {
+	// Lookup returns the hosted replica of a generation's shard
+	// (required).
+	Lookup func(gen, shard int) (index.Shard, bool)
+	// Info describes the server (nil: no replicas, never ready).
+	Info func(ctx context.Context) Info
+	// Logger receives faults: panics and errors that are no caller's
+	// doing. Nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body (default 16 MiB).
+	MaxBodyBytes int64
+	// DefaultTimeout bounds a call that names no timeout (default 10s);
+	// MaxTimeout bounds every call (default 60s).
+	DefaultTimeout, MaxTimeout time.Duration
+}
+
+// Validate checks the options.
+func (o *HandlerOptions) Validate() error {
+	switch {
+	case o.Lookup == nil:
+		return errors.New("remote: HandlerOptions.Lookup is required")
+	case o.MaxBodyBytes < 0:
+		return fmt.Errorf("remote: MaxBodyBytes %d is negative", o.MaxBodyBytes)
+	case o.DefaultTimeout < 0 || o.MaxTimeout < 0:
+		return errors.New("remote: timeouts must not be negative")
+	}
+	return nil
+}
+
+func (o *HandlerOptions) setDefaults() {
+	if o.Info == nil {
+		o.Info = func(context.Context) Info { return Info{} }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 16 << 20
+	}
+	if o.MaxTimeout == 0 {
+		o.MaxTimeout = 60 * time.Second
+	}
+	if o.DefaultTimeout == 0 {
+		o.DefaultTimeout = 10 * time.Second
+	}
+	o.DefaultTimeout = min(o.DefaultTimeout, o.MaxTimeout)
+}
+
+type handler struct {
+	opts HandlerOptions
+	mux  *http.ServeMux
+}
+
+// NewHandler returns the internal API over the replicas opts.Lookup
+// finds.
+func NewHandler(opts HandlerOptions) (http.Handler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.setDefaults()
+	h := &handler{opts: opts, mux: http.NewServeMux()}
+	const shard = "/internal/v1/generations/{g}/shards/{s}/"
+	h.mux.HandleFunc("POST "+shard+"termstats", h.shardCall(h.termStats))
+	h.mux.HandleFunc("POST "+shard+"search", h.shardCall(h.search))
+	h.mux.HandleFunc("POST "+shard+"fetch", h.shardCall(h.fetch))
+	h.mux.HandleFunc("GET "+shard+"images/{id...}", h.shardCall(h.image))
+	h.mux.HandleFunc("GET /internal/v1/info", h.info)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	h.mux.HandleFunc("GET /readyz", h.ready)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "no such endpoint"}})
+	})
+	return h, nil
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.opts.Logger.Error("internal shard API handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: "internal", Message: "internal server error"}})
+		}
+	}()
+	h.mux.ServeHTTP(w, r)
+}
+
+// call is one shard call: the replica, the request, and where it answers.
+type call struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	shard index.Shard
+	body  []byte // the request body, for POSTs
+}
+
+// shardCall is the prologue every shard route shares: find the replica,
+// bound the call by the caller's timeout, stamp the offset, read the
+// body; then run fn and answer its error.
+func (h *handler) shardCall(fn func(ctx context.Context, c *call) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		gen, err1 := strconv.Atoi(r.PathValue("g"))
+		sh, err2 := strconv.Atoi(r.PathValue("s"))
+		if err1 != nil || err2 != nil {
+			h.fail(w, r, fmt.Errorf("%w: generation and shard must be numbers", index.ErrBadRequest))
+			return
+		}
+		s, ok := h.opts.Lookup(gen, sh)
+		if !ok {
+			h.fail(w, r, fmt.Errorf("%w: generation %d shard %d", ErrUnknownShard, gen, sh))
+			return
+		}
+		timeout, err := h.timeout(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		// Read before the call, so the answer reflects at least it.
+		w.Header().Set(HeaderOffset, strconv.FormatInt(h.applied(ctx, s, gen, sh), 10))
+		c := &call{w: w, r: r, shard: s}
+		if r.Method == http.MethodPost {
+			if ct := r.Header.Get("Content-Type"); ct != index.WireContentType {
+				writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: errorDetail{Code: "unsupported_media_type",
+					Message: "shard calls take " + index.WireContentType}})
+				return
+			}
+			c.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: errorDetail{Code: "payload_too_large",
+					Message: fmt.Sprintf("a shard call body is at most %d bytes", tooLarge.Limit)}})
+				return
+			}
+			if err != nil {
+				h.fail(w, r, fmt.Errorf("reading the body: %w", context.Canceled))
+				return
+			}
+		}
+		if err := fn(ctx, c); err != nil {
+			h.fail(w, r, err)
+		}
+	}
+}
+
+// timeout is the caller's remaining time, at most MaxTimeout.
+func (h *handler) timeout(r *http.Request) (time.Duration, error) {
+	v := r.Header.Get(HeaderTimeout)
+	if v == "" {
+		return h.opts.DefaultTimeout, nil
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 {
+		return 0, fmt.Errorf("%w: %s must be a positive number of milliseconds", index.ErrBadRequest, HeaderTimeout)
+	}
+	if ms >= h.opts.MaxTimeout.Milliseconds() {
+		return h.opts.MaxTimeout, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+func (h *handler) applied(ctx context.Context, s index.Shard, gen, shard int) int64 {
+	if a, ok := s.(Applier); ok {
+		return a.Applied()
+	}
+	if r, ok := h.opts.Info(ctx).replica(gen, shard); ok {
+		return r.Applied
+	}
+	return -1
+}
+
+func (h *handler) termStats(ctx context.Context, c *call) error {
+	sr, err := index.DecodeShardRequest(c.body)
+	if err != nil {
+		return err
+	}
+	st, err := c.shard.TermStats(ctx, sr)
+	if err != nil {
+		return err
+	}
+	writeWire(c.w, index.EncodeTermStats(st))
+	return nil
+}
+
+func (h *handler) search(ctx context.Context, c *call) error {
+	sr, err := index.DecodeShardRequest(c.body)
+	if err != nil {
+		return err
+	}
+	res, err := c.shard.SearchShard(ctx, sr)
+	if err != nil {
+		return err
+	}
+	writeWire(c.w, index.EncodeShardResult(res))
+	return nil
+}
+
+func (h *handler) fetch(ctx context.Context, c *call) error {
+	ids, err := index.DecodeIDs(c.body)
+	if err != nil {
+		return err
+	}
+	if len(ids) > index.MaxSize {
+		return fmt.Errorf("%w: at most %d ids per fetch", index.ErrBadRequest, index.MaxSize)
+	}
+	recs, err := c.shard.Fetch(ctx, ids)
+	if err != nil {
+		return err
+	}
+	writeWire(c.w, index.EncodeRecords(recs))
+	return nil
+}
+
+func (h *handler) image(ctx context.Context, c *call) error {
+	id := c.r.PathValue("id")
+	recs, err := c.shard.Fetch(ctx, []string{id})
+	if err != nil {
+		return err
+	}
+	if len(recs) != 1 || recs[0] == nil {
+		return fmt.Errorf("%w: %q", index.ErrNotFound, id)
+	}
+	c.w.Header().Set("Content-Type", "application/json")
+	c.w.WriteHeader(http.StatusOK)
+	c.w.Write(recs[0])
+	return nil
+}
+
+func (h *handler) info(w http.ResponseWriter, r *http.Request) {
+	in := h.opts.Info(r.Context())
+	if in.Replicas == nil {
+		in.Replicas = []ReplicaInfo{}
+	}
+	writeJSON(w, http.StatusOK, in)
+}
+
+// ready is 200 when the server hosts replicas and every one is ready.
+func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
+	in := h.opts.Info(r.Context())
+	var waiting []string
+	for _, rep := range in.Replicas {
+		if !rep.Ready {
+			waiting = append(waiting, fmt.Sprintf("generation %d shard %d (lag %d)", rep.Generation, rep.Shard, rep.Lag))
+		}
+	}
+	switch {
+	case len(in.Replicas) == 0:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": []string{"no replicas hosted"}})
+	case len(waiting) > 0:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reasons": waiting})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, d, ok := describe(r, err)
+	if !ok {
+		h.opts.Logger.Error("shard call failed", "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, errorBody{Error: d})
+}
+
+func writeWire(w http.ResponseWriter, data []byte) {
+	w.Header().Set("Content-Type", index.WireContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(data)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status, data = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal server error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(data)
+}
