@@ -78,7 +78,7 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 	}
 	e := &Embedded{q: q, logger: opts.Logger}
 	e.Stats.lagOf = e.q.Backlog
-	e.b = &batcher{a: a, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
+	e.b = &batcher{sink: a.ApplyMapped, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
 		deadLetter: func(_ context.Context, rejects []Mapped) error {
 			for _, m := range rejects {
 				opts.Logger.Warn("record cannot be indexed", "offset", m.Offset, "reason", m.Err)
