@@ -30,6 +30,20 @@ type batcher struct {
 	deadLetter func(ctx context.Context, rejects []Mapped) error
 }
 
+// batchDefaults fills in the batching options every reader of a stream
+// takes: 5,000 records, wait (when zero), and a logger that drops all.
+func batchDefaults(records *int, wait *time.Duration, logger **slog.Logger, defaultWait time.Duration) {
+	if *records <= 0 {
+		*records = 5000 // bleve indexes big batches best; the wait bounds the latency
+	}
+	if *wait <= 0 {
+		*wait = defaultWait
+	}
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
+}
+
 // run applies micro-batches of what arrives on in — records messages, or
 // what came within wait of the first — and after each calls commit with
 // the next offset of every partition in it.

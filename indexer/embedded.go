@@ -47,15 +47,7 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 	if opts.Capacity <= 0 {
 		opts.Capacity = 50_000
 	}
-	if opts.BatchRecords <= 0 {
-		opts.BatchRecords = 5000
-	}
-	if opts.BatchWait <= 0 {
-		opts.BatchWait = 100 * time.Millisecond
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	batchDefaults(&opts.BatchRecords, &opts.BatchWait, &opts.Logger, 100*time.Millisecond)
 	start := make([]int64, opts.Partitions)
 	for p := range start {
 		off, err := a.Resume(EmbeddedTopic, p)

@@ -47,17 +47,9 @@ func (o *KafkaOptions) Validate() error {
 	if o.GroupID == "" {
 		o.GroupID = "picdex-indexer"
 	}
-	if o.BatchRecords <= 0 {
-		o.BatchRecords = 5000 // bleve indexes big batches best; BatchWait bounds the latency
-	}
-	if o.BatchWait <= 0 {
-		o.BatchWait = 200 * time.Millisecond
-	}
+	batchDefaults(&o.BatchRecords, &o.BatchWait, &o.Logger, 200*time.Millisecond)
 	if o.Partitions <= 0 {
 		o.Partitions = 12
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
 }

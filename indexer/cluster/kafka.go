@@ -176,7 +176,12 @@ func (k *Kafka) write(ctx context.Context, msgs ...kafka.Message) error {
 	if err := k.ensure(ctx); err != nil {
 		return err
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(k.brokers...), Topic: Topic, RequiredAcks: kafka.RequireAll,
+	// A transport of its own: kafka-go's default one caches the
+	// brokers' metadata, and a topic created after (a shard topic) would
+	// be unknown to every later writer of the process for a while.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(k.brokers...), Topic: Topic, RequiredAcks: kafka.RequireAll, Transport: tr,
 		BatchSize: len(msgs), BatchTimeout: time.Millisecond, WriteTimeout: k.timeout, MaxAttempts: 5}
 	defer w.Close()
 	tctx, cancel := context.WithTimeout(ctx, k.timeout)
