@@ -242,7 +242,10 @@ func TestRouterCrashResends(t *testing.T) {
 		resent += r.Stats.Resent.Load()
 	}
 	assert.EqualValues(t, total-2, applied, "every valid message applied once")
-	assert.Equal(t, b.Stats.Routed.Load()+routed-(int64(total)-2), resent, "every re-send skipped")
+	// Every re-send skipped: whatever reached the shard log is applied
+	// or skipped. (The routers' counts may miss a batch written as a
+	// router stopped.)
+	assert.Equal(t, shardLogSize(t, brokers, 2)-applied, resent, "every re-send skipped")
 	assert.Positive(t, resent)
 }
 
