@@ -11,6 +11,13 @@
 // (the producers key by record id), so an image's upserts and deletes are
 // applied in the order they were produced.
 //
+// A message routed through a shard log (see Router and Replica) also
+// carries its Origin: where it was first read. A router that crashed
+// between producing and committing sends some messages again; the shard
+// stores, in the same batch, the highest origin offset applied of every
+// origin partition ("picdex/origins/TOPIC/PARTITION", a JSON object), and
+// a message at or below it is such a re-send and is skipped.
+//
 // Applying a micro-batch is a map and a reduce: map parses and validates
 // each message into a record (or a reason to dead-letter it) and routes it
 // to its shard; reduce writes each shard's share as one batch.
@@ -18,10 +25,13 @@ package indexer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +46,49 @@ type Message struct {
 	Offset     int64
 	Key, Value []byte
 	ProducedAt time.Time // zero when the producer did not say
+	// Origin is where a routed message was first read; zero for one read
+	// where it was produced.
+	Origin Origin
+}
+
+// Origin names a message of the records topic that a router forwarded.
+type Origin struct {
+	Topic     string // empty: no origin
+	Partition int
+	Offset    int64
+}
+
+// String is the origin as the picdex-origin header carries it:
+// "topic/partition/offset".
+func (o Origin) String() string {
+	return o.Topic + "/" + strconv.Itoa(o.Partition) + "/" + strconv.FormatInt(o.Offset, 10)
+}
+
+// stream names the origin's partition in the stored marks.
+func (o Origin) stream() string { return o.Topic + "/" + strconv.Itoa(o.Partition) }
+
+// ParseOrigin reads an origin header. Topic names cannot hold a slash,
+// so the last two fields are the partition and the offset.
+func ParseOrigin(s string) (Origin, error) {
+	rest, off, ok1 := cutLast(s)
+	topic, part, ok2 := cutLast(rest)
+	if !ok1 || !ok2 || topic == "" {
+		return Origin{}, fmt.Errorf("origin %q: want topic/partition/offset", s)
+	}
+	p, err1 := strconv.Atoi(part)
+	o, err2 := strconv.ParseInt(off, 10, 64)
+	if err1 != nil || err2 != nil || p < 0 || o < 0 {
+		return Origin{}, fmt.Errorf("origin %q: want topic/partition/offset", s)
+	}
+	return Origin{Topic: topic, Partition: p, Offset: o}, nil
+}
+
+func cutLast(s string) (before, after string, ok bool) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // Rejected is a message that can never be indexed, and why.
@@ -48,6 +101,7 @@ type Rejected struct {
 type Result struct {
 	Applied  int        // records written (to their shard)
 	Skipped  int        // records their shard already had
+	Resent   int        // records skipped as a router's re-send (by their origin)
 	Rejected []Rejected // for the dead-letter queue
 }
 
@@ -57,7 +111,8 @@ type Applier struct {
 	ix *index.Index
 
 	mu      sync.Mutex
-	applied map[offsetKey]int64 // highest offset a shard holds; absent: not read yet
+	applied map[offsetKey]int64            // highest offset a shard holds; absent: not read yet
+	origins map[offsetKey]map[string]int64 // origin partition -> highest origin offset a shard holds
 }
 
 type offsetKey struct {
@@ -68,11 +123,15 @@ type offsetKey struct {
 
 // NewApplier returns an Applier writing to ix.
 func NewApplier(ix *index.Index) *Applier {
-	return &Applier{ix: ix, applied: map[offsetKey]int64{}}
+	return &Applier{ix: ix, applied: map[offsetKey]int64{}, origins: map[offsetKey]map[string]int64{}}
 }
 
 func internalKey(topic string, partition int) string {
 	return "picdex/offset/" + topic + "/" + strconv.Itoa(partition)
+}
+
+func originsKey(topic string, partition int) string {
+	return "picdex/origins/" + topic + "/" + strconv.Itoa(partition)
 }
 
 // stored is the highest offset of topic/partition that shard holds, -1
@@ -94,6 +153,28 @@ func (a *Applier) stored(shard int, topic string, partition int) (int64, error) 
 	}
 	a.applied[k] = off
 	return off, nil
+}
+
+// storedOrigins is the highest origin offset, per origin partition, that
+// shard holds of what came through topic/partition. The caller holds a.mu
+// and must not change the map.
+func (a *Applier) storedOrigins(shard int, topic string, partition int) (map[string]int64, error) {
+	k := offsetKey{shard, topic, partition}
+	if m, ok := a.origins[k]; ok {
+		return m, nil
+	}
+	v, err := a.ix.GetInternal(shard, originsKey(topic, partition))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
+	if v != nil {
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("shard %d: origins of %s/%d: %w", shard, topic, partition, err)
+		}
+	}
+	a.origins[k] = m
+	return m, nil
 }
 
 // Resume returns the offset to consume topic/partition from: one past the
@@ -174,11 +255,19 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 	n := a.ix.NumShards()
 
 	a.mu.Lock()
-	have := make([]map[int]int64, n) // shard -> partition -> offset held
+	have := make([]map[int]int64, n)               // shard -> partition -> offset held
+	origins := make([]map[int]map[string]int64, n) // shard -> partition -> origin -> offset held, copied
 	for s := range n {
 		have[s] = make(map[int]int64, len(last))
+		origins[s] = make(map[int]map[string]int64, len(last))
 		for p := range last {
 			off, err := a.stored(s, topic, p)
+			if err == nil {
+				var held map[string]int64
+				if held, err = a.storedOrigins(s, topic, p); err == nil {
+					origins[s][p] = maps.Clone(held)
+				}
+			}
 			if err != nil {
 				a.mu.Unlock()
 				return res, err
@@ -188,17 +277,31 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 	}
 	a.mu.Unlock()
 
-	// Map: drop what can never be indexed and what each shard has, then
-	// route — the routing bulk loads use.
+	// Map: drop what can never be indexed, what each shard has and what a
+	// router sent again, then route — the routing bulk loads use.
 	keep := make([]record.Record, 0, len(msgs))
+	moved := make([]map[int]bool, n) // shard -> partitions whose origins moved
 	for _, m := range msgs {
 		if m.Err != nil {
 			res.Rejected = append(res.Rejected, Rejected{Message: m.Message, Reason: m.Err.Error()})
 			continue
 		}
-		if m.Offset <= have[a.ix.ShardOf(m.Record.ID)][m.Partition] {
+		s := a.ix.ShardOf(m.Record.ID)
+		if m.Offset <= have[s][m.Partition] {
 			res.Skipped++
 			continue
+		}
+		if o := m.Origin; o.Topic != "" {
+			held := origins[s][m.Partition]
+			if cur, ok := held[o.stream()]; ok && o.Offset <= cur {
+				res.Resent++
+				continue
+			}
+			held[o.stream()] = o.Offset
+			if moved[s] == nil {
+				moved[s] = map[int]bool{}
+			}
+			moved[s][m.Partition] = true
 		}
 		keep = append(keep, m.Record)
 	}
@@ -208,12 +311,22 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 	// with nothing to write, so that every shard's offsets move.
 	marks := make([]map[string][]byte, n)
 	for s := range n {
+		mark := func(k string, v []byte) {
+			if marks[s] == nil {
+				marks[s] = map[string][]byte{}
+			}
+			marks[s][k] = v
+		}
 		for p, off := range last {
 			if have[s][p] < off {
-				if marks[s] == nil {
-					marks[s] = map[string][]byte{}
+				mark(internalKey(topic, p), []byte(strconv.FormatInt(off, 10)))
+			}
+			if moved[s][p] {
+				v, err := json.Marshal(origins[s][p])
+				if err != nil {
+					return res, err
 				}
-				marks[s][internalKey(topic, p)] = []byte(strconv.FormatInt(off, 10))
+				mark(originsKey(topic, p), v)
 			}
 		}
 	}
@@ -226,8 +339,12 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 			k := offsetKey{s, topic, p}
 			if err != nil {
 				delete(a.applied, k)
-			} else {
-				a.applied[k] = max(a.applied[k], off)
+				delete(a.origins, k)
+				continue
+			}
+			a.applied[k] = max(a.applied[k], off)
+			if moved[s][p] {
+				a.origins[k] = origins[s][p]
 			}
 		}
 	}
@@ -242,14 +359,17 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 // Restart makes every shard forget what it applied of topic/partition, so
 // that the partition is consumed again from its first offset: for a topic
 // that was deleted and created again, or a log that lost its tail, whose
-// offsets no longer mean what the shards recorded. Each shard records it
+// offsets no longer mean what the shards recorded. The origin offsets that
+// came through the partition are forgotten too: the log is re-applied in
+// order, re-sends included, which leaves every image as its last message
+// says (the records topic may have been created again with it). Each shard records it
 // durably before Restart returns; a crash part-way is repaired by calling
 // Restart again (Resume then returns 0 at once).
 func (a *Applier) Restart(ctx context.Context, topic string, partition int) error {
 	n := a.ix.NumShards()
 	marks := make([]map[string][]byte, n)
 	for s := range n {
-		marks[s] = map[string][]byte{internalKey(topic, partition): []byte("-1")}
+		marks[s] = map[string][]byte{internalKey(topic, partition): []byte("-1"), originsKey(topic, partition): []byte("{}")}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -258,8 +378,10 @@ func (a *Applier) Restart(ctx context.Context, topic string, partition int) erro
 		k := offsetKey{s, topic, partition}
 		if err != nil {
 			delete(a.applied, k)
+			delete(a.origins, k)
 		} else {
 			a.applied[k] = -1
+			a.origins[k] = map[string]int64{}
 		}
 	}
 	return err
@@ -274,6 +396,11 @@ func (a *Applier) Forget(topic string, partition int) {
 	for k := range a.applied {
 		if k.topic == topic && k.partition == partition {
 			delete(a.applied, k)
+		}
+	}
+	for k := range a.origins {
+		if k.topic == topic && k.partition == partition {
+			delete(a.origins, k)
 		}
 	}
 }

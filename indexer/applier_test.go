@@ -175,3 +175,61 @@ func TestMap(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, r.ID)
 }
+
+// TestApplyOrigins: a shard log holds a router's messages, then the same
+// messages sent again after a crash (from an earlier origin offset), then
+// new ones; the re-sends are skipped, in one batch or across batches, and
+// the index ends exactly as the origin stream leaves it.
+func TestApplyOrigins(t *testing.T) {
+	origin := stream(t, 30) // as read from picdex.images partition 2
+	var log []Message
+	send := func(from, to int) {
+		for _, m := range origin[from:to] {
+			if _, err := Map(m); err != nil {
+				continue // the router dead-letters it
+			}
+			log = append(log, Message{Topic: "picdex.shards.1", Partition: 0, Offset: int64(len(log)), Key: m.Key, Value: m.Value,
+				Origin: Origin{Topic: "picdex.images", Partition: 2, Offset: m.Offset}})
+		}
+	}
+	send(0, 50)
+	send(20, 60) // crashed after 50, restarted from the commit at 20
+	send(35, len(origin))
+	for _, size := range []int{7, 1000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			ix, err := index.Open(t.TempDir(), index.Options{Shards: 1})
+			require.NoError(t, err)
+			defer ix.Close()
+			a := NewApplier(ix)
+			var resent int
+			for i := 0; i < len(log); i += size {
+				res, err := a.Apply(context.Background(), log[i:min(i+size, len(log))])
+				require.NoError(t, err)
+				resent += res.Resent
+			}
+			assert.Equal(t, 30+25, resent)
+			expect(t, ix, 30)
+			// The marks are durable: a new Applier skips the log again.
+			res, err := NewApplier(ix).Apply(context.Background(), []Message{{Topic: "picdex.shards.1", Partition: 0, Offset: int64(len(log)),
+				Value: []byte(`{"url":"https://example.com/0.jpg"}`), Origin: Origin{Topic: "picdex.images", Partition: 2, Offset: 3}}})
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Resent)
+			// Restart forgets the origins with the offsets.
+			require.NoError(t, a.Restart(context.Background(), "picdex.shards.1", 0))
+			res, err = NewApplier(ix).Apply(context.Background(), log[:1])
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Applied)
+		})
+	}
+}
+
+func TestParseOrigin(t *testing.T) {
+	o, err := ParseOrigin("picdex.images/3/42")
+	require.NoError(t, err)
+	assert.Equal(t, Origin{Topic: "picdex.images", Partition: 3, Offset: 42}, o)
+	assert.Equal(t, "picdex.images/3/42", o.String())
+	for _, bad := range []string{"", "a", "a/1", "/1/2", "a/x/2", "a/1/y", "a/-1/2", "a/1/-2"} {
+		_, err := ParseOrigin(bad)
+		assert.Error(t, err, bad)
+	}
+}

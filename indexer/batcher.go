@@ -4,16 +4,23 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/picdex/picdex/crawler"
 )
 
 // batcher turns a stream of messages into applied micro-batches: the part
-// the Kafka consumer and the embedded queue share.
+// the Kafka consumer, the embedded queue, the router and the replicas
+// share.
 type batcher struct {
-	a         *Applier
-	stats     *Stats
+	// sink writes a mapped batch on: an Applier's ApplyMapped, or a
+	// router's produce to the shard log. It may be called again with the
+	// same batch after an error.
+	sink  func(ctx context.Context, batch []Mapped) (Result, error)
+	stats *Stats
+	// written counts Result.Applied (default stats.Indexed).
+	written   *atomic.Int64
 	records   int           // messages per batch at most
 	wait      time.Duration // longest a batch waits to fill after its first message
 	logger    *slog.Logger
@@ -21,6 +28,20 @@ type batcher struct {
 	// deadLetter keeps what can never be indexed somewhere it can be
 	// looked at; it returns only once it has, or ctx ends.
 	deadLetter func(ctx context.Context, rejects []Mapped) error
+}
+
+// batchDefaults fills in the batching options every reader of a stream
+// takes: 5,000 records, wait (when zero), and a logger that drops all.
+func batchDefaults(records *int, wait *time.Duration, logger **slog.Logger, defaultWait time.Duration) {
+	if *records <= 0 {
+		*records = 5000 // bleve indexes big batches best; the wait bounds the latency
+	}
+	if *wait <= 0 {
+		*wait = defaultWait
+	}
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
 }
 
 // run applies micro-batches of what arrives on in — records messages, or
@@ -84,10 +105,15 @@ func (b *batcher) apply(ctx context.Context, batch []Message) error {
 	backoff := newBackoff()
 	for {
 		start := time.Now()
-		res, err := b.a.ApplyMapped(ctx, mapped)
+		res, err := b.sink(ctx, mapped)
 		if err == nil {
-			b.stats.Indexed.Add(int64(res.Applied))
+			written := b.written
+			if written == nil {
+				written = &b.stats.Indexed
+			}
+			written.Add(int64(res.Applied))
 			b.stats.Skipped.Add(int64(res.Skipped))
+			b.stats.Resent.Add(int64(res.Resent))
 			b.stats.observe(batch, start, time.Now())
 			if b.onApplied != nil {
 				b.onApplied(batch, time.Now())

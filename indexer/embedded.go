@@ -47,15 +47,7 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 	if opts.Capacity <= 0 {
 		opts.Capacity = 50_000
 	}
-	if opts.BatchRecords <= 0 {
-		opts.BatchRecords = 5000
-	}
-	if opts.BatchWait <= 0 {
-		opts.BatchWait = 100 * time.Millisecond
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	batchDefaults(&opts.BatchRecords, &opts.BatchWait, &opts.Logger, 100*time.Millisecond)
 	start := make([]int64, opts.Partitions)
 	for p := range start {
 		off, err := a.Resume(EmbeddedTopic, p)
@@ -78,7 +70,7 @@ func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
 	}
 	e := &Embedded{q: q, logger: opts.Logger}
 	e.Stats.lagOf = e.q.Backlog
-	e.b = &batcher{a: a, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
+	e.b = &batcher{sink: a.ApplyMapped, stats: &e.Stats, records: opts.BatchRecords, wait: opts.BatchWait, logger: opts.Logger,
 		deadLetter: func(_ context.Context, rejects []Mapped) error {
 			for _, m := range rejects {
 				opts.Logger.Warn("record cannot be indexed", "offset", m.Offset, "reason", m.Err)

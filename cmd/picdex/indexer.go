@@ -14,30 +14,47 @@ import (
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/record"
 	"github.com/picdex/picdex/indexer"
+	"github.com/picdex/picdex/indexer/cluster"
 	"github.com/picdex/picdex/indexer/queue"
 )
 
 var indexerCmd = &command{
 	name:     "indexer",
-	synopsis: "consume records from Kafka into an index, as a consumer-group member",
-	usage:    "indexer --brokers B,... [--data DIR] [--shards N] [--topic T] [--group G] [--batch N] [--batch-wait D] [--addr HOST:PORT]",
+	synopsis: "route records from Kafka to a generation's shard log, or consume them into one index",
+	usage:    "indexer --brokers B,... [--data DIR] [--shards N] [--generation G] [--topic T] [--group G] [--batch N] [--batch-wait D] [--addr HOST:PORT]",
 	help: `
-Indexer joins the Kafka consumer group and applies the partitions it is
-given to the index in DIR, in micro-batches (--batch records or what
-arrives within --batch-wait). Each shard stores the offsets it has applied
-in the same atomic batch as the documents, so an indexer killed at any
-moment and restarted applies every record exactly once. Records that can
-never be indexed go to TOPIC.dlq with the reason in the picdex-error
-header. An unreachable broker is retried, not fatal. Members of one group
-split the partitions, each indexing its share into its own DIR; when one
-stops, the others take its partitions over. An index that should hold
-every record needs a group of its own.
+Without --data, indexer is the router of a distributed index. It joins
+the consumer group picdex-router.G (or --group) over TOPIC, parses,
+validates and normalises each record, and produces it to partition
+shard(id) of the shard log picdex.shards.G of generation G, with its
+origin (TOPIC/partition/offset) in the picdex-origin header. A batch is
+acknowledged by the shard log before the group offsets are committed, so
+a router killed at any moment re-sends at most its last batches, and the
+shard servers skip those by origin. G is the live generation (see the
+compacted topic picdex.cluster), or --generation G. On a cluster with no
+generation yet, the first router creates generation 1 with --shards N
+shards (default 4) and its shard log of exactly N partitions; routers
+started at once agree on one. Any number of routers share the work.
 
-With --addr it serves GET /metrics (Prometheus: records consumed, indexed,
-skipped and dead-lettered, batch latency, freshness, lag per partition),
-/healthz and /readyz (503 while no broker is reachable).
+With --data, indexer joins the consumer group picdex-indexer (or --group)
+and applies the partitions it is given to the index in DIR, in
+micro-batches (--batch records or what arrives within --batch-wait). Each
+shard stores the offsets it has applied in the same atomic batch as the
+documents, so an indexer killed at any moment and restarted applies every
+record exactly once. Members of one group split the partitions, each
+indexing its share into its own DIR; an index that should hold every
+record needs a group of its own.
 
-SIGINT or SIGTERM stops consuming and closes the index.`,
+Either way, records that can never be indexed go to TOPIC.dlq with the
+reason in the picdex-error header, and an unreachable broker is retried,
+not fatal.
+
+With --addr it serves GET /metrics (Prometheus: records consumed,
+indexed or routed, skipped and dead-lettered, batch latency, freshness,
+lag per partition), /healthz and /readyz (503 while no broker is
+reachable, or, for a router, before it knows its generation).
+
+SIGINT or SIGTERM stops consuming (and closes the index).`,
 }
 
 func init() { indexerCmd.run = runIndexer }
@@ -81,8 +98,9 @@ func (k kafkaFlags) validate() error {
 func runIndexer(ctx context.Context, e *env, args []string) int {
 	c := indexerCmd
 	fs := c.flags()
-	data := fs.String("data", "./data", "index `directory`")
-	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
+	data := fs.String("data", "", "index `directory` (none: run the router)")
+	shards := fs.Int("shards", 0, "shards of a new index, or of generation 1 when the router creates it (0: 4, or as it exists)")
+	generation := fs.Int("generation", 0, "router: the index `generation` to route for (0: the live one)")
 	kf := addKafkaFlags(fs, "Kafka `brokers` B,... (required)")
 	addr := fs.String("addr", "", "serve /metrics, /healthz and /readyz on this `address`")
 	rest, code, ok := c.parse(e, fs, args)
@@ -95,7 +113,22 @@ func runIndexer(ctx context.Context, e *env, args []string) int {
 	if err := kf.validate(); err != nil {
 		return c.usageError(e, fs, err.Error())
 	}
+	if *shards < 0 || *shards > 1024 || *generation < 0 {
+		return c.usageError(e, fs, "--shards must be between 0 and 1024 and --generation must not be negative")
+	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	if *data == "" {
+		group := ""
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "group" {
+				group = *kf.group
+			}
+		})
+		return runRouter(ctx, e, log, kf, group, *shards, *generation, *addr)
+	}
+	if *generation != 0 {
+		return c.usageError(e, fs, "--generation is for the router (without --data)")
+	}
 	ix, err := index.Open(*data, index.Options{Shards: *shards})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
@@ -112,44 +145,121 @@ func runIndexer(ctx context.Context, e *env, args []string) int {
 	}
 	log.Info("picdex indexer", "brokers", *kf.brokers, "topic", *kf.topic, "group", *kf.group, "data", *data, "shards", ix.NumShards())
 	if *addr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metricsHandler(newRegistry(&cons.Stats, cons.Ready)))
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-			if !cons.Ready() {
-				http.Error(w, `{"error":{"code":"unavailable","message":"not connected to Kafka"}}`, http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, `{"status":"ready"}`)
-		})
-		ln, err := net.Listen("tcp", *addr)
+		stop, err := serveStatus(log, *addr, &cons.Stats, cons.Ready, "not connected to Kafka")
 		if err != nil {
 			fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
 			return 1
 		}
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+		defer stop()
 	}
-	done := make(chan struct{})
-	go func() { cons.Run(ctx); close(done) }()
+	runLogging(ctx, log, cons.Run, &cons.Stats, cons.Ready)
+	return 0
+}
+
+// runLogging runs a consumer or router until it returns, logging its
+// progress every ten seconds.
+func runLogging(ctx context.Context, log *slog.Logger, run func(context.Context) error, s *indexer.Stats, ready func() bool) error {
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
+	logStats := func(msg string) {
+		log.Info(msg, "ready", ready(), "consumed", s.Consumed.Load(), "indexed", s.Indexed.Load(), "routed", s.Routed.Load(),
+			"skipped", s.Skipped.Load(), "dead_lettered", s.DeadLettered.Load())
+	}
 	for {
 		select {
-		case <-done:
-			logStats(log, cons, "stopped")
-			return 0
+		case err := <-done:
+			logStats("stopped")
+			return err
 		case <-tick.C:
-			logStats(log, cons, "progress")
+			logStats("progress")
 		}
 	}
 }
 
-func logStats(log *slog.Logger, c *indexer.Consumer, msg string) {
-	log.Info(msg, "ready", c.Ready(), "consumed", c.Stats.Consumed.Load(), "indexed", c.Stats.Indexed.Load(),
-		"skipped", c.Stats.Skipped.Load(), "dead_lettered", c.Stats.DeadLettered.Load())
+// serveStatus serves /metrics, /healthz and /readyz on addr until stop.
+func serveStatus(log *slog.Logger, addr string, s *indexer.Stats, ready func() bool, notReady string) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(newRegistry(s, ready)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, `{"error":{"code":"unavailable","message":"`+notReady+`"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ready"}`)
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { srv.Close() }, nil
+}
+
+// runRouter is picdex indexer without --data: bootstrap generation 1 if
+// the cluster has none, then route.
+func runRouter(ctx context.Context, e *env, log *slog.Logger, kf kafkaFlags, group string, shards, generation int, addr string) int {
+	opts := indexer.RouterOptions{Brokers: []string{*kf.brokers}, Topic: *kf.topic, DLQTopic: *kf.topic + ".dlq", GroupID: group,
+		Generation: generation, BatchRecords: *kf.batch, BatchWait: *kf.wait, Partitions: *kf.partitions, Logger: log}
+	r, err := indexer.NewRouter(opts)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+		return 2
+	}
+	if addr != "" {
+		stop, err := serveStatus(log, addr, &r.Stats, r.Ready, "not routing: Kafka unreachable or no generation")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+			return 1
+		}
+		defer stop()
+	}
+	if generation == 0 {
+		if shards == 0 {
+			shards = 4
+		}
+		if err := bootstrap(ctx, log, opts.Brokers, shards); err != nil {
+			if ctx.Err() != nil {
+				return 0
+			}
+			fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+			return 1
+		}
+	}
+	log.Info("picdex router", "brokers", *kf.brokers, "topic", *kf.topic, "generation", generation)
+	if err := runLogging(ctx, log, r.Run, &r.Stats, r.Ready); err != nil {
+		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// bootstrap makes generation 1 live unless one is, retrying while the
+// brokers cannot be reached.
+func bootstrap(ctx context.Context, log *slog.Logger, brokers []string, shards int) error {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		g, err := cluster.Bootstrap(ctx, brokers, shards)
+		if err == nil {
+			if g.Shards != shards {
+				log.Info("the live generation has its own shard count", "generation", g.ID, "shards", g.Shards)
+			}
+			return nil
+		}
+		if errors.Is(err, cluster.ErrNotBootstrappable) {
+			log.Warn("not bootstrapping: waiting for a generation to be made live", "err", err)
+			return nil
+		}
+		log.Warn("bootstrapping the cluster; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // memIngester queues what POST /v1/images accepts for the embedded

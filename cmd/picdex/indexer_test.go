@@ -46,12 +46,13 @@ func slowKafka(t *testing.T, delay time.Duration) (*queue.Producer, string) {
 	return p, broker
 }
 
-// topicSize is the number of messages in the topic's three partitions.
-func topicSize(t *testing.T, broker string) int64 {
+// topicSize is the number of messages in the first parts partitions of
+// topic.
+func topicSize(t *testing.T, broker, topic string, parts int) int64 {
 	t.Helper()
 	var n int64
-	for part := range 3 {
-		conn, err := kafka.DialLeader(context.Background(), "tcp", broker, queue.DefaultTopic, part)
+	for part := range parts {
+		conn, err := kafka.DialLeader(context.Background(), "tcp", broker, topic, part)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +89,7 @@ func TestKafkaIngestOutlivesClient(t *testing.T) {
 	if ctx.Err() == nil {
 		t.Fatal("the client had not left yet: the test proves nothing")
 	}
-	if got := topicSize(t, broker); got != int64(len(recs)) {
+	if got := topicSize(t, broker, queue.DefaultTopic, 3); got != int64(len(recs)) {
 		t.Errorf("%d of %d records published", got, len(recs))
 	}
 }

@@ -90,7 +90,7 @@ func TestHelp(t *testing.T) {
 	}{
 		{"serve", []string{"--data", "--addr", "--shards", "--brokers", "--topic", "--group",
 			"--api-keys", "--require-search-key", "--rate-limit", "--cors-origins", "--max-conns"}},
-		{"indexer", []string{"--brokers", "--data", "--shards", "--topic", "--group", "--batch", "--batch-wait"}},
+		{"indexer", []string{"--brokers", "--data", "--shards", "--generation", "--topic", "--group", "--batch", "--batch-wait", "--addr"}},
 		{"index", []string{"--data", "--shards", "--batch"}},
 		{"search", []string{"--data", "--server", "--size", "--json", "--from", "--facet", "--api-key-file"}},
 		{"gen", []string{"--n", "--seed"}},

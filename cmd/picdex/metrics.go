@@ -16,7 +16,7 @@ type statsCollector struct {
 	stats *indexer.Stats
 	ready func() bool
 
-	consumed, indexed, skipped, dead, batch, fresh, lag, up *prometheus.Desc
+	consumed, indexed, routed, skipped, resent, dead, batch, fresh, lag, up *prometheus.Desc
 }
 
 func newStatsCollector(stats *indexer.Stats, ready func() bool) *statsCollector {
@@ -27,7 +27,9 @@ func newStatsCollector(stats *indexer.Stats, ready func() bool) *statsCollector 
 		stats: stats, ready: ready,
 		consumed: d("records_consumed_total", "Records read from the queue."),
 		indexed:  d("records_indexed_total", "Records written to their shard."),
+		routed:   d("records_routed_total", "Records a router produced to its generation's shard log."),
 		skipped:  d("records_skipped_total", "Records a shard already held (replays after a restart or rebalance)."),
+		resent:   d("records_resent_total", "Records a shard skipped as a router's re-send, by their origin offset."),
 		dead:     d("records_dead_lettered_total", "Records that can never be indexed, sent to the dead-letter queue."),
 		batch:    d("batch_seconds", "Time to apply one micro-batch to every shard."),
 		fresh:    d("freshness_seconds", "Time from a record's publishing to it being searchable."),
@@ -37,7 +39,7 @@ func newStatsCollector(stats *indexer.Stats, ready func() bool) *statsCollector 
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.consumed, c.indexed, c.skipped, c.dead, c.batch, c.fresh, c.lag, c.up} {
+	for _, d := range []*prometheus.Desc{c.consumed, c.indexed, c.routed, c.skipped, c.resent, c.dead, c.batch, c.fresh, c.lag, c.up} {
 		ch <- d
 	}
 }
@@ -45,7 +47,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.stats
 	for d, v := range map[*prometheus.Desc]int64{c.consumed: s.Consumed.Load(), c.indexed: s.Indexed.Load(),
-		c.skipped: s.Skipped.Load(), c.dead: s.DeadLettered.Load()} {
+		c.routed: s.Routed.Load(), c.skipped: s.Skipped.Load(), c.resent: s.Resent.Load(), c.dead: s.DeadLettered.Load()} {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
 	}
 	for d, h := range map[*prometheus.Desc]*indexer.Histogram{c.batch: &s.Batch, c.fresh: &s.Freshness} {

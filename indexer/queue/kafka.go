@@ -200,43 +200,59 @@ func (p *Producer) Close() error { return p.w.Close() }
 // EnsureTopic creates topic on the cluster at brokers unless it exists.
 // A replication factor of 0 means min(3, the number of brokers).
 func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions, replication int) error {
+	_, err := EnsureTopicConfig(ctx, brokers, kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: replication})
+	return err
+}
+
+// EnsureTopicConfig creates a topic as t says unless it exists (its
+// ConfigEntries set, e.g., cleanup.policy), and returns the number of
+// partitions the topic has, which for one that existed may differ from
+// t's. A replication factor of 0 means min(3, the number of brokers).
+func EnsureTopicConfig(ctx context.Context, brokers []string, t kafka.TopicConfig) (partitions int, err error) {
 	var d kafka.Dialer
 	var conn *kafka.Conn
-	var err error
 	for _, b := range brokers {
 		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("Kafka brokers %s: %w", strings.Join(brokers, ","), err)
+		return 0, fmt.Errorf("Kafka brokers %s: %w", strings.Join(brokers, ","), err)
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	if parts, err := conn.ReadPartitions(topic); err == nil && len(parts) > 0 {
-		return nil
+	if parts, err := conn.ReadPartitions(t.Topic); err == nil && len(parts) > 0 {
+		return len(parts), nil
 	}
 	known, err := conn.Brokers()
 	if err != nil {
-		return fmt.Errorf("Kafka metadata: %w", err)
+		return 0, fmt.Errorf("Kafka metadata: %w", err)
 	}
-	if replication == 0 {
-		replication = min(3, len(known))
+	if t.ReplicationFactor == 0 {
+		t.ReplicationFactor = min(3, len(known))
 	}
 	ctrl, err := conn.Controller()
 	if err != nil {
-		return fmt.Errorf("Kafka controller: %w", err)
+		return 0, fmt.Errorf("Kafka controller: %w", err)
 	}
 	cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
 	if err != nil {
-		return fmt.Errorf("Kafka controller: %w", err)
+		return 0, fmt.Errorf("Kafka controller: %w", err)
 	}
 	defer cc.Close()
-	err = cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: replication})
+	err = cc.CreateTopics(t)
 	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("creating topic %s: %w", topic, err)
+		return 0, fmt.Errorf("creating topic %s: %w", t.Topic, err)
 	}
-	return nil
+	if err == nil {
+		return t.NumPartitions, nil
+	}
+	// Someone else created it first: say what they made.
+	parts, err := conn.ReadPartitions(t.Topic)
+	if err != nil {
+		return 0, fmt.Errorf("Kafka metadata of %s: %w", t.Topic, err)
+	}
+	return len(parts), nil
 }

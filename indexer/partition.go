@@ -1,0 +1,139 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/picdex/picdex/crawler"
+	"github.com/picdex/picdex/indexer/queue"
+)
+
+// HeaderOrigin carries, on a shard-log message, where the router read it:
+// "topic/partition/offset" (see Origin).
+const HeaderOrigin = "picdex-origin"
+
+// partitionLog is one partition of a topic, read directly (not through a
+// group) by a consumer member, a router member or a replica.
+type partitionLog struct {
+	brokers []string
+	topic   string
+	part    int
+	logger  *slog.Logger
+}
+
+// resume returns where to read from, given from, the offset the caller
+// would resume at: checked against the partition's log, asking again
+// with back-off while the broker cannot say, until ctx ends.
+//
+// Past the log's end, the offsets the caller holds belong to an earlier
+// life of the topic (deleted and created again, or a log that lost its
+// tail to an unclean leader election): reading on from there would
+// silently skip every new message up to from. restart, when set, then
+// makes the caller forget the partition, and it is read again from its
+// first offset — re-applying, in order, what is still in the log, which
+// leaves every image as its last message says. Before its start
+// (retention deleted messages never applied), those are gone; reading
+// starts at the first offset left, with a warning.
+func (l partitionLog) resume(ctx context.Context, from int64, restart func(context.Context) error) (int64, error) {
+	for backoff := newBackoff(); ; {
+		first, last, err := l.offsetRange(ctx)
+		if err == nil {
+			switch {
+			case from > last:
+				l.logger.Warn("offsets past the end of the partition: the topic was re-created or truncated; reading it again from the start",
+					"topic", l.topic, "partition", l.part, "resume", from, "end", last)
+				if restart != nil {
+					if err := restart(ctx); err != nil {
+						return 0, err
+					}
+				}
+				return first, nil
+			case from < first:
+				l.logger.Warn("messages were deleted from the partition before they were read",
+					"topic", l.topic, "partition", l.part, "lost", first-from, "resume", first)
+				return first, nil
+			}
+			return from, nil
+		}
+		l.logger.Warn("reading the partition's offsets; retrying", "topic", l.topic, "partition", l.part, "err", err)
+		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// offsetRange returns the first offset of the partition and the one past
+// its last message.
+func (l partitionLog) offsetRange(ctx context.Context) (first, last int64, err error) {
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, b := range l.brokers {
+		conn, err := kafka.DialLeader(tctx, "tcp", b, l.topic, l.part)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		first, last, err = conn.ReadOffsets()
+		conn.Close()
+		if err == nil {
+			return first, last, nil
+		}
+		errs = append(errs, err)
+	}
+	return 0, 0, fmt.Errorf("offsets of %s/%d: %w", l.topic, l.part, errors.Join(errs...))
+}
+
+// read feeds the partition's messages from offset from to in until ctx
+// ends or a fetch fails, reporting each message's lag to the end of the
+// log (the offsets past it) to lag.
+func (l partitionLog) read(ctx context.Context, from int64, wait time.Duration, in chan<- Message, lag func(highWater int64, next int64)) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: l.brokers, Topic: l.topic, Partition: l.part,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: wait,
+	})
+	defer r.Close()
+	if err := r.SetOffset(from); err != nil {
+		return err
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		if lag != nil {
+			lag(m.HighWaterMark, m.Offset+1)
+		}
+		select {
+		case in <- toMessage(l.topic, l.part, m):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func toMessage(topic string, part int, m kafka.Message) Message {
+	msg := Message{Topic: topic, Partition: part, Offset: m.Offset, Key: m.Key, Value: m.Value}
+	for _, h := range m.Headers {
+		switch h.Key {
+		case queue.HeaderProducedAt:
+			if ns, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil {
+				msg.ProducedAt = time.Unix(0, ns)
+			}
+		case HeaderOrigin:
+			// A malformed origin (not one a router wrote) is no origin:
+			// the message is applied as one produced here.
+			if o, err := ParseOrigin(string(h.Value)); err == nil {
+				msg.Origin = o
+			}
+		}
+	}
+	return msg
+}

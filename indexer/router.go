@@ -1,0 +1,243 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/picdex/picdex/crawler"
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/indexer/cluster"
+	"github.com/picdex/picdex/indexer/queue"
+)
+
+// RouterOptions configure a Router. A zero field takes its default.
+type RouterOptions struct {
+	Brokers  []string
+	Topic    string // default queue.DefaultTopic
+	DLQTopic string // default queue.DefaultDLQTopic
+	// GroupID defaults to "picdex-router.G" for generation G: the routers
+	// of one generation share the records between them, and a router for
+	// another generation (a reindex following the stream) reads every
+	// record too.
+	GroupID string
+	// Generation is the index generation to route for (0: the one live
+	// when Run starts).
+	Generation int
+	// A micro-batch is BatchRecords messages, or what arrived within
+	// BatchWait of its first (defaults 5,000 and 50 ms: routing is cheap,
+	// and the replicas batch again).
+	BatchRecords int
+	BatchWait    time.Duration
+	Partitions   int // of the records topics when the router creates them (default 12)
+	Logger       *slog.Logger
+}
+
+// Validate fills in defaults and reports options that cannot work.
+func (o *RouterOptions) Validate() error {
+	k := KafkaOptions{Brokers: o.Brokers, Topic: o.Topic, DLQTopic: o.DLQTopic, GroupID: "-",
+		BatchRecords: o.BatchRecords, BatchWait: o.BatchWait, Partitions: o.Partitions, Logger: o.Logger}
+	if o.BatchWait <= 0 {
+		k.BatchWait = 50 * time.Millisecond
+	}
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	if o.Generation < 0 {
+		return fmt.Errorf("generation %d: must not be negative", o.Generation)
+	}
+	o.Brokers, o.Topic, o.DLQTopic = k.Brokers, k.Topic, k.DLQTopic
+	o.BatchRecords, o.BatchWait, o.Partitions, o.Logger = k.BatchRecords, k.BatchWait, k.Partitions, k.Logger
+	return nil
+}
+
+// Router is the map step of the distributed index: a member of a
+// consumer group over the records topic that parses, validates and
+// normalises every message, dead-letters what can never be indexed, and
+// produces each record to partition index.ShardOf(id, N) of its
+// generation's shard log, with its origin in the picdex-origin header.
+// A batch is acknowledged by the shard log before the group offsets move
+// past it, so a router that dies re-sends at most its last batches; the
+// replicas skip those by their origin offsets.
+type Router struct {
+	Stats Stats
+	opts  RouterOptions
+	m     *groupMember
+	w     *kafka.Writer
+	gen   atomic.Pointer[cluster.Generation]
+}
+
+// NewRouter returns a Router; Run starts it.
+func NewRouter(opts RouterOptions) (*Router, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Router{opts: opts}
+	r.m = &groupMember{brokers: opts.Brokers, topic: opts.Topic, dlqTopic: opts.DLQTopic,
+		partitions: opts.Partitions, batchRecords: opts.BatchRecords, batchWait: opts.BatchWait,
+		logger: opts.Logger, stats: &r.Stats, from: r.from,
+		b: &batcher{sink: r.route, stats: &r.Stats, written: &r.Stats.Routed, records: opts.BatchRecords,
+			wait: opts.BatchWait, logger: opts.Logger}}
+	r.m.init()
+	return r, nil
+}
+
+// Ready reports whether the router knows its generation and holds a
+// group generation.
+func (r *Router) Ready() bool { return r.m.ready.Load() }
+
+// Generation returns the generation the router routes for, once Run
+// has found it.
+func (r *Router) Generation() (cluster.Generation, bool) {
+	g := r.gen.Load()
+	if g == nil {
+		return cluster.Generation{}, false
+	}
+	return *g, true
+}
+
+// Run routes until ctx ends. It first finds its generation in the
+// cluster's description and checks its shard topic, retrying while the
+// brokers are unreachable; an unknown generation is an error.
+func (r *Router) Run(ctx context.Context) error {
+	g, err := r.resolve(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	r.gen.Store(&g)
+	if r.m.groupID = r.opts.GroupID; r.m.groupID == "" {
+		r.m.groupID = "picdex-router." + strconv.Itoa(g.ID)
+	}
+	r.w = &kafka.Writer{
+		Addr: kafka.TCP(r.opts.Brokers...), Topic: cluster.ShardTopic(g.ID), Balancer: toPartition{},
+		RequiredAcks: kafka.RequireAll, Compression: kafka.Snappy,
+		// Its own transport: the default one may hold metadata cached
+		// before the shard topic was created.
+		Transport: &kafka.Transport{},
+		// One chunk of route is one batch of the writer: never split (so
+		// never half-written), and sent at once when it is full.
+		BatchSize: routeChunkRecords, BatchBytes: 1 << 30, BatchTimeout: time.Millisecond,
+		WriteTimeout: 10 * time.Second, MaxAttempts: 3,
+	}
+	defer r.w.Close()
+	r.opts.Logger.Info("routing", "generation", g.ID, "shards", g.Shards, "topic", cluster.ShardTopic(g.ID), "group", r.m.groupID)
+	return r.m.run(ctx)
+}
+
+// resolve finds the generation to route for and checks its shard topic.
+func (r *Router) resolve(ctx context.Context) (cluster.Generation, error) {
+	for backoff := newBackoff(); ; {
+		st, err := cluster.Load(ctx, r.opts.Brokers)
+		if err == nil {
+			g, ok := st.LiveGeneration()
+			if r.opts.Generation != 0 {
+				g, ok = st.Generations[r.opts.Generation]
+			}
+			switch {
+			case !ok && r.opts.Generation != 0:
+				return g, fmt.Errorf("%w: %d", cluster.ErrUnknownGeneration, r.opts.Generation)
+			case !ok:
+				err = errors.New("no index generation is live yet")
+			default:
+				if err = cluster.EnsureShardTopic(ctx, r.opts.Brokers, g); err == nil {
+					return g, nil
+				}
+			}
+		}
+		r.opts.Logger.Warn("finding the generation to route for; retrying", "err", err)
+		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+			return cluster.Generation{}, err
+		}
+	}
+}
+
+// from is where the group left an assigned partition, checked against
+// its log (a re-created topic is read from its start).
+func (r *Router) from(ctx context.Context, part int, committed int64) (int64, error) {
+	if committed < 0 {
+		return kafka.FirstOffset, nil
+	}
+	l := partitionLog{brokers: r.opts.Brokers, topic: r.opts.Topic, part: part, logger: r.opts.Logger}
+	return l.resume(ctx, committed, nil)
+}
+
+// Limits of one chunk of a shard-log partition in route: one produce
+// request, well under a broker's default message.max.bytes (a larger
+// record goes alone).
+const (
+	routeChunkRecords = 5000
+	routeChunkBytes   = 768 << 10
+)
+
+// route produces a mapped batch to the shard log and returns once every
+// record of it is acknowledged by all in-sync replicas.
+//
+// Order is what matters: each shard-log partition must receive the
+// records of each origin partition in origin order, with no gap, for the
+// replicas' skipping of re-sends to be right. So a partition's records
+// are cut into chunks that are each one produce request (atomic on the
+// broker), and chunk k+1 of any partition is sent only once chunk k of
+// every partition is acknowledged. On an error the whole batch is sent
+// again (by the batcher): what had been written is skipped downstream.
+func (r *Router) route(ctx context.Context, batch []Mapped) (Result, error) {
+	g, _ := r.Generation()
+	var res Result
+	chunks := make([][][]kafka.Message, g.Shards) // partition -> chunks
+	size := make([]int, g.Shards)                 // bytes in each partition's last chunk
+	for _, m := range batch {
+		if m.Err != nil {
+			continue // dead-lettered already
+		}
+		rec := m.Record
+		v, err := record.Encode(&rec)
+		if err != nil {
+			return res, fmt.Errorf("record %s: %w", rec.ID, err)
+		}
+		p := index.ShardOf(rec.ID, g.Shards)
+		origin := Origin{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+		km := kafka.Message{Partition: p, Key: []byte(rec.ID), Value: v,
+			Headers: []kafka.Header{{Key: HeaderOrigin, Value: []byte(origin.String())}}}
+		if !m.ProducedAt.IsZero() {
+			km.Headers = append(km.Headers, kafka.Header{Key: queue.HeaderProducedAt, Value: []byte(strconv.FormatInt(m.ProducedAt.UnixNano(), 10))})
+		}
+		n := len(km.Key) + len(km.Value) + 64
+		c := chunks[p]
+		if len(c) == 0 || len(c[len(c)-1]) >= routeChunkRecords || size[p]+n > routeChunkBytes {
+			chunks[p] = append(c, nil)
+			size[p] = 0
+		}
+		last := len(chunks[p]) - 1
+		chunks[p][last] = append(chunks[p][last], km)
+		size[p] += n
+		res.Applied++
+	}
+	for k := 0; ; k++ {
+		var round []kafka.Message
+		for p := range chunks {
+			if k < len(chunks[p]) {
+				round = append(round, chunks[p][k]...)
+			}
+		}
+		if len(round) == 0 {
+			return res, nil
+		}
+		if err := r.w.WriteMessages(ctx, round...); err != nil {
+			return Result{}, fmt.Errorf("producing to %s: %w", cluster.ShardTopic(g.ID), err)
+		}
+	}
+}
+
+// toPartition sends a message to the partition it names.
+type toPartition struct{}
+
+func (toPartition) Balance(m kafka.Message, _ ...int) int { return m.Partition }
