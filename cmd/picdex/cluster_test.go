@@ -1,0 +1,540 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/index/remote"
+	"github.com/picdex/picdex/indexer/queue"
+)
+
+// proc is a picdex process of a cluster test, restartable on the same
+// address.
+type proc struct {
+	t    *testing.T
+	name string
+	args []string
+	addr string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan struct{}
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startProc(t *testing.T, name, addr string, args ...string) *proc {
+	p := &proc{t: t, name: name, args: args, addr: addr}
+	p.start()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cmd = exec.Command(picdexBin, p.args...)
+	p.logs = &bytes.Buffer{}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.done = make(chan struct{})
+	logs, done, cmd := p.logs, p.done, p.cmd
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+		cmd.Wait()
+		close(done)
+	}()
+}
+
+// kill stops the process with SIGKILL and waits for it.
+func (p *proc) kill() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+func (p *proc) url(path string) string { return "http://" + p.addr + path }
+
+// getJSON GETs u into v and returns the status (0 when the request failed).
+func getJSON(u string, v any) (int, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if v != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(b, v); err != nil {
+			return resp.StatusCode, fmt.Errorf("%w: %.200s", err, b)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// clusterHarness is a whole cluster on loopback: a broker, routers, shard
+// servers, query servers and, when Debian's haproxy is installed, a load
+// balancer in front of the query servers.
+type clusterHarness struct {
+	t       *testing.T
+	broker  string
+	dir     string
+	keyFile string
+	routers []*proc
+	shards  []*proc // shard servers
+	queries []*proc // query servers
+	lb      string  // base URL searches and writes go to
+	haproxy *exec.Cmd
+}
+
+// layout places 4 shards × 2 replicas on 3 shard servers so that any
+// one server can die, and shard 3 lives only on servers 1 and 2.
+var layout = []string{"0,1,2", "2,3,0", "1,3"}
+
+func newCluster(t *testing.T) *clusterHarness {
+	t.Helper()
+	h := &clusterHarness{t: t, broker: startKafka(t), dir: t.TempDir()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range slices.Concat(h.routers, h.shards, h.queries) {
+				t.Logf("--- %s log:\n%s", p.name, tail(p.log(), 3000))
+			}
+		}
+	})
+	// The internal API needs a key: shard servers hold its digest, query
+	// servers send it.
+	const key = "internal-key-0123456789abcdef"
+	h.keyFile = filepath.Join(h.dir, "client.key")
+	os.WriteFile(h.keyFile, []byte(key+"\n"), 0o600)
+	serverKeys := filepath.Join(h.dir, "shard.keys")
+	os.WriteFile(serverKeys, []byte("search "+key+"\n"), 0o600)
+
+	for i := range 2 {
+		addr := freeAddr(t)
+		h.routers = append(h.routers, startProc(t, fmt.Sprintf("router-%d", i), addr,
+			"indexer", "--brokers", h.broker, "--shards", "4", "--partitions", "4", "--batch-wait", "20ms", "--addr", addr))
+	}
+	var servers []string
+	for i, shards := range layout {
+		addr := freeAddr(t)
+		servers = append(servers, addr)
+		h.shards = append(h.shards, startProc(t, fmt.Sprintf("shard-server-%d", i), addr,
+			"shard-server", "--brokers", h.broker, "--data", filepath.Join(h.dir, fmt.Sprintf("ss%d", i)), "--addr", addr,
+			"--shards", shards, "--batch-wait", "20ms", "--api-keys", serverKeys))
+	}
+	for i := range 2 {
+		addr := freeAddr(t)
+		h.queries = append(h.queries, startProc(t, fmt.Sprintf("query-server-%d", i), addr,
+			"query-server", "--brokers", h.broker, "--shard-servers", strings.Join(servers, ","), "--addr", addr,
+			"--partitions", "4", "--api-key-file", h.keyFile))
+	}
+	for _, q := range h.queries {
+		h.waitReady(q.url("/readyz"), q)
+	}
+	h.lb = h.queries[0].url("/")
+	if path, err := exec.LookPath("haproxy"); err == nil {
+		h.startHAProxy(path)
+	} else {
+		t.Log("haproxy is not installed (.ci/run installs it): the load-balancer part is skipped")
+	}
+	return h
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func (h *clusterHarness) waitReady(u string, p *proc) {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, _ := getJSON(u, nil)
+		if code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s not ready (%s): %d\n%s", p.name, u, code, tail(p.log(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startHAProxy balances the query servers, checking /readyz, and retries
+// a request that a dying server did not answer on the other one.
+func (h *clusterHarness) startHAProxy(path string) {
+	front := freeAddr(h.t)
+	var servers strings.Builder
+	for i, q := range h.queries {
+		fmt.Fprintf(&servers, "    server q%d %s check inter 200ms fall 2 rise 1\n", i, q.addr)
+	}
+	cfg := fmt.Sprintf(`global
+    maxconn 512
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch
+    retry-on conn-failure empty-response response-timeout 0rtt-rejected
+frontend picdex
+    bind %s
+    default_backend query_servers
+backend query_servers
+    balance leastconn
+    option httpchk GET /readyz
+    http-request wait-for-body time 1s
+%s`, front, servers.String())
+	cfgPath := filepath.Join(h.dir, "haproxy.cfg")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	cmd := exec.Command(path, "-f", cfgPath, "-db")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.haproxy = cmd
+	h.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	h.lb = "http://" + front + "/"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _ := getJSON(h.lb+"readyz", nil); code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("haproxy does not answer: %s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// search runs q through the load balancer.
+func (h *clusterHarness) search(q string) (int, *index.Result, error) {
+	var res index.Result
+	code, err := getJSON(h.lb+"v1/search?"+q, &res)
+	return code, &res, err
+}
+
+func (h *clusterHarness) post(recs string) {
+	h.t.Helper()
+	postNDJSON(h.t, h.lb, recs)
+}
+
+// load sends mixed searches through the load balancer until stop, and
+// counts the answers that were not a full 200.
+type load struct {
+	searches, failed, partial atomic.Int64
+	firstErr                  atomic.Value
+	stop                      chan struct{}
+	wg                        sync.WaitGroup
+}
+
+func (h *clusterHarness) startLoad(workers int, wantFull bool) *load {
+	l := &load{stop: make(chan struct{})}
+	queries := []string{"q=ocelot", "q=harbour+lights", "q=tag:red&size=5", "q=ocelot&facet=tags", "q=number*&sort=-taken_at"}
+	for w := range workers {
+		l.wg.Go(func() {
+			for i := w; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				code, res, err := h.search(queries[i%len(queries)])
+				l.searches.Add(1)
+				switch {
+				case err != nil || code != 200:
+					l.failed.Add(1)
+					l.firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
+				case res.Shards.Failed > 0:
+					l.partial.Add(1)
+					if wantFull {
+						l.firstErr.CompareAndSwap(nil, fmt.Sprintf("partial: %+v", res.Shards))
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) end() (searches, failed, partial int64, first any) {
+	close(l.stop)
+	l.wg.Wait()
+	return l.searches.Load(), l.failed.Load(), l.partial.Load(), l.firstErr.Load()
+}
+
+// records returns n records numbered from start, each "ocelot number N".
+func clusterRecords(start, n int, word string) string {
+	var b strings.Builder
+	for i := start; i < start+n; i++ {
+		fmt.Fprintf(&b, `{"id":"img-%d","url":"https://example.com/%d.jpg","title":"%s number %d","tags":["red","t%d"],"taken_at":"2020-01-%02dT10:00:00Z"}`+"\n",
+			i, i, word, i, i%7, 1+i%28)
+	}
+	return b.String()
+}
+
+func (h *clusterHarness) waitTotal(q string, want int) {
+	h.t.Helper()
+	waitFor(h.t, fmt.Sprintf("%q to find %d", q, want), func() bool {
+		code, res, err := h.search(q + "&size=0")
+		return err == nil && code == 200 && res.Total == uint64(want) && res.Shards.Failed == 0
+	})
+}
+
+// TestCluster runs the distributed roles as separate processes and
+// breaks them: one shard server, both replicas of a shard, a router
+// mid-stream, a query server.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster of processes")
+	}
+	h := newCluster(t)
+	const n = 400
+	h.post(clusterRecords(0, n, "ocelot"))
+	h.waitTotal("q=ocelot", n)
+
+	// The same hits, order and scores as one process over the same records.
+	h.compareWithServe(clusterRecords(0, n, "ocelot"),
+		"q=ocelot&size=20", "q=number+17&size=5", "q=ocelot&facet=tags&sort=-taken_at&size=7", "q=t3&size=10&from=5")
+
+	t.Run("one shard server killed", func(t *testing.T) {
+		l := h.startLoad(4, true)
+		time.Sleep(500 * time.Millisecond)
+		h.shards[0].kill()
+		time.Sleep(2 * time.Second)
+		searches, failed, partial, first := l.end()
+		if failed > 0 || partial > 0 {
+			t.Errorf("with shard server 0 killed: %d of %d searches failed, %d partial (first: %v)", failed, searches, partial, first)
+		}
+		t.Logf("%d searches, none failed", searches)
+	})
+
+	t.Run("both replicas of a shard killed", func(t *testing.T) {
+		h.shards[0].start()
+		h.waitReady(h.shards[0].url("/readyz"), h.shards[0])
+		time.Sleep(time.Second) // the query servers see it again
+		h.shards[1].kill()
+		h.shards[2].kill()
+		waitFor(t, "a partial answer naming shard 3", func() bool {
+			code, res, err := h.search("q=ocelot&size=0")
+			if err != nil || code != 200 || res.Shards.Failed != 1 {
+				return false
+			}
+			return len(res.Shards.Failures) == 1 && strings.Contains(res.Shards.Failures[0].Shard, "shard-3")
+		})
+		code, _, _ := h.search("q=ocelot&allow_partial=false")
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("allow_partial=false with a shard down: %d, want 503", code)
+		}
+		// Back: full results again, every replica identical.
+		h.shards[1].start()
+		h.shards[2].start()
+		h.waitTotal("q=ocelot", n)
+	})
+
+	t.Run("router killed mid-stream", func(t *testing.T) {
+		prod, err := queue.NewProducer(t.Context(), queue.KafkaOptions{Brokers: []string{h.broker}, Partitions: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer prod.Close()
+		// Rounds of new versions and deletes; a router dies in the middle.
+		last := map[string]string{}
+		for round := range 6 {
+			var recs []record.Record
+			for i := range n {
+				id := fmt.Sprintf("img-%d", i)
+				if (i+round)%5 == 0 {
+					recs = append(recs, record.Record{ID: id, Op: record.OpDelete})
+					last[id] = ""
+					continue
+				}
+				title := fmt.Sprintf("ocelot number %d round %d", i, round)
+				recs = append(recs, record.Record{ID: id, URL: fmt.Sprintf("https://example.com/%d.jpg", i), Title: title})
+				last[id] = title
+			}
+			if err := prod.Publish(t.Context(), recs); err != nil {
+				t.Fatal(err)
+			}
+			if round == 2 {
+				h.routers[0].kill()
+			}
+			if round == 4 {
+				h.routers[0].start()
+			}
+		}
+		live := 0
+		for _, title := range last {
+			if title != "" {
+				live++
+			}
+		}
+		h.waitTotal("q=round+5", live)
+		h.waitTotal("q=ocelot", live)
+		for id, title := range last {
+			var rec record.Record
+			code, err := getJSON(h.lb+"v1/images/"+id, &rec)
+			switch {
+			case title == "" && code != http.StatusNotFound:
+				t.Errorf("%s: deleted last, GET answers %d", id, code)
+			case title != "" && (code != 200 || rec.Title != title):
+				t.Errorf("%s: %d %q, want its last version %q (%v)", id, code, rec.Title, title, err)
+			}
+		}
+		h.compareReplicas()
+	})
+
+	t.Run("query server killed", func(t *testing.T) {
+		if h.haproxy == nil {
+			t.Skip("no haproxy")
+		}
+		l := h.startLoad(4, false)
+		time.Sleep(500 * time.Millisecond)
+		h.queries[0].kill()
+		time.Sleep(2 * time.Second)
+		searches, failed, _, first := l.end()
+		if failed > 0 {
+			t.Errorf("with query server 0 killed: %d of %d searches failed (first: %v)", failed, searches, first)
+		}
+		t.Logf("%d searches through haproxy, none failed", searches)
+	})
+}
+
+// compareWithServe loads recs into a one-process index and checks that
+// every query gives the cluster's hits, order and scores.
+func (h *clusterHarness) compareWithServe(recs string, queries ...string) {
+	h.t.Helper()
+	data := filepath.Join(h.dir, "one")
+	feed := filepath.Join(h.dir, "one.jsonl")
+	os.WriteFile(feed, []byte(recs), 0o644)
+	runPicdex(h.t, nil, "index", "--data", data, "--shards", "3", feed).want(h.t, 0)
+	base, _, _, _ := startServe(h.t, data)
+	for _, q := range queries {
+		var one, dist index.Result
+		if code, err := getJSON(base+"v1/search?"+q, &one); code != 200 {
+			h.t.Fatalf("serve %s: %d %v", q, code, err)
+		}
+		if code, err := getJSON(h.lb+"v1/search?"+q, &dist); code != 200 {
+			h.t.Fatalf("cluster %s: %d %v", q, code, err)
+		}
+		if one.Total != dist.Total || len(one.Hits) != len(dist.Hits) {
+			h.t.Errorf("%s: serve %d hits (%d shown), cluster %d (%d shown)", q, one.Total, len(one.Hits), dist.Total, len(dist.Hits))
+			continue
+		}
+		for i := range one.Hits {
+			if one.Hits[i].ID != dist.Hits[i].ID || one.Hits[i].Score != dist.Hits[i].Score {
+				h.t.Errorf("%s: hit %d: serve %s %v, cluster %s %v", q, i, one.Hits[i].ID, one.Hits[i].Score, dist.Hits[i].ID, dist.Hits[i].Score)
+			}
+		}
+		if a, b := fmt.Sprint(one.Facets), fmt.Sprint(dist.Facets); a != b {
+			h.t.Errorf("%s: facets differ: serve %s, cluster %s", q, a, b)
+		}
+	}
+}
+
+// compareReplicas checks, through each shard server's internal API, that
+// the replicas of every shard hold the same documents.
+func (h *clusterHarness) compareReplicas() {
+	h.t.Helper()
+	key, _ := os.ReadFile(h.keyFile)
+	type replicaDocs struct {
+		server string
+		ids    string
+	}
+	byShard := map[string][]replicaDocs{}
+	waitFor(h.t, "every replica to catch up", func() bool {
+		byShard = map[string][]replicaDocs{}
+		for i, s := range h.shards {
+			for shard := range strings.SplitSeq(layout[i], ",") {
+				n, _ := strconv.Atoi(strings.TrimSpace(shard))
+				ids, ok := replicaIDs(s.url(""), n, strings.TrimSpace(string(key)))
+				if !ok {
+					return false
+				}
+				byShard[shard] = append(byShard[shard], replicaDocs{s.name, ids})
+			}
+		}
+		for _, reps := range byShard {
+			if reps[0].ids != reps[1].ids {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// replicaIDs lists, sorted, the ids a replica holds, asking it through
+// the internal shard API for everything.
+func replicaIDs(base string, shard int, key string) (string, bool) {
+	c, err := remote.NewShard(base, 1, shard, remote.ClientOptions{APIKey: key})
+	if err != nil {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := c.SearchShard(ctx, &index.ShardRequest{Request: &index.Request{Size: new(index.MaxSize), Sort: []string{"_id"}}})
+	if err != nil {
+		return "", false
+	}
+	ids := make([]string, len(res.Hits))
+	for i, hit := range res.Hits {
+		ids[i] = hit.ID
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ","), true
+}

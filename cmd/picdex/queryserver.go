@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/picdex/picdex/api"
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/cache"
+	"github.com/picdex/picdex/index/remote"
+	"github.com/picdex/picdex/index/tier"
+	"github.com/picdex/picdex/indexer/cluster"
+	"github.com/picdex/picdex/indexer/queue"
+)
+
+var queryServerCmd = &command{
+	name:     "query-server",
+	synopsis: "serve the API over the shard servers of a cluster (stateless)",
+	usage: "query-server --brokers B,... --shard-servers HOST:PORT,... [--addr HOST:PORT] [--topic T] [--api-key-file FILE]\n" +
+		"             [--cache-entries N] [--cache-bytes N] [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N] [--max-conns-per-client N]",
+	help: `
+Query-server serves the public /v1 API and the web UI of a cluster and
+holds no index. It reads the live generation from the picdex.cluster
+topic and, every half second, every shard server's info: which replicas
+of which shards it hosts and how far each has applied its shard log. Each
+search is fanned out to one replica of every shard of the live
+generation, scored with global statistics and merged exactly as "picdex
+serve" does in one process; a search runs wholly on one generation.
+
+A shard call goes to a healthy, caught-up replica with the fewest calls
+outstanding; a failed call is retried once on another replica; a call
+slower than the shard's recent p95 is hedged (sent to a second replica,
+the first answer wins); a replica failing 3 calls in a row is ejected for
+a while. With every replica of a shard down, searches answer from the rest
+and list the missing shard under "shards" (or 503 with
+allow_partial=false). Results are cached (an LRU keyed by the request,
+the generation and every shard's applied offset, so a write or a
+generation switch is never answered from the cache), and identical
+concurrent searches share one fan-out.
+
+POST /v1/images and DELETE /v1/images/{id} publish to the --topic for the
+routers. Any number of query servers can run behind a load balancer that
+checks /readyz (503 until every shard of the live generation has a
+healthy, caught-up replica).
+
+The shard servers' internal API is called with the key in --api-key-file
+(or $PICDEX_API_KEY), which needs the search scope on the shard servers.
+` + securityHelp,
+}
+
+func init() { queryServerCmd.run = runQueryServer }
+
+func runQueryServer(ctx context.Context, e *env, args []string) int {
+	c := queryServerCmd
+	fs := c.flags()
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free one)")
+	brokers := fs.String("brokers", "", "Kafka `brokers` B,... (required)")
+	topic := fs.String("topic", queue.DefaultTopic, "Kafka `topic` that POST /v1/images publishes to")
+	partitions := fs.Int("partitions", 12, "partitions of the topic when it is created")
+	var servers commaList
+	fs.Var(&servers, "shard-servers", "shard servers `HOST:PORT,...` (required)")
+	cacheEntries := fs.Int("cache-entries", 10000, "results kept in the result cache (0: no cache)")
+	cacheBytes := fs.Int64("cache-bytes", 64<<20, "bytes the result cache may hold")
+	keyFile := addAPIKeyFileFlag(fs)
+	sf := addSecurityFlags(fs)
+	rest, code, ok := c.parse(e, fs, args)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	ko := queue.KafkaOptions{Brokers: strings.Split(*brokers, ","), Topic: *topic, Partitions: *partitions, MaxAttempts: 3}
+	if *brokers == "" {
+		return c.usageError(e, fs, "--brokers is required")
+	}
+	if err := ko.Validate(); err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	if len(servers) == 0 {
+		return c.usageError(e, fs, "--shard-servers is required")
+	}
+	if *cacheEntries < 0 || *cacheBytes < 0 {
+		return c.usageError(e, fs, "--cache-entries and --cache-bytes must not be negative")
+	}
+	key, err := clientKey(e, *keyFile)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	apiOpts := api.Options{Logger: log}
+	serverOpts, err := sf.apply(e, &apiOpts)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+
+	live := &liveGeneration{brokers: ko.Brokers, ttl: 2 * time.Second}
+	t, err := tier.New(tier.Options{
+		ShardServers: servers, Live: live.get, Client: remote.ClientOptions{APIKey: key},
+		Fanout: index.FanoutOptions{Logger: log}, Logger: log,
+	})
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	tctx, stopTier := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTier()
+	go t.Run(tctx)
+
+	prod, err := queue.OpenProducer(ko)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex query-server: %v\n", err)
+		return 1
+	}
+	defer prod.Close()
+	ing := kafkaIngester{p: prod}
+	var searcher api.Searcher = t
+	var rc *cache.Searcher
+	if *cacheEntries > 0 {
+		rc = cache.New(t, cache.Options{MaxEntries: *cacheEntries, MaxBytes: *cacheBytes, Version: t.Version})
+		searcher = rc
+	}
+	apiOpts.Searcher, apiOpts.Ingester = searcher, ing
+	apiOpts.Store = clusterStore{t: t, ing: ing}
+	apiOpts.Ready = t.Ready
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newTierCollector(t, rc))
+	apiOpts.Registerer, apiOpts.Metrics = reg, metricsHandler(reg)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex query-server: %v\n", err)
+		return 1
+	}
+	srv := api.NewServer(api.New(apiOpts), serverOpts)
+	ln = api.LimitListener(ln, srv, serverOpts)
+	logAccess(log, apiOpts)
+	log.Info("picdex query-server", "url", "http://"+ln.Addr().String()+"/", "brokers", *brokers, "shard_servers", strings.Join(servers, ","))
+	return serveUntilDone(ctx, e, "query-server", log, srv, ln)
+}
+
+// liveGeneration reads the live generation from the cluster's metadata,
+// at most once every ttl.
+type liveGeneration struct {
+	brokers []string
+	ttl     time.Duration
+
+	mu   sync.Mutex
+	at   time.Time
+	gen  tier.Generation
+	err  error
+	have bool
+}
+
+func (l *liveGeneration) get(ctx context.Context) (tier.Generation, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.have && time.Since(l.at) < l.ttl {
+		return l.gen, l.err
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := cluster.Load(lctx, l.brokers)
+	l.at, l.have = time.Now(), true
+	switch {
+	case err != nil:
+		l.err = err
+	case st.Live == 0:
+		l.err = fmt.Errorf("%w (no router has created one)", tier.ErrNoGeneration)
+	default:
+		g := st.Generations[st.Live]
+		l.gen, l.err = tier.Generation{ID: g.ID, Shards: g.Shards}, nil
+	}
+	return l.gen, l.err
+}
+
+// clusterStore reads images from their shard's replicas and deletes them
+// by publishing a delete for the routers.
+type clusterStore struct {
+	t   *tier.Tier
+	ing kafkaIngester
+}
+
+func (s clusterStore) Get(ctx context.Context, id string) (json.RawMessage, error) {
+	return s.t.Get(ctx, id)
+}
+
+func (s clusterStore) Delete(ctx context.Context, ids ...string) error {
+	return queuedStore{ing: s.ing}.Delete(ctx, ids...)
+}

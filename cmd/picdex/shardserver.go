@@ -1,0 +1,260 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/picdex/picdex/api"
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/remote"
+	"github.com/picdex/picdex/indexer"
+	"github.com/picdex/picdex/indexer/cluster"
+)
+
+var shardServerCmd = &command{
+	name:     "shard-server",
+	synopsis: "host replicas of index shards, fed from their shard logs",
+	usage:    "shard-server --brokers B,... --shards LIST [--data DIR] [--addr HOST:PORT] [--generation G] [--name NAME] [--batch N] [--batch-wait D] [--api-keys FILE] [--rate-limit N]",
+	help: `
+Shard-server hosts one replica of each shard in LIST (e.g. 0,3) of an
+index generation (--generation, default the live one, waited for until
+a router has created it). Each replica is an index of its own under
+DIR/g<G>/shard-<S>; it reads partition S of the shard log
+picdex.shards.<G> directly (every replica reads the whole partition, no
+consumer group) from one past the offset stored in it, and applies it in
+micro-batches with the exactly-once effect: the shard-log offset and,
+per origin partition of picdex.images, the highest origin offset applied
+are stored in the same atomic batch as the documents, so a re-send by a
+router that crashed is skipped and a shard server killed at any moment
+loses nothing and applies nothing twice. Replicas of one shard converge
+to identical contents without talking to each other.
+
+It serves the internal shard API that query servers call: term
+statistics, shard search, fetch and get by id under
+/internal/v1/generations/G/shards/S/, and /internal/v1/info (its
+replicas, their applied offset, high-water mark, lag and documents), plus
+/healthz, /readyz (503 until every replica has caught up once) and
+/metrics. With --api-keys (or $PICDEX_API_KEYS) every internal call needs
+a key with the search scope.
+
+SIGINT or SIGTERM stops serving, stops the replicas and closes them.`,
+}
+
+func init() { shardServerCmd.run = runShardServer }
+
+// hostedReplica is one replica a shard server hosts.
+type hostedReplica struct {
+	gen  cluster.Generation
+	ix   *index.Index
+	rep  *indexer.Replica
+	done chan struct{}
+}
+
+func runShardServer(ctx context.Context, e *env, args []string) int {
+	c := shardServerCmd
+	fs := c.flags()
+	data := fs.String("data", "./data", "`directory` of the replicas")
+	addr := fs.String("addr", "127.0.0.1:9090", "listen `address` (port 0 picks a free one)")
+	brokers := fs.String("brokers", "", "Kafka `brokers` B,... (required)")
+	var shardList commaList
+	fs.Var(&shardList, "shards", "shards to host, a `LIST` such as 0,3 (required)")
+	generation := fs.Int("generation", 0, "generation `G` to host (0: the live one)")
+	name := fs.String("name", "", "this server's name in /internal/v1/info (default: its address)")
+	batch := fs.Int("batch", 5000, "records per micro-batch")
+	wait := fs.Duration("batch-wait", 200*time.Millisecond, "longest a micro-batch waits to fill")
+	sf := addSecurityFlags(fs)
+	rest, code, ok := c.parse(e, fs, args)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	if *brokers == "" {
+		return c.usageError(e, fs, "--brokers is required")
+	}
+	shards, err := parseShardList(shardList)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	if *generation < 0 || *batch < 1 || *wait <= 0 {
+		return c.usageError(e, fs, "--generation must not be negative, --batch and --batch-wait must be positive")
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	var apiOpts api.Options
+	serverOpts, err := sf.apply(e, &apiOpts)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
+	bl := strings.Split(*brokers, ",")
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
+		return 1
+	}
+	if *name == "" {
+		*name = ln.Addr().String()
+	}
+	gen, err := waitGeneration(ctx, bl, *generation, log)
+	if err != nil {
+		ln.Close()
+		if ctx.Err() != nil {
+			return 0
+		}
+		fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
+		return 1
+	}
+	for _, s := range shards {
+		if s >= gen.Shards {
+			ln.Close()
+			return c.usageError(e, fs, fmt.Sprintf("--shards: generation %d has shards 0 to %d, not %d", gen.ID, gen.Shards-1, s))
+		}
+	}
+
+	rctx, stopReplicas := context.WithCancel(context.WithoutCancel(ctx))
+	hosted := map[[2]int]*hostedReplica{}
+	defer func() {
+		stopReplicas()
+		for _, h := range hosted {
+			<-h.done
+			if err := h.ix.Close(); err != nil {
+				log.Error("closing replica", "shard", h.rep.String(), "err", err)
+			}
+		}
+	}()
+	for _, s := range shards {
+		dir := filepath.Join(*data, "g"+strconv.Itoa(gen.ID), "shard-"+strconv.Itoa(s))
+		ix, err := index.Open(dir, index.Options{Shards: 1, Fanout: index.FanoutOptions{Logger: log}})
+		if err != nil {
+			ln.Close()
+			fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
+			return 1
+		}
+		rep, err := indexer.NewReplica(indexer.ReplicaOptions{
+			Brokers: bl, Generation: gen.ID, Shard: s, Index: ix, BatchRecords: *batch, BatchWait: *wait, Logger: log,
+		})
+		if err != nil {
+			ix.Close()
+			ln.Close()
+			return c.usageError(e, fs, err.Error())
+		}
+		h := &hostedReplica{gen: gen, ix: ix, rep: rep, done: make(chan struct{})}
+		hosted[[2]int{gen.ID, s}] = h
+		go func() { defer close(h.done); rep.Run(rctx) }()
+	}
+
+	info := func(ctx context.Context) remote.Info {
+		out := remote.Info{Node: *name}
+		keys := make([][2]int, 0, len(hosted))
+		for k := range hosted {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b [2]int) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+		for _, k := range keys {
+			h := hosted[k]
+			st, _ := h.ix.Stats(ctx)
+			out.Replicas = append(out.Replicas, remote.ReplicaInfo{
+				Generation: k[0], Shard: k[1], Shards: h.gen.Shards, MappingVersion: h.gen.MappingVersion,
+				Applied: h.rep.Applied(), HighWater: h.rep.HighWater(), Lag: h.rep.Lag(), Docs: st.Docs, Ready: h.rep.Ready(),
+			})
+		}
+		return out
+	}
+	handler, err := remote.NewHandler(remote.HandlerOptions{
+		Lookup: func(g, s int) (index.Shard, bool) {
+			h, ok := hosted[[2]int{g, s}]
+			if !ok {
+				return nil, false
+			}
+			return appliedShard{Shard: h.ix.Shards()[0], rep: h.rep}, true
+		},
+		Info: info, Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
+		return 1
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newReplicaCollector(hosted))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(reg))
+	internal := handler
+	if apiOpts.Keys != nil {
+		g := &api.Guard{Keys: apiOpts.Keys, Need: func(*http.Request) api.Scope { return api.ScopeSearch },
+			Exempt: func(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }}
+		internal = g.Handler(handler)
+	}
+	mux.Handle("/", internal)
+	srv := api.NewServer(mux, serverOpts)
+	ln = api.LimitListener(ln, srv, serverOpts)
+	log.Info("picdex shard-server", "url", "http://"+ln.Addr().String()+"/", "generation", gen.ID, "shards", shardList.String(), "data", *data)
+	return serveUntilDone(ctx, e, "shard-server", log, srv, ln)
+}
+
+// appliedShard is a replica's shard that tells the internal API how far
+// its shard log is applied.
+type appliedShard struct {
+	index.Shard
+	rep *indexer.Replica
+}
+
+func (s appliedShard) Applied() int64 { return s.rep.Applied() }
+
+// parseShardList parses --shards: distinct shard numbers.
+func parseShardList(l commaList) ([]int, error) {
+	if len(l) == 0 {
+		return nil, fmt.Errorf("--shards is required")
+	}
+	var out []int
+	for _, v := range l {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 || n > 1<<16 {
+			return nil, fmt.Errorf("--shards: %q is not a shard number", v)
+		}
+		if slices.Contains(out, n) {
+			return nil, fmt.Errorf("--shards: shard %d given twice", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// waitGeneration returns generation g of the cluster, or the live one
+// for 0, waiting (with back-off) until it exists.
+func waitGeneration(ctx context.Context, brokers []string, g int, log *slog.Logger) (cluster.Generation, error) {
+	var logged sync.Once
+	for d := 200 * time.Millisecond; ; d = min(2*d, 5*time.Second) {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		st, err := cluster.Load(lctx, brokers)
+		cancel()
+		want := g
+		if err == nil && want == 0 {
+			want = st.Live
+		}
+		if gen, ok := st.Generations[want]; err == nil && want != 0 && ok {
+			return gen, nil
+		}
+		logged.Do(func() {
+			log.Info("waiting for the generation to exist (a router creates the first one)", "generation", g, "err", err)
+		})
+		select {
+		case <-ctx.Done():
+			return cluster.Generation{}, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}

@@ -1,0 +1,367 @@
+package tier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/remote"
+	"github.com/picdex/picdex/index/replica"
+)
+
+// ErrNoGeneration means the tier does not know the live generation yet,
+// or no shard server hosts any of its replicas.
+var ErrNoGeneration = errors.New("no live index generation is served yet")
+
+// Generation is what the tier needs of an index generation.
+type Generation struct {
+	ID     int
+	Shards int
+}
+
+// Options configure a Tier. A zero field takes its default.
+type Options struct {
+	// ShardServers are the base URLs of the shard servers
+	// ("http://host:port").
+	ShardServers []string
+	// Live returns the live generation (the cluster's metadata).
+	Live func(ctx context.Context) (Generation, error)
+	// Client configures the calls to shard servers.
+	Client remote.ClientOptions
+	// PollInterval is how often shard servers' info is read, and so how
+	// soon a replica that failed or caught up is seen (default 500ms).
+	PollInterval time.Duration
+	// PollTimeout bounds one info call (default 2s).
+	PollTimeout time.Duration
+	// MaxLag is how many shard-log messages behind a replica may be and
+	// still count as caught up (default 1000).
+	MaxLag int64
+	// Replica configures each shard's replica selection.
+	Replica replica.Options
+	// Fanout bounds the searches, as in one process.
+	Fanout index.FanoutOptions
+	Logger *slog.Logger
+}
+
+// Validate fills in defaults and reports options that cannot work.
+func (o *Options) Validate() error {
+	if len(o.ShardServers) == 0 {
+		return errors.New("tier: no shard servers")
+	}
+	for i, s := range o.ShardServers {
+		if !strings.Contains(s, "://") {
+			s = "http://" + s
+		}
+		o.ShardServers[i] = strings.TrimRight(s, "/")
+	}
+	if o.Live == nil {
+		return errors.New("tier: no source of the live generation")
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 500 * time.Millisecond
+	}
+	if o.PollTimeout <= 0 {
+		o.PollTimeout = 2 * time.Second
+	}
+	if o.MaxLag <= 0 {
+		o.MaxLag = 1000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o.Replica.Validate()
+}
+
+// Tier is the query tier over a cluster's shard servers. It is safe for
+// concurrent use.
+type Tier struct {
+	opts   Options
+	client *http.Client // nil: remote's shared default
+	view   atomic.Pointer[view]
+
+	mu      sync.Mutex
+	servers map[string]*serverState // by base URL
+}
+
+// view is one generation's shards: searches load it once.
+type view struct {
+	gen  Generation
+	sets []*replica.Set
+	fan  *index.Fanout
+	// applied is, per shard, the highest offset a healthy replica has
+	// applied: the content version result caches key by.
+	applied []atomic.Int64
+	// servable is, per shard, whether a healthy, caught-up replica exists.
+	servable []atomic.Bool
+}
+
+type serverState struct {
+	healthy bool
+	info    remote.Info
+	clients map[[2]int]*remote.Client // (generation, shard) -> client
+	err     error
+}
+
+// New returns a Tier; Run keeps its view current.
+func New(opts Options) (*Tier, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := opts.Client.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Tier{opts: opts, client: opts.Client.HTTPClient, servers: map[string]*serverState{}}
+	for _, s := range opts.ShardServers {
+		t.servers[s] = &serverState{clients: map[[2]int]*remote.Client{}}
+	}
+	return t, nil
+}
+
+// Run polls the live generation and the shard servers until ctx ends.
+func (t *Tier) Run(ctx context.Context) {
+	tick := time.NewTicker(t.opts.PollInterval)
+	defer tick.Stop()
+	for {
+		t.Refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Refresh reads the live generation and every shard server's info once,
+// and brings the view up to date.
+func (t *Tier) Refresh(ctx context.Context) {
+	gen, err := t.opts.Live(ctx)
+	if err != nil {
+		t.opts.Logger.Warn("reading the live generation", "err", err)
+		if v := t.view.Load(); v != nil {
+			gen = v.gen // keep serving the one we have
+		} else {
+			return
+		}
+	}
+	var wg sync.WaitGroup
+	for base := range t.servers {
+		wg.Go(func() { t.poll(ctx, base) })
+	}
+	wg.Wait()
+	t.update(gen)
+}
+
+// poll reads one shard server's info: the active health check.
+func (t *Tier) poll(ctx context.Context, base string) {
+	pctx, cancel := context.WithTimeout(ctx, t.opts.PollTimeout)
+	defer cancel()
+	info, err := remote.FetchInfo(pctx, t.client, base, t.opts.Client.APIKey)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.servers[base]
+	wasHealthy := st.healthy
+	st.healthy, st.err = err == nil, err
+	if err == nil {
+		st.info = info
+	}
+	switch {
+	case err != nil && wasHealthy:
+		t.opts.Logger.Warn("shard server unhealthy", "server", base, "err", err)
+	case err == nil && !wasHealthy:
+		t.opts.Logger.Info("shard server healthy", "server", base, "replicas", len(info.Replicas))
+	}
+}
+
+// update rebuilds the members of each shard of gen from the servers'
+// state, swapping in a new view when the generation changed.
+func (t *Tier) update(gen Generation) {
+	v := t.view.Load()
+	if v == nil || v.gen != gen {
+		nv := &view{gen: gen, sets: make([]*replica.Set, gen.Shards), applied: make([]atomic.Int64, gen.Shards), servable: make([]atomic.Bool, gen.Shards)}
+		shards := make([]index.Shard, gen.Shards)
+		for i := range nv.sets {
+			nv.sets[i] = replica.NewSet(fmt.Sprintf("g%d/shard-%d", gen.ID, i), t.opts.Replica)
+			shards[i] = nv.sets[i]
+		}
+		nv.fan = index.NewFanout(shards, t.opts.Fanout)
+		t.fill(nv)
+		if v != nil {
+			t.opts.Logger.Info("live generation changed", "from", v.gen.ID, "to", gen.ID, "shards", gen.Shards)
+		}
+		t.view.Store(nv)
+		return
+	}
+	t.fill(v)
+}
+
+// fill gives each shard of v its members as the servers report them.
+func (t *Tier) fill(v *view) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	members := make([][]replica.Member, v.gen.Shards)
+	applied := make([]int64, v.gen.Shards)
+	servable := make([]bool, v.gen.Shards)
+	for i := range applied {
+		applied[i] = -1
+	}
+	bases := make([]string, 0, len(t.servers))
+	for base := range t.servers {
+		bases = append(bases, base)
+	}
+	slices.Sort(bases)
+	for _, base := range bases {
+		st := t.servers[base]
+		for _, r := range st.info.Replicas {
+			if r.Generation != v.gen.ID || r.Shard < 0 || r.Shard >= v.gen.Shards || r.Shards != v.gen.Shards {
+				continue
+			}
+			key := [2]int{r.Generation, r.Shard}
+			c := st.clients[key]
+			if c == nil {
+				o := t.opts.Client
+				o.HTTPClient = t.client
+				var err error
+				if c, err = remote.NewShard(base, r.Generation, r.Shard, o); err != nil {
+					t.opts.Logger.Error("shard server", "server", base, "err", err)
+					continue
+				}
+				st.clients[key] = c
+			}
+			caughtUp := r.Ready && r.Lag <= t.opts.MaxLag
+			members[r.Shard] = append(members[r.Shard], replica.Member{ID: base, Shard: c, CaughtUp: caughtUp, Healthy: st.healthy})
+			if st.healthy && caughtUp {
+				applied[r.Shard] = max(applied[r.Shard], r.Applied)
+				servable[r.Shard] = true
+			}
+		}
+	}
+	for i, s := range v.sets {
+		s.Update(members[i])
+		v.applied[i].Store(applied[i])
+		v.servable[i].Store(servable[i])
+	}
+}
+
+// Search implements index.Searcher over the live generation.
+func (t *Tier) Search(ctx context.Context, req *index.Request) (*index.Result, error) {
+	v := t.view.Load()
+	if v == nil {
+		return nil, ErrNoGeneration
+	}
+	return v.fan.Search(ctx, req)
+}
+
+// Get returns the record of id from a replica of its shard.
+func (t *Tier) Get(ctx context.Context, id string) (json.RawMessage, error) {
+	v := t.view.Load()
+	if v == nil {
+		return nil, ErrNoGeneration
+	}
+	raws, err := v.sets[index.ShardOf(id, v.gen.Shards)].Fetch(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(raws) == 0 || raws[0] == nil {
+		return nil, fmt.Errorf("%w: %q", index.ErrNotFound, id)
+	}
+	return raws[0], nil
+}
+
+// Version names the content the tier serves: the live generation and each
+// shard's applied offset. It changes when a write is applied or the
+// generation switches, so a result cache keyed by it never serves a
+// result of other contents.
+func (t *Tier) Version() string {
+	v := t.view.Load()
+	if v == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("g")
+	b.WriteString(strconv.Itoa(v.gen.ID))
+	for i := range v.applied {
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatInt(v.applied[i].Load(), 10))
+	}
+	return b.String()
+}
+
+// Ready reports whether every shard of the live generation has a healthy,
+// caught-up replica.
+func (t *Tier) Ready(context.Context) error {
+	v := t.view.Load()
+	if v == nil {
+		return ErrNoGeneration
+	}
+	var missing []string
+	for i := range v.servable {
+		if !v.servable[i].Load() {
+			missing = append(missing, strconv.Itoa(i))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no healthy, caught-up replica of shard %s of generation %d", strings.Join(missing, ", "), v.gen.ID)
+	}
+	return nil
+}
+
+// Generation returns the generation searches run on now.
+func (t *Tier) Generation() (Generation, bool) {
+	v := t.view.Load()
+	if v == nil {
+		return Generation{}, false
+	}
+	return v.gen, true
+}
+
+// ServerStatus is what the tier knows of one shard server.
+type ServerStatus struct {
+	URL      string               `json:"url"`
+	Healthy  bool                 `json:"healthy"`
+	Error    string               `json:"error,omitempty"`
+	Replicas []remote.ReplicaInfo `json:"replicas"`
+}
+
+// Servers returns the shard servers' state, for metrics and /v1/stats.
+func (t *Tier) Servers() []ServerStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]ServerStatus, 0, len(t.servers))
+	for base, st := range t.servers {
+		s := ServerStatus{URL: base, Healthy: st.healthy, Replicas: st.info.Replicas}
+		if st.err != nil {
+			s.Error = st.err.Error()
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b ServerStatus) int { return strings.Compare(a.URL, b.URL) })
+	return out
+}
+
+// Sets returns the replica sets of the live generation's shards, for
+// metrics.
+func (t *Tier) Sets() []*replica.Set {
+	v := t.view.Load()
+	if v == nil {
+		return nil
+	}
+	return v.sets
+}
+
+// String implements index.Searcher.
+func (t *Tier) String() string {
+	return fmt.Sprintf("query tier over %d shard servers", len(t.servers))
+}
+
+// Close implements index.Searcher.
+func (t *Tier) Close() error { return nil }
