@@ -1,0 +1,171 @@
+package tier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/index/remote"
+	"github.com/picdex/picdex/index/replica"
+	"github.com/picdex/picdex/index/shardtest"
+)
+
+// shardServer serves every shard of ix as generation 1, as a shard server
+// hosting a replica of each would; applied is what its info reports.
+func shardServer(t *testing.T, ix *index.Index, applied *atomic.Int64) *httptest.Server {
+	t.Helper()
+	shards := ix.Shards()
+	h, err := remote.NewHandler(remote.HandlerOptions{
+		Lookup: func(g, s int) (index.Shard, bool) {
+			if g != 1 || s < 0 || s >= len(shards) {
+				return nil, false
+			}
+			return shards[s], true
+		},
+		Info: func(context.Context) remote.Info {
+			in := remote.Info{Node: "test"}
+			for s := range shards {
+				in.Replicas = append(in.Replicas, remote.ReplicaInfo{Generation: 1, Shard: s, Shards: len(shards),
+					MappingVersion: 1, Applied: applied.Load(), HighWater: applied.Load(), Ready: true})
+			}
+			return in
+		},
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func openIndex(t *testing.T, recs []record.Record, n int) *index.Index {
+	t.Helper()
+	ix, err := index.Open(t.TempDir(), index.Options{Shards: n})
+	require.NoError(t, err)
+	t.Cleanup(func() { ix.Close() })
+	require.NoError(t, ix.Apply(context.Background(), recs))
+	return ix
+}
+
+// TestSuiteOverReplicaSets runs the shared Shard suite over replica sets
+// of remote shards: two shard servers holding the same shards.
+func TestSuiteOverReplicaSets(t *testing.T) {
+	shardtest.Run(t, func(t *testing.T, recs []record.Record, n int) []index.Shard {
+		ix := openIndex(t, recs, n)
+		var applied atomic.Int64
+		a, b := shardServer(t, ix, &applied), shardServer(t, ix, &applied)
+		out := make([]index.Shard, n)
+		for s := range n {
+			set := replica.NewSet(fmt.Sprintf("shard-%d", s), replica.Options{})
+			var ms []replica.Member
+			for _, srv := range []*httptest.Server{a, b} {
+				c, err := remote.NewShard(srv.URL, 1, s, remote.ClientOptions{})
+				require.NoError(t, err)
+				ms = append(ms, replica.Member{ID: srv.URL, Shard: c, Healthy: true, CaughtUp: true})
+			}
+			set.Update(ms)
+			out[s] = set
+		}
+		return out
+	})
+}
+
+// TestTier: the query tier over two shard servers answers as the index in
+// one process does, keeps answering with one server gone, and names its
+// contents by generation and applied offsets.
+func TestTier(t *testing.T) {
+	recs := shardtest.Corpus(600, 3)
+	ix := openIndex(t, recs, 4)
+	var applied atomic.Int64
+	applied.Store(600)
+	a, b := shardServer(t, ix, &applied), shardServer(t, ix, &applied)
+	tr, err := New(Options{ShardServers: []string{a.URL, b.URL},
+		Live: func(context.Context) (Generation, error) { return Generation{ID: 1, Shards: 4}, nil }})
+	require.NoError(t, err)
+
+	_, err = tr.Search(context.Background(), &index.Request{Query: "bus"})
+	require.ErrorIs(t, err, ErrNoGeneration, "before the first refresh")
+	require.Error(t, tr.Ready(context.Background()))
+
+	ctx := context.Background()
+	tr.Refresh(ctx)
+	require.NoError(t, tr.Ready(ctx))
+	for _, req := range shardtest.Requests() {
+		want, err := ix.Search(ctx, &req)
+		require.NoError(t, err)
+		got, err := tr.Search(ctx, &req)
+		require.NoError(t, err)
+		shardtest.Same(t, want, got, req.Query)
+	}
+	raw, err := tr.Get(ctx, recs[17].ID)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), recs[17].ID)
+	_, err = tr.Get(ctx, "no-such-image")
+	require.ErrorIs(t, err, index.ErrNotFound)
+
+	// A write applied: another version.
+	v := tr.Version()
+	require.Equal(t, "g1:600:600:600:600", v)
+	applied.Store(601)
+	tr.Refresh(ctx)
+	require.NotEqual(t, v, tr.Version())
+
+	// One server gone: every search still answers in full, from the other.
+	a.Close()
+	for range 10 {
+		res, err := tr.Search(ctx, &index.Request{Query: "bus"})
+		require.NoError(t, err)
+		require.Zero(t, res.Shards.Failed)
+	}
+	tr.Refresh(ctx)
+	servers := tr.Servers()
+	require.Len(t, servers, 2)
+	healthy := 0
+	for _, s := range servers {
+		if s.Healthy {
+			healthy++
+		}
+	}
+	require.Equal(t, 1, healthy)
+	require.NoError(t, tr.Ready(ctx))
+
+	// Both gone: not ready, and searches fail as every shard failing does.
+	b.Close()
+	tr.Refresh(ctx)
+	require.Error(t, tr.Ready(ctx))
+	_, err = tr.Search(ctx, &index.Request{Query: "bus"})
+	require.True(t, errors.Is(err, index.ErrAllShardsFailed), "%v", err)
+}
+
+// TestGenerationSwitch: a new live generation is a new view; searches on
+// the old one are not mixed with it.
+func TestGenerationSwitch(t *testing.T) {
+	ix := openIndex(t, shardtest.Corpus(100, 5), 2)
+	var applied atomic.Int64
+	srv := shardServer(t, ix, &applied)
+	var live atomic.Int64
+	live.Store(1)
+	tr, err := New(Options{ShardServers: []string{srv.URL},
+		Live: func(context.Context) (Generation, error) { return Generation{ID: int(live.Load()), Shards: 2}, nil }})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tr.Refresh(ctx)
+	g, ok := tr.Generation()
+	require.True(t, ok)
+	require.Equal(t, 1, g.ID)
+	// Generation 2 is live but no server hosts it: its shards have no
+	// replica, and the tier says so rather than answering from 1.
+	live.Store(2)
+	tr.Refresh(ctx)
+	g, _ = tr.Generation()
+	require.Equal(t, 2, g.ID)
+	require.Error(t, tr.Ready(ctx))
+	_, err = tr.Search(ctx, &index.Request{Query: "bus"})
+	require.ErrorIs(t, err, index.ErrAllShardsFailed)
+}
