@@ -6,19 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/picdex/picdex/indexer/backoff"
 )
 
-// Sleep waits for d or until ctx ends, whichever is first.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// Sleep waits for d or until ctx ends, whichever is first (the one
+// sleep every retry in picdex uses, from package indexer/backoff).
+func Sleep(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
 
 // RetryAfter reads an HTTP Retry-After header, seconds or a date, as a
 // wait from now; zero when absent, past or unreadable, at most a day.

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/picdex/picdex/crawler"
+	"github.com/picdex/picdex/indexer/backoff"
 )
 
 // batcher turns a stream of messages into applied micro-batches: the part
@@ -102,7 +102,7 @@ func (b *batcher) apply(ctx context.Context, batch []Message) error {
 		}
 		b.stats.DeadLettered.Add(int64(len(rejects)))
 	}
-	backoff := newBackoff()
+	wait := backoff.Default()
 	for {
 		start := time.Now()
 		res, err := b.sink(ctx, mapped)
@@ -124,7 +124,7 @@ func (b *batcher) apply(ctx context.Context, batch []Message) error {
 			return ctx.Err()
 		}
 		b.logger.Warn("applying a batch; retrying", "err", err)
-		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+		if err := backoff.Sleep(ctx, wait.Next()); err != nil {
 			return err
 		}
 	}

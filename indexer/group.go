@@ -9,7 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/picdex/picdex/crawler"
+	"github.com/picdex/picdex/indexer/backoff"
 	"github.com/picdex/picdex/indexer/queue"
 )
 
@@ -55,14 +55,14 @@ func (m *groupMember) deadLetter(ctx context.Context, rejects []Mapped) error {
 			{Key: "picdex-source", Value: []byte(fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset))},
 		}}
 	}
-	backoff := newBackoff()
+	wait := backoff.Default()
 	for {
 		err := m.dlq.WriteMessages(ctx, dead...)
 		if err == nil {
 			return nil
 		}
 		m.logger.Warn("writing dead letters", "err", err)
-		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+		if err := backoff.Sleep(ctx, wait.Next()); err != nil {
 			return err
 		}
 	}
@@ -72,7 +72,7 @@ func (m *groupMember) deadLetter(ctx context.Context, rejects []Mapped) error {
 // growing back-off (ready false meanwhile); it is not an error.
 func (m *groupMember) run(ctx context.Context) error {
 	defer m.dlq.Close()
-	backoff := newBackoff()
+	wait := backoff.Default()
 	for ctx.Err() == nil {
 		err := m.session(ctx)
 		m.ready.Store(false)
@@ -80,7 +80,7 @@ func (m *groupMember) run(ctx context.Context) error {
 			break
 		}
 		m.logger.Warn("kafka session ended; retrying", "err", err)
-		if crawler.Sleep(ctx, backoff.next()) != nil {
+		if backoff.Sleep(ctx, wait.Next()) != nil {
 			break
 		}
 	}

@@ -3,8 +3,6 @@ package indexer
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/picdex/picdex/indexer/queue"
@@ -99,20 +97,4 @@ func (c *Consumer) from(ctx context.Context, part int, _ int64) (int64, error) {
 	}
 	l := partitionLog{brokers: c.opts.Brokers, topic: topic, part: part, logger: c.opts.Logger}
 	return l.resume(ctx, from, func(ctx context.Context) error { return c.a.Restart(ctx, topic, part) })
-}
-
-// backoff grows from 100 ms to 10 s, with jitter.
-type backoff struct {
-	mu sync.Mutex
-	d  time.Duration
-}
-
-func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
-
-func (b *backoff) next() time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d := b.d + time.Duration(rand.Int64N(int64(b.d)/4+1))
-	b.d = min(2*b.d, 10*time.Second)
-	return d
 }

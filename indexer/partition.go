@@ -10,7 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/picdex/picdex/crawler"
+	"github.com/picdex/picdex/indexer/backoff"
 	"github.com/picdex/picdex/indexer/queue"
 )
 
@@ -41,7 +41,7 @@ type partitionLog struct {
 // (retention deleted messages never applied), those are gone; reading
 // starts at the first offset left, with a warning.
 func (l partitionLog) resume(ctx context.Context, from int64, restart func(context.Context) error) (int64, error) {
-	for backoff := newBackoff(); ; {
+	for wait := backoff.Default(); ; {
 		first, last, err := l.offsetRange(ctx)
 		if err == nil {
 			switch {
@@ -62,7 +62,7 @@ func (l partitionLog) resume(ctx context.Context, from int64, restart func(conte
 			return from, nil
 		}
 		l.logger.Warn("reading the partition's offsets; retrying", "topic", l.topic, "partition", l.part, "err", err)
-		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+		if err := backoff.Sleep(ctx, wait.Next()); err != nil {
 			return 0, err
 		}
 	}

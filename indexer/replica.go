@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/picdex/picdex/crawler"
 	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/indexer/backoff"
 	"github.com/picdex/picdex/indexer/cluster"
 	"github.com/picdex/picdex/indexer/queue"
 )
@@ -107,14 +107,14 @@ func (r *Replica) String() string { return fmt.Sprintf("replica %s/%d", r.log.to
 // Run applies the partition until ctx ends. An unreachable broker or a
 // missing topic is retried with a growing back-off; it is not an error.
 func (r *Replica) Run(ctx context.Context) error {
-	backoff := newBackoff()
+	wait := backoff.Default()
 	for ctx.Err() == nil {
 		err := r.session(ctx)
 		if ctx.Err() != nil {
 			break
 		}
 		r.opts.Logger.Warn("shard log session ended; retrying", "replica", r.String(), "err", err)
-		if crawler.Sleep(ctx, backoff.next()) != nil {
+		if backoff.Sleep(ctx, wait.Next()) != nil {
 			break
 		}
 	}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/picdex/picdex/crawler"
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/indexer/backoff"
 	"github.com/picdex/picdex/indexer/cluster"
 	"github.com/picdex/picdex/indexer/queue"
 )
@@ -136,7 +136,7 @@ func (r *Router) Run(ctx context.Context) error {
 
 // resolve finds the generation to route for and checks its shard topic.
 func (r *Router) resolve(ctx context.Context) (cluster.Generation, error) {
-	for backoff := newBackoff(); ; {
+	for wait := backoff.Default(); ; {
 		st, err := cluster.Load(ctx, r.opts.Brokers)
 		if err == nil {
 			g, ok := st.LiveGeneration()
@@ -155,7 +155,7 @@ func (r *Router) resolve(ctx context.Context) (cluster.Generation, error) {
 			}
 		}
 		r.opts.Logger.Warn("finding the generation to route for; retrying", "err", err)
-		if err := crawler.Sleep(ctx, backoff.next()); err != nil {
+		if err := backoff.Sleep(ctx, wait.Next()); err != nil {
 			return cluster.Generation{}, err
 		}
 	}
