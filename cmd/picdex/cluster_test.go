@@ -424,18 +424,31 @@ func TestCluster(t *testing.T) {
 				live++
 			}
 		}
-		h.waitTotal("q=round+5", live)
-		h.waitTotal("q=ocelot", live)
-		for id, title := range last {
-			var rec record.Record
-			code, err := getJSON(h.lb+"v1/images/"+id, &rec)
-			switch {
-			case title == "" && code != http.StatusNotFound:
-				t.Errorf("%s: deleted last, GET answers %d", id, code)
-			case title != "" && (code != 200 || rec.Title != title):
-				t.Errorf("%s: %d %q, want its last version %q (%v)", id, code, rec.Title, title, err)
+		// The final state, once the restarted router and the group's
+		// rebalance have caught up: every image at its last version.
+		wrong := func() []string {
+			var out []string
+			for id, title := range last {
+				var rec record.Record
+				code, err := getJSON(h.lb+"v1/images/"+id, &rec)
+				switch {
+				case title == "" && code != http.StatusNotFound:
+					out = append(out, fmt.Sprintf("%s: deleted last, GET answers %d", id, code))
+				case title != "" && (code != 200 || rec.Title != title):
+					out = append(out, fmt.Sprintf("%s: %d %q, want its last version %q (%v)", id, code, rec.Title, title, err))
+				}
 			}
+			return out
 		}
+		deadline := time.Now().Add(60 * time.Second)
+		for bad := wrong(); len(bad) > 0; bad = wrong() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d images not at their last version, e.g. %s", len(bad), bad[0])
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		h.waitTotal(`q="round+5"`, live)
+		h.waitTotal("q=ocelot", live)
 		h.compareReplicas()
 	})
 
