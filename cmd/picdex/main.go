@@ -99,8 +99,12 @@ Usage:
 
 Commands:
 `)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.synopsis)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.synopsis)
 	}
 	fmt.Fprint(w, `
 Run "picdex <command> --help" for a command's flags.

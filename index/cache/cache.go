@@ -1,20 +1,3 @@
-// Package cache puts a result cache and collapsed forwarding in front of
-// an index.Searcher, as a query server does in front of its fan-out.
-//
-// Results are kept in an LRU bounded by entries and bytes, keyed by the
-// request as canonical JSON (a struct, so field order and spelling in the
-// caller's body do not matter) and by Options.Version, which names the
-// contents being searched: the query tier gives its live generation and
-// every shard's applied offset, so a write that has been applied makes
-// older entries unreachable, and a generation switch can never be
-// answered from the old generation. Only complete results are kept: an
-// error, or a result some shards failed to give, is not.
-//
-// Identical searches that arrive while one is running share it: the
-// first starts the search, the others wait for its result (collapsed
-// forwarding). The shared search runs detached from the caller that
-// started it, bounded by that caller's deadline, so a caller who goes
-// away stops waiting without failing the others.
 package cache
 
 import (
@@ -23,61 +6,74 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/picdex/picdex/index"
 )
 
-// Options configure a Searcher. A zero field takes its default.
+// Defaults for Options.
+const (
+	DefaultMaxEntries = 10_000
+	DefaultMaxBytes   = 64 << 20
+)
+
+// Options configure New. Zero fields take their defaults.
 type Options struct {
-	// MaxEntries bounds the results kept (default 10,000).
+	// MaxEntries bounds the number of results kept (default 10,000).
 	MaxEntries int
-	// MaxBytes bounds the estimated size of the results kept (default
-	// 64 MiB).
+	// MaxBytes bounds their estimated size in memory (default 64 MiB).
 	MaxBytes int64
-	// Version names the contents the inner Searcher serves; results are
-	// kept per version. "" means unknown: searches then bypass the cache
-	// (they are still collapsed). Nil: one version forever.
+	// MaxEntryBytes is the largest result kept (default MaxBytes/16), so
+	// that one deep page cannot push out hundreds of small ones.
+	MaxEntryBytes int64
+	// Version names the state of the index results come from; a result
+	// is served only while Version returns what it did when the result
+	// was searched for. Required.
 	Version func() string
-	// MaxResultBytes is the largest result kept (default MaxBytes/64).
-	MaxResultBytes int64
 }
 
-// Validate fills in defaults and reports options that cannot work.
-func (o *Options) Validate() error {
-	if o.MaxEntries < 0 || o.MaxBytes < 0 || o.MaxResultBytes < 0 {
-		return errors.New("cache: negative bound")
-	}
-	if o.MaxEntries == 0 {
-		o.MaxEntries = 10_000
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes = 64 << 20
-	}
-	if o.MaxResultBytes == 0 {
-		o.MaxResultBytes = max(o.MaxBytes/64, 1)
-	}
-	if o.Version == nil {
-		o.Version = func() string { return "-" }
+// Validate reports options New cannot use.
+func (o Options) Validate() error {
+	switch {
+	case o.Version == nil:
+		return errors.New("cache: Version is required: without it a write or a generation switch would serve stale results")
+	case o.MaxEntries < 0:
+		return fmt.Errorf("cache: MaxEntries %d: want at least 1 (0 for the default)", o.MaxEntries)
+	case o.MaxBytes < 0:
+		return fmt.Errorf("cache: MaxBytes %d: want at least 1 (0 for the default)", o.MaxBytes)
+	case o.MaxEntryBytes < 0:
+		return fmt.Errorf("cache: MaxEntryBytes %d: want at least 1 (0 for the default)", o.MaxEntryBytes)
 	}
 	return nil
 }
 
-// Searcher is a caching, collapsing index.Searcher. It is safe for
-// concurrent use.
+func (o *Options) setDefaults() {
+	if o.MaxEntries == 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxEntryBytes == 0 {
+		o.MaxEntryBytes = max(o.MaxBytes/16, 1)
+	}
+}
+
+// Searcher is an index.Searcher that caches and collapses the searches
+// of another. It is safe for concurrent use.
 type Searcher struct {
 	inner index.Searcher
 	opts  Options
 
 	mu      sync.Mutex
-	lru     *list.List // of *entry, most recent first
-	entries map[string]*list.Element
-	bytes   int64
+	lru     *list.List // of *entry, most recently used first
+	byKey   map[string]*list.Element
 	flights map[string]*flight
-
-	hits, misses, collapsed, evictions atomic.Int64
+	bytes   int64
+	stats   Stats
 }
 
 type entry struct {
@@ -86,166 +82,288 @@ type entry struct {
 	size int64
 }
 
-// flight is a search that identical requests wait for.
+// flight is one inner search that callers of the same key share.
 type flight struct {
-	done chan struct{}
-	res  *index.Result
-	err  error
-}
-
-// New returns a Searcher in front of inner. It panics on options that
-// fail Validate.
-func New(inner index.Searcher, opts Options) *Searcher {
-	if err := opts.Validate(); err != nil {
-		panic(err)
-	}
-	return &Searcher{inner: inner, opts: opts, lru: list.New(), entries: map[string]*list.Element{}, flights: map[string]*flight{}}
-}
-
-// Search implements index.Searcher.
-func (c *Searcher) Search(ctx context.Context, req *index.Request) (*index.Result, error) {
-	start := time.Now()
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", index.ErrBadRequest, err)
-	}
-	version := c.opts.Version()
-	key := version + "\x00" + string(body)
-
-	c.mu.Lock()
-	if version != "" {
-		if el, ok := c.entries[key]; ok {
-			c.lru.MoveToFront(el)
-			res := el.Value.(*entry).res
-			c.mu.Unlock()
-			c.hits.Add(1)
-			out := clone(res)
-			out.TookMS = time.Since(start).Milliseconds()
-			return out, nil
-		}
-	}
-	f, shared := c.flights[key]
-	if !shared {
-		f = &flight{done: make(chan struct{})}
-		c.flights[key] = f
-		c.misses.Add(1)
-		go c.fly(ctx, key, version != "", req, f)
-	} else {
-		c.collapsed.Add(1)
-	}
-	c.mu.Unlock()
-
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if f.err != nil {
-		return nil, f.err
-	}
-	out := clone(f.res)
-	if shared {
-		out.TookMS = time.Since(start).Milliseconds()
-	}
-	return out, nil
-}
-
-// fly runs the shared search, detached from the caller that started it
-// but bounded by its deadline, and keeps a complete result.
-func (c *Searcher) fly(ctx context.Context, key string, keep bool, req *index.Request, f *flight) {
-	sctx := context.WithoutCancel(ctx) // keeps the caller's values (client id)
-	if d, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		sctx, cancel = context.WithDeadline(sctx, d)
-		defer cancel()
-	}
-	res, err := c.inner.Search(sctx, req)
-	if err == nil && res == nil {
-		err = errors.New("cache: the searcher returned no result")
-	}
-	f.res, f.err = res, err
-
-	c.mu.Lock()
-	delete(c.flights, key)
-	if keep && err == nil && res.Shards.Failed == 0 {
-		c.store(key, res)
-	}
-	c.mu.Unlock()
-	close(f.done)
-}
-
-// store keeps res under key, evicting the least recently used past the
-// bounds. The caller holds c.mu.
-func (c *Searcher) store(key string, res *index.Result) {
-	size := sizeOf(key, res)
-	if size > c.opts.MaxResultBytes {
-		return
-	}
-	if el, ok := c.entries[key]; ok {
-		c.bytes -= el.Value.(*entry).size
-		c.lru.Remove(el)
-		delete(c.entries, key)
-	}
-	c.entries[key] = c.lru.PushFront(&entry{key: key, res: res, size: size})
-	c.bytes += size
-	for c.lru.Len() > c.opts.MaxEntries || c.bytes > c.opts.MaxBytes {
-		el := c.lru.Back()
-		e := el.Value.(*entry)
-		c.lru.Remove(el)
-		delete(c.entries, e.key)
-		c.bytes -= e.size
-		c.evictions.Add(1)
-	}
-}
-
-// sizeOf estimates the memory a kept result holds.
-func sizeOf(key string, res *index.Result) int64 {
-	n := int64(len(key)) + 256
-	for _, h := range res.Hits {
-		n += int64(len(h.ID)+len(h.Image)) + 96
-		for _, frags := range h.Highlights {
-			for _, f := range frags {
-				n += int64(len(f)) + 16
-			}
-		}
-	}
-	for _, vs := range res.Facets {
-		for _, v := range vs {
-			n += int64(len(v.Value)) + 32
-		}
-	}
-	return n + int64(len(res.NextCursor))
-}
-
-// clone copies what a caller may change of a result: the result and its
-// hits (their records, highlights and facets are shared and never
-// written).
-func clone(res *index.Result) *index.Result {
-	out := *res
-	out.Hits = append([]index.Hit(nil), res.Hits...)
-	return &out
+	done    chan struct{} // closed once res and err are set
+	res     *index.Result
+	err     error
+	expired bool // err came from the flight's own context ending
+	// deadline is the flight's, the first caller's; zero for none.
+	deadline time.Time
+	waiters  int // guarded by Searcher.mu
+	cancel   context.CancelFunc
 }
 
 // Stats are a Searcher's counters.
 type Stats struct {
-	Hits      int64 `json:"hits"`      // answered from the cache
-	Misses    int64 `json:"misses"`    // searches run
-	Collapsed int64 `json:"collapsed"` // waited for an identical search
-	Evictions int64 `json:"evictions"`
-	Entries   int   `json:"entries"`
-	Bytes     int64 `json:"bytes"`
+	Hits      uint64 // answered from the cache
+	Misses    uint64 // inner searches started
+	Collapsed uint64 // callers that joined a search already running
+	Evictions uint64 // entries pushed out by the bounds
+	Uncached  uint64 // results not kept: errors, partial, too large
+	Entries   int
+	Bytes     int64
+}
+
+// New returns a Searcher over inner. It panics if opts.Validate fails.
+func New(inner index.Searcher, opts Options) *Searcher {
+	if err := opts.Validate(); err != nil {
+		panic("cache.New: " + err.Error())
+	}
+	opts.setDefaults()
+	return &Searcher{inner: inner, opts: opts, lru: list.New(), byKey: map[string]*list.Element{}, flights: map[string]*flight{}}
+}
+
+func (c *Searcher) String() string { return "cache(" + c.inner.String() + ")" }
+
+// Close drops every entry; it does not close the inner Searcher.
+func (c *Searcher) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Init()
+	clear(c.byKey)
+	c.bytes = 0
+	return nil
 }
 
 // Stats returns the counters.
 func (c *Searcher) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Collapsed: c.collapsed.Load(),
-		Evictions: c.evictions.Load(), Entries: c.lru.Len(), Bytes: c.bytes}
+	st := c.stats
+	st.Entries, st.Bytes = c.lru.Len(), c.bytes
+	return st
 }
 
-// String implements index.Searcher.
-func (c *Searcher) String() string { return "cache(" + c.inner.String() + ")" }
+// Search implements index.Searcher.
+func (c *Searcher) Search(ctx context.Context, req *index.Request) (*index.Result, error) {
+	start := time.Now()
+	if req == nil {
+		return c.inner.Search(ctx, req)
+	}
+	norm, err := canonical(req)
+	if err != nil {
+		return c.inner.Search(ctx, req) // nothing the cache can key
+	}
+	key := c.opts.Version() + "\x00" + string(norm)
+	for again := false; ; again = true {
+		res, f, err := c.lookup(ctx, key, norm)
+		if err != nil {
+			return nil, err
+		}
+		if res == nil {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				c.leave(key, f)
+				return nil, ctx.Err()
+			}
+			if f.err != nil {
+				if f.expired && !again && outlives(ctx, f.deadline) {
+					continue // the flight's deadline, not ours: try under ours
+				}
+				return nil, f.err
+			}
+			res = f.res
+		}
+		out := clone(res)
+		out.TookMS = time.Since(start).Milliseconds()
+		return out, nil
+	}
+}
 
-// Close implements index.Searcher; it closes the inner Searcher.
-func (c *Searcher) Close() error { return c.inner.Close() }
+// outlives reports whether ctx is still alive and has time past a
+// flight's deadline (zero: none, so a flight that ended was cancelled).
+func outlives(ctx context.Context, deadline time.Time) bool {
+	if ctx.Err() != nil || deadline.IsZero() {
+		return false
+	}
+	d, ok := ctx.Deadline()
+	return !ok || d.After(deadline)
+}
+
+// lookup returns the cached result of key, or the flight to wait for,
+// which it starts if there is none.
+func (c *Searcher) lookup(ctx context.Context, key string, norm []byte) (*index.Result, *flight, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[key]; ok {
+		c.lru.MoveToFront(el)
+		c.stats.Hits++
+		return el.Value.(*entry).res, nil, nil
+	}
+	if f, ok := c.flights[key]; ok {
+		f.waiters++
+		c.stats.Collapsed++
+		return nil, f, nil
+	}
+	// The flight searches its own copy of the request, decoded from the
+	// key: the callers may reuse theirs once they stop waiting.
+	req := new(index.Request)
+	if err := json.Unmarshal(norm, req); err != nil {
+		return nil, nil, fmt.Errorf("cache: decoding its own key: %w", err)
+	}
+	fctx := context.WithoutCancel(ctx)
+	var cancel context.CancelFunc
+	if d, ok := ctx.Deadline(); ok {
+		fctx, cancel = context.WithDeadline(fctx, d)
+	} else {
+		fctx, cancel = context.WithCancel(fctx)
+	}
+	f := &flight{done: make(chan struct{}), waiters: 1, cancel: cancel}
+	f.deadline, _ = ctx.Deadline()
+	c.flights[key] = f
+	c.stats.Misses++
+	go c.fly(fctx, key, req, f)
+	return nil, f, nil
+}
+
+// fly runs a flight's inner search and keeps its result if it may.
+func (c *Searcher) fly(ctx context.Context, key string, req *index.Request, f *flight) {
+	defer f.cancel()
+	res, err := c.search(ctx, req)
+	c.mu.Lock()
+	if c.flights[key] == f {
+		delete(c.flights, key)
+	}
+	f.res, f.err = res, err
+	f.expired = err != nil && ctx.Err() != nil
+	if err == nil && res.Shards.Failed == 0 {
+		c.add(key, res)
+	} else {
+		c.stats.Uncached++
+	}
+	c.mu.Unlock()
+	close(f.done)
+}
+
+// search runs the inner search, turning a panic into an error: the
+// flight runs in a goroutine of its own, which nothing else recovers.
+func (c *Searcher) search(ctx context.Context, req *index.Request) (res *index.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("%s: internal error (panic: %v)", c.inner, p)
+		}
+	}()
+	res, err = c.inner.Search(ctx, req)
+	if err == nil && res == nil {
+		err = fmt.Errorf("%s: no result and no error", c.inner)
+	}
+	return res, err
+}
+
+// leave is a caller that stops waiting for f; the last one cancels it.
+func (c *Searcher) leave(key string, f *flight) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.waiters--
+	if f.waiters > 0 {
+		return
+	}
+	if c.flights[key] == f {
+		delete(c.flights, key) // a later caller starts afresh
+	}
+	f.cancel()
+}
+
+// add keeps res under key, evicting as the bounds require; c.mu is held.
+func (c *Searcher) add(key string, res *index.Result) {
+	size := estimate(key, res)
+	if size > c.opts.MaxEntryBytes {
+		c.stats.Uncached++
+		return
+	}
+	if el, ok := c.byKey[key]; ok {
+		c.remove(el)
+	}
+	c.byKey[key] = c.lru.PushFront(&entry{key: key, res: res, size: size})
+	c.bytes += size
+	for c.lru.Len() > c.opts.MaxEntries || c.bytes > c.opts.MaxBytes {
+		c.remove(c.lru.Back())
+		c.stats.Evictions++
+	}
+}
+
+func (c *Searcher) remove(el *list.Element) {
+	e := c.lru.Remove(el).(*entry)
+	delete(c.byKey, e.key)
+	c.bytes -= e.size
+}
+
+// canonical is the key of a request: its JSON, with the spellings that
+// cannot change a result made one.
+func canonical(req *index.Request) ([]byte, error) {
+	r := *req
+	if r.Size == nil {
+		r.Size = new(index.DefaultSize)
+	}
+	if len(r.Tags) > 1 {
+		r.Tags = slices.Sorted(slices.Values(r.Tags))
+	}
+	if len(r.Format) > 1 {
+		r.Format = slices.Sorted(slices.Values(r.Format))
+	}
+	return json.Marshal(&r)
+}
+
+// Overheads of the size estimate, roughly what Go spends on the headers
+// of a result, a hit, a map entry and a string or slice.
+const (
+	resultOverhead = 256
+	hitOverhead    = 128
+	mapOverhead    = 48
+	sliceOverhead  = 24
+)
+
+// estimate is the memory an entry holds, near enough to bound the cache
+// by: the strings and records, plus the headers around them.
+func estimate(key string, r *index.Result) int64 {
+	n := resultOverhead + 2*len(key) + len(r.NextCursor)
+	for _, h := range r.Hits {
+		n += hitOverhead + len(h.ID) + len(h.Image)
+		for f, frags := range h.Highlights {
+			n += mapOverhead + len(f)
+			for _, s := range frags {
+				n += sliceOverhead + len(s)
+			}
+		}
+	}
+	for name, vs := range r.Facets {
+		n += mapOverhead + len(name)
+		for _, v := range vs {
+			n += sliceOverhead + 8 + len(v.Value)
+		}
+	}
+	for _, f := range r.Shards.Failures {
+		n += 2*sliceOverhead + len(f.Shard) + len(f.Reason)
+	}
+	return int64(n)
+}
+
+// clone is a deep copy of r, for one caller to own.
+func clone(r *index.Result) *index.Result {
+	out := *r
+	out.Hits = make([]index.Hit, len(r.Hits))
+	for i, h := range r.Hits {
+		if h.Distance != nil {
+			h.Distance = new(*h.Distance)
+		}
+		h.Image = slices.Clone(h.Image)
+		if h.Highlights != nil {
+			hl := make(map[string][]string, len(h.Highlights))
+			for f, frags := range h.Highlights {
+				hl[f] = slices.Clone(frags)
+			}
+			h.Highlights = hl
+		}
+		out.Hits[i] = h
+	}
+	if r.Facets != nil {
+		out.Facets = maps.Clone(r.Facets)
+		for name, vs := range out.Facets {
+			out.Facets[name] = slices.Clone(vs)
+		}
+	}
+	out.Shards.Failures = slices.Clone(r.Shards.Failures)
+	return &out
+}

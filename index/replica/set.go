@@ -1,23 +1,3 @@
-// Package replica spreads the calls of one index shard over the replicas
-// that hold it, as the query tier needs: a Set implements index.Shard
-// over its members, so the unchanged index.Fanout runs over one Set per
-// shard.
-//
-// A call goes to a member that is healthy (the caller's active health
-// checks say so), caught up with its shard log and not ejected, chosen by
-// the fewest calls outstanding (ties: the lower recent latency). A call
-// that fails for a reason other than the caller's (a bad request, the
-// caller's own deadline or cancellation) is retried once on another
-// member; a member that fails FailuresToEject calls in a row is ejected
-// for EjectFor, doubling on each ejection that follows its return
-// (passive outlier detection), and comes back on its first success. A
-// call that has not answered after the shard's recent p95 latency is
-// hedged: sent to a second member too, the first success answers and
-// the other is cancelled. Every call carries the caller's context.
-//
-// The phases of one search may be served by different members: that is
-// sound because caught-up replicas of a shard apply the same log and so
-// hold the same documents.
 package replica
 
 import (
@@ -25,401 +5,558 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/picdex/picdex/index"
 )
 
-// ErrNoReplica means a shard has no member that could take a call.
-var ErrNoReplica = errors.New("no replica of the shard is available")
+// Defaults for Options.
+const (
+	DefaultFailuresToEject      = 3
+	DefaultEjectFor             = 5 * time.Second
+	DefaultHedgeAfterPercentile = 0.95
+	DefaultHedgeMin             = 2 * time.Millisecond
+	DefaultWindow               = 256
+)
 
-// Options configure a Set. A zero field takes its default.
+const (
+	// minHedgeSamples is how many latencies a window needs before its
+	// percentile is trusted enough to hedge by.
+	minHedgeSamples = 20
+	// maxEjectFactor caps how much longer than EjectFor a member that
+	// keeps failing is set aside.
+	maxEjectFactor = 12
+	// ewmaWeight is the weight of a new latency in a member's average.
+	ewmaWeight = 0.2
+	// ewmaHalfLife is how fast the average of an idle member decays, so
+	// that a member once slow is chosen again and measured anew.
+	ewmaHalfLife = time.Second
+	// refreshEvery is how many new samples make a window's percentile be
+	// computed again (sorting the window on every call would cost more
+	// than the call's bookkeeping).
+	refreshEvery = 8
+	// maxAttempts bounds the attempts of one call: the first, a hedge
+	// and a retry.
+	maxAttempts = 3
+)
+
+// ErrNoReplica means a shard has no member that could take a call: none
+// is healthy (or none was ever given).
+var ErrNoReplica = errors.New("no healthy replica")
+
+// Options configure a Set. Zero fields take their defaults.
 type Options struct {
-	// FailuresToEject is how many calls in a row a member may fail before
-	// it is ejected (default 3).
+	// FailuresToEject is how many consecutive failures eject a member
+	// (default 3).
 	FailuresToEject int
-	// EjectFor is how long a first ejection lasts; each ejection that
-	// follows a return doubles it, up to 16 times (default 5s).
+	// EjectFor is how long the first ejection lasts (default 5s); the
+	// n-th ejection in a row lasts n times as long, at most 12 times.
 	EjectFor time.Duration
-	// HedgePercentile is the latency percentile past which a call is
-	// hedged (default 0.95; negative: never hedge).
-	HedgePercentile float64
-	// HedgeMin is the least wait before a hedge (default 2ms): calls
-	// faster than that are not worth a second one.
+	// HedgeAfterPercentile is the percentile of recent latencies after
+	// which a call is hedged (default 0.95).
+	HedgeAfterPercentile float64
+	// HedgeMin is the least time before a hedge (default 2ms): calls
+	// faster than that are never worth a second one.
 	HedgeMin time.Duration
-	// Window is how many recent latencies the percentile is taken over
-	// (default 256); no hedging before 20 are known.
+	// DisableHedging turns hedging off (retries and ejection stay).
+	DisableHedging bool
+	// Window is how many recent latencies of each kind of call are kept
+	// (default 256, at least 20).
 	Window int
+	// Logger receives ejections, returns and recovered panics. Nil
+	// discards them.
 	Logger *slog.Logger
-	// Now tells the time (default time.Now), for tests.
+	// Now is the clock of ejections and of the latency average's decay
+	// (default time.Now); tests set it.
 	Now func() time.Time
 }
 
-// Validate fills in defaults and reports options that cannot work.
-func (o *Options) Validate() error {
-	if o.FailuresToEject < 0 || o.EjectFor < 0 || o.HedgeMin < 0 || o.Window < 0 || o.HedgePercentile >= 1 {
-		return fmt.Errorf("replica: invalid options %+v", *o)
-	}
-	if o.FailuresToEject == 0 {
-		o.FailuresToEject = 3
-	}
-	if o.EjectFor == 0 {
-		o.EjectFor = 5 * time.Second
-	}
-	if o.HedgePercentile == 0 {
-		o.HedgePercentile = 0.95
-	}
-	if o.HedgeMin == 0 {
-		o.HedgeMin = 2 * time.Millisecond
-	}
-	if o.Window == 0 {
-		o.Window = 256
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
+// Validate reports options NewSet cannot use.
+func (o Options) Validate() error {
+	switch {
+	case o.FailuresToEject < 0:
+		return fmt.Errorf("replica: FailuresToEject %d: want at least 1 (0 for the default)", o.FailuresToEject)
+	case o.EjectFor < 0:
+		return fmt.Errorf("replica: EjectFor %s: want a positive duration (0 for the default)", o.EjectFor)
+	case math.IsNaN(o.HedgeAfterPercentile) || o.HedgeAfterPercentile < 0 || o.HedgeAfterPercentile > 1:
+		return fmt.Errorf("replica: HedgeAfterPercentile %g: want a fraction in (0, 1] (0 for the default)", o.HedgeAfterPercentile)
+	case o.HedgeMin < 0:
+		return fmt.Errorf("replica: HedgeMin %s: want a duration of at least 0 (0 for the default)", o.HedgeMin)
+	case o.Window != 0 && o.Window < minHedgeSamples:
+		return fmt.Errorf("replica: Window %d: want at least %d samples (0 for the default)", o.Window, minHedgeSamples)
 	}
 	return nil
 }
 
-// minSamples is how many latencies must be known before hedging.
-const minSamples = 20
+func (o *Options) setDefaults() {
+	if o.FailuresToEject == 0 {
+		o.FailuresToEject = DefaultFailuresToEject
+	}
+	if o.EjectFor == 0 {
+		o.EjectFor = DefaultEjectFor
+	}
+	if o.HedgeAfterPercentile == 0 {
+		o.HedgeAfterPercentile = DefaultHedgeAfterPercentile
+	}
+	if o.HedgeMin == 0 {
+		o.HedgeMin = DefaultHedgeMin
+	}
+	if o.Window == 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
 
-// Member is one replica of the shard, as the caller's health checks see it.
+// Member is one replica of the shard, as the caller last learnt of it.
 type Member struct {
-	ID       string      // e.g. the shard server's address
-	Shard    index.Shard // the replica
-	CaughtUp bool        // applied its shard log (nearly) to the end
-	Healthy  bool        // answers the active health checks
+	// ID names the replica, e.g. the shard server's "host:port"; the
+	// state of a member (outstanding calls, failures, ejection, latency)
+	// follows its ID across Updates.
+	ID    string
+	Shard index.Shard
+	// CaughtUp says the replica has applied its shard log up to the
+	// live position (from the shard server's info).
+	CaughtUp bool
+	// Healthy is the verdict of the caller's active health checks.
+	Healthy bool
 }
 
-// member is a Member and what the Set has learned of it.
-type member struct {
-	Member
-	outstanding atomic.Int64
-	calls       atomic.Int64
-	failures    atomic.Int64 // calls failed, in all
-
-	mu          sync.Mutex
-	inARow      int       // failures since the last success
-	ejectedTill time.Time // zero: not ejected
-	ejections   int       // ejections since it last stayed healthy
-	ewma        float64   // recent latency, seconds
-}
-
-// Set is one shard's replicas; it implements index.Shard.
+// Set is an index.Shard over the replicas of one shard. It is safe for
+// concurrent use.
 type Set struct {
 	name string
 	opts Options
 
-	members atomic.Pointer[[]*member]
-
-	latMu sync.Mutex
-	lat   []time.Duration // ring of recent call latencies
-	latN  int
-
-	hedges, hedgesWon, retries atomic.Int64
+	mu      sync.Mutex
+	members []*member
+	byID    map[string]*member
+	windows [numKinds]window
+	hedges  uint64
+	won     uint64
+	retries uint64
 }
 
-// NewSet returns a Set named name (its String) with no members yet. It
-// panics on options that fail Validate.
+// member is a Member and what the Set has seen of it; guarded by Set.mu.
+type member struct {
+	Member
+	outstanding int
+	failures    int // consecutive
+	ejections   int // in a row, for the growing ejection time
+	until       time.Time
+	ewma        float64 // seconds
+	ewmaAt      time.Time
+	calls       uint64
+	failed      uint64
+	hedges      uint64
+	won         uint64
+	retries     uint64
+}
+
+// NewSet returns an empty Set for the shard called name; Update gives it
+// members. It panics if opts.Validate fails.
 func NewSet(name string, opts Options) *Set {
 	if err := opts.Validate(); err != nil {
-		panic(err)
+		panic("replica.NewSet: " + err.Error())
 	}
-	s := &Set{name: name, opts: opts, lat: make([]time.Duration, opts.Window)}
-	s.members.Store(&[]*member{})
+	opts.setDefaults()
+	s := &Set{name: name, opts: opts, byID: map[string]*member{}}
+	for i := range s.windows {
+		s.windows[i].samples = make([]time.Duration, 0, opts.Window)
+	}
 	return s
 }
 
-// Update replaces the members. A member whose ID stays keeps what the
-// Set has learned of it (outstanding calls, failures, ejection, latency).
-func (s *Set) Update(ms []Member) {
-	old := map[string]*member{}
-	for _, m := range *s.members.Load() {
-		old[m.ID] = m
-	}
-	next := make([]*member, 0, len(ms))
-	for _, m := range ms {
-		if o := old[m.ID]; o != nil && o.Shard == m.Shard {
-			o.mu.Lock()
-			o.Member = m
-			o.mu.Unlock()
-			next = append(next, o)
-			continue
-		}
-		next = append(next, &member{Member: m})
-	}
-	s.members.Store(&next)
-}
-
-// String implements index.Shard.
+// String names the shard, as the fan-out reports it in failures.
 func (s *Set) String() string { return s.name }
 
-// Close implements index.Shard. The Set does not own its members'
-// shards: whoever made them closes them.
+// Close does nothing: the members' shards belong to the caller.
 func (s *Set) Close() error { return nil }
+
+// Update replaces the members at once. Members whose ID stays keep their
+// state; calls already running on a member that leaves finish there. It
+// refuses a list with an empty ID, a nil Shard or an ID given twice, and
+// then changes nothing.
+func (s *Set) Update(members []Member) error {
+	seen := make(map[string]bool, len(members))
+	for i, m := range members {
+		switch {
+		case m.ID == "":
+			return fmt.Errorf("replica %s: member %d has no ID", s.name, i)
+		case m.Shard == nil:
+			return fmt.Errorf("replica %s: member %q has no shard", s.name, m.ID)
+		case seen[m.ID]:
+			return fmt.Errorf("replica %s: member %q is given twice", s.name, m.ID)
+		}
+		seen[m.ID] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := make([]*member, len(members))
+	byID := make(map[string]*member, len(members))
+	for i, m := range members {
+		st := s.byID[m.ID]
+		if st == nil {
+			st = &member{}
+		}
+		st.Member = m
+		next[i], byID[m.ID] = st, st
+	}
+	s.members, s.byID = next, byID
+	return nil
+}
+
+// MemberStats is what a Set has seen of one member, for metrics.
+type MemberStats struct {
+	ID          string
+	Healthy     bool
+	CaughtUp    bool
+	Ejected     bool
+	Outstanding int
+	// Latency is the member's recent latency average.
+	Latency  time.Duration
+	Calls    uint64 // attempts sent to it, hedges and retries included
+	Failures uint64
+	Hedges   uint64 // hedges sent to it
+	HedgeWon uint64 // hedges sent to it that answered first
+	Retries  uint64 // retries sent to it
+}
+
+// Stats is a snapshot of a Set's counters.
+type Stats struct {
+	Shard     string
+	Members   []MemberStats
+	Hedges    uint64
+	HedgesWon uint64
+	Retries   uint64
+}
+
+// Stats returns the Set's counters and its members' state.
+func (s *Set) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	st := Stats{Shard: s.name, Hedges: s.hedges, HedgesWon: s.won, Retries: s.retries, Members: make([]MemberStats, len(s.members))}
+	for i, m := range s.members {
+		st.Members[i] = MemberStats{ID: m.ID, Healthy: m.Healthy, CaughtUp: m.CaughtUp, Ejected: now.Before(m.until),
+			Outstanding: m.outstanding, Latency: time.Duration(m.latency(now) * float64(time.Second)),
+			Calls: m.calls, Failures: m.failed, Hedges: m.hedges, HedgeWon: m.won, Retries: m.retries}
+	}
+	return st
+}
 
 // TermStats implements index.Shard.
 func (s *Set) TermStats(ctx context.Context, req *index.ShardRequest) (*index.TermStats, error) {
-	return call(ctx, s, func(ctx context.Context, sh index.Shard) (*index.TermStats, error) { return sh.TermStats(ctx, req) })
+	return call(ctx, s, kindStats, func(ctx context.Context, sh index.Shard) (*index.TermStats, error) {
+		return sh.TermStats(ctx, req)
+	})
 }
 
 // SearchShard implements index.Shard.
 func (s *Set) SearchShard(ctx context.Context, req *index.ShardRequest) (*index.ShardResult, error) {
-	return call(ctx, s, func(ctx context.Context, sh index.Shard) (*index.ShardResult, error) { return sh.SearchShard(ctx, req) })
+	return call(ctx, s, kindSearch, func(ctx context.Context, sh index.Shard) (*index.ShardResult, error) {
+		return sh.SearchShard(ctx, req)
+	})
 }
 
 // Fetch implements index.Shard.
 func (s *Set) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
-	return call(ctx, s, func(ctx context.Context, sh index.Shard) ([]json.RawMessage, error) { return sh.Fetch(ctx, ids) })
+	return call(ctx, s, kindFetch, func(ctx context.Context, sh index.Shard) ([]json.RawMessage, error) {
+		return sh.Fetch(ctx, ids)
+	})
 }
 
-// pick returns the best member to call, other than those in skip.
-func (s *Set) pick(skip []*member) *member {
-	now := s.opts.Now()
-	var best *member
-	var bestRank [3]float64
-	var soonest *member // of the ejected ones, the one back first
-	for _, m := range *s.members.Load() {
-		if slices.Contains(skip, m) {
-			continue
-		}
-		m.mu.Lock()
-		healthy, caughtUp, ejected, till, ewma := m.Healthy, m.CaughtUp, now.Before(m.ejectedTill), m.ejectedTill, m.ewma
-		m.mu.Unlock()
-		if !healthy {
-			continue
-		}
-		if ejected {
-			if soonest == nil || till.Before(soonest.ejectedTill) {
-				soonest = m
-			}
-			continue
-		}
-		// Lower is better: caught up first, then fewest outstanding, then
-		// the faster, then chance.
-		rank := [3]float64{0, float64(m.outstanding.Load()), ewma}
-		if !caughtUp {
-			rank[0] = 1
-		}
-		if best == nil || less(rank, bestRank) || (rank == bestRank && rand.IntN(2) == 0) {
-			best, bestRank = m, rank
-		}
-	}
-	if best == nil {
-		return soonest
-	}
-	return best
+// kind is a kind of call, timed apart from the others.
+type kind int
+
+const (
+	kindStats kind = iota
+	kindSearch
+	kindFetch
+	numKinds
+)
+
+// role is why an attempt was sent.
+type role int
+
+const (
+	first role = iota
+	hedge
+	retry
+)
+
+// picked is a member chosen for an attempt, with what the attempt needs
+// of it read under the lock (Update may rewrite the member meanwhile).
+type picked struct {
+	m  *member
+	id string
+	sh index.Shard
 }
 
-func less(a, b [3]float64) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return false
+type outcome[T any] struct {
+	m    *member
+	role role
+	v    T
+	err  error
 }
 
-// callerFault reports whether err is the caller's doing, which no other
-// replica would answer differently.
-func callerFault(ctx context.Context, err error) bool {
-	return errors.Is(err, index.ErrBadRequest) || ctx.Err() != nil
-}
-
-type answer[T any] struct {
-	v   T
-	err error
-	m   *member
-}
-
-// call runs fn on one member, hedging and retrying as the package doc says.
-func call[T any](ctx context.Context, s *Set, fn func(context.Context, index.Shard) (T, error)) (T, error) {
+// call runs fn on one member, with a hedge and a retry as the package
+// doc says.
+func call[T any](ctx context.Context, s *Set, k kind, fn func(context.Context, index.Shard) (T, error)) (T, error) {
 	var zero T
-	first := s.pick(nil)
-	if first == nil {
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	// Every attempt gets its own cancel so that the loser of a hedge can
+	// be stopped; all of them end when call returns.
+	actx, cancelAll := context.WithCancel(ctx)
+	defer cancelAll()
+	results := make(chan outcome[T], maxAttempts)
+	var tried []*member
+	running := 0
+	start := func(r role) bool {
+		p, ok := s.pick(tried, r)
+		if !ok {
+			return false
+		}
+		tried = append(tried, p.m)
+		running++
+		go attempt(actx, s, k, p, r, fn, results)
+		return true
+	}
+	if !start(first) {
 		return zero, fmt.Errorf("%s: %w", s.name, ErrNoReplica)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // the loser of a hedge
-	answers := make(chan answer[T], 2)
-	tried := []*member{first}
-	launch := func(m *member) {
-		go func() {
-			v, err := runOn(ctx, s, m, fn)
-			answers <- answer[T]{v, err, m}
-		}()
-	}
-	launch(first)
-	running, retried, hedged := 1, false, false
 	var hedgeC <-chan time.Time
-	if d, ok := s.hedgeAfter(); ok {
+	if d, ok := s.hedgeAfter(k); ok {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		hedgeC = t.C
 	}
+	retried := false
 	var lastErr error
 	for {
 		select {
+		case <-ctx.Done():
+			return zero, ctx.Err()
 		case <-hedgeC:
 			hedgeC = nil
-			if m := s.pick(tried); m != nil {
-				tried = append(tried, m)
-				hedged = true
-				s.hedges.Add(1)
-				launch(m)
-				running++
+			if running == 1 && start(hedge) {
+				s.count(func() { s.hedges++ })
 			}
-		case a := <-answers:
+		case o := <-results:
 			running--
-			if a.err == nil {
-				if hedged && a.m != first {
-					s.hedgesWon.Add(1)
+			if o.err == nil {
+				if o.role == hedge {
+					s.count(func() { s.won++; o.m.won++ })
 				}
-				return a.v, nil
+				return o.v, nil
 			}
-			lastErr = a.err
-			if callerFault(ctx, a.err) {
-				return zero, a.err
+			lastErr = o.err
+			if errors.Is(o.err, index.ErrBadRequest) || ctx.Err() != nil {
+				return zero, o.err
 			}
 			if running > 0 {
-				continue // the other call may still answer
+				continue // the other attempt may yet answer
 			}
-			if !retried {
-				if m := s.pick(tried); m != nil {
-					retried = true
-					s.retries.Add(1)
-					tried = append(tried, m)
-					launch(m)
-					running++
-					continue
-				}
+			if !retried && start(retry) {
+				retried = true
+				hedgeC = nil // a retry is not hedged: it is the second try already
+				s.count(func() { s.retries++ })
+				continue
 			}
 			return zero, lastErr
 		}
 	}
 }
 
-// runOn calls fn on m and records the outcome.
-func runOn[T any](ctx context.Context, s *Set, m *member, fn func(context.Context, index.Shard) (T, error)) (T, error) {
-	m.outstanding.Add(1)
-	m.calls.Add(1)
-	start := time.Now()
-	v, err := fn(ctx, m.Shard)
-	took := time.Since(start)
-	m.outstanding.Add(-1)
-	switch {
-	case err == nil:
-		s.observe(took)
-		m.succeeded(took)
-	case callerFault(ctx, err):
-		// Not the member's fault: neither a failure nor a latency.
-	default:
-		m.failures.Add(1)
-		if m.failed(s.opts) {
-			s.opts.Logger.Warn("replica ejected", "shard", s.name, "replica", m.ID, "err", err)
+// attempt runs fn on m and reports on results (buffered for every
+// attempt of a call, so a loser never blocks).
+func attempt[T any](ctx context.Context, s *Set, k kind, p picked, r role, fn func(context.Context, index.Shard) (T, error), results chan<- outcome[T]) {
+	o := outcome[T]{m: p.m, role: r}
+	began := time.Now()
+	defer func() {
+		if pv := recover(); pv != nil {
+			o.err = fmt.Errorf("replica %s: internal error (panic)", p.id)
+			s.opts.Logger.Error("replica call panicked", "shard", s.name, "replica", p.id, "panic", fmt.Sprint(pv), "stack", string(debug.Stack()))
+		}
+		s.done(k, p.m, time.Since(began), o.err, ctx.Err() != nil)
+		results <- o
+	}()
+	o.v, o.err = fn(ctx, p.sh)
+	if o.err != nil && !errors.Is(o.err, index.ErrBadRequest) {
+		o.err = fmt.Errorf("replica %s: %w", p.id, o.err)
+	}
+}
+
+func (s *Set) count(f func()) {
+	s.mu.Lock()
+	f()
+	s.mu.Unlock()
+}
+
+// pick chooses the member for an attempt, not one of tried, and counts
+// the attempt as outstanding on it; false when there is none.
+func (s *Set) pick(tried []*member, r role) (picked, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	var best *member
+	bestLat, ties := 0.0, 0
+	consider := func(m *member) {
+		lat := m.latency(now)
+		switch {
+		case best == nil || m.outstanding < best.outstanding || m.outstanding == best.outstanding && lat < bestLat:
+			best, bestLat, ties = m, lat, 1
+		case m.outstanding == best.outstanding && lat == bestLat:
+			ties++ // reservoir sampling keeps each tie equally likely
+			if rand.IntN(ties) == 0 {
+				best = m
+			}
 		}
 	}
-	return v, err
+	for _, caughtUp := range []bool{true, false} {
+		for _, m := range s.members {
+			if m.Healthy && m.CaughtUp == caughtUp && !now.Before(m.until) && !slices.Contains(tried, m) {
+				consider(m)
+			}
+		}
+		if best != nil {
+			break
+		}
+	}
+	if best == nil {
+		// Every healthy member is ejected: the one back soonest, rather
+		// than failing a shard that may have recovered.
+		for _, m := range s.members {
+			if m.Healthy && !slices.Contains(tried, m) && (best == nil || m.until.Before(best.until)) {
+				best = m
+			}
+		}
+	}
+	if best == nil {
+		return picked{}, false
+	}
+	best.outstanding++
+	best.calls++
+	switch r {
+	case hedge:
+		best.hedges++
+	case retry:
+		best.retries++
+	}
+	return picked{m: best, id: best.ID, sh: best.Shard}, true
 }
 
-func (m *member) succeeded(took time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.inARow = 0
-	if m.ejectedTill.IsZero() {
-		m.ejections = 0
+// done records the end of an attempt on m. cancelled says its context
+// ended (the caller's, or the call's because another attempt won): then
+// neither a failure nor a latency of the shard, though the member's
+// average learns it was at least that slow.
+func (s *Set) done(k kind, m *member, took time.Duration, err error, cancelled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	m.outstanding--
+	switch {
+	case cancelled:
+		if took.Seconds() > m.latency(now) {
+			m.observe(now, took)
+		}
+	case err == nil:
+		m.observe(now, took)
+		s.windows[k].add(took)
+		if m.failures >= s.opts.FailuresToEject {
+			s.opts.Logger.Info("replica is back", "shard", s.name, "replica", m.ID)
+		}
+		m.failures, m.ejections, m.until = 0, 0, time.Time{}
+	case errors.Is(err, index.ErrBadRequest):
+		// the request's fault: says nothing of the member
+	default:
+		m.failed++
+		m.failures++
+		if m.failures >= s.opts.FailuresToEject && !now.Before(m.until) {
+			m.ejections++
+			d := s.opts.EjectFor * time.Duration(min(m.ejections, maxEjectFactor))
+			m.until = now.Add(d)
+			s.opts.Logger.Warn("replica ejected", "shard", s.name, "replica", m.ID, "for", d, "failures", m.failures, "err", err)
+		}
 	}
-	m.ejectedTill = time.Time{}
-	const alpha = 0.2
-	if m.ewma == 0 {
+}
+
+// hedgeAfter is how long a call of kind k waits before it is hedged, and
+// whether it is hedged at all.
+func (s *Set) hedgeAfter(k kind) (time.Duration, bool) {
+	if s.opts.DisableHedging {
+		return 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &s.windows[k]
+	if len(w.samples) < minHedgeSamples {
+		return 0, false
+	}
+	return max(w.percentile(s.opts.HedgeAfterPercentile), s.opts.HedgeMin), true
+}
+
+// latency is m's average, decayed by how long m has been idle.
+func (m *member) latency(now time.Time) float64 {
+	if m.ewmaAt.IsZero() {
+		return 0
+	}
+	idle := now.Sub(m.ewmaAt)
+	if idle <= 0 {
+		return m.ewma
+	}
+	return m.ewma * math.Exp2(-idle.Seconds()/ewmaHalfLife.Seconds())
+}
+
+func (m *member) observe(now time.Time, took time.Duration) {
+	if m.ewmaAt.IsZero() {
 		m.ewma = took.Seconds()
 	} else {
-		m.ewma = alpha*took.Seconds() + (1-alpha)*m.ewma
+		m.ewma = (1-ewmaWeight)*m.latency(now) + ewmaWeight*took.Seconds()
 	}
+	m.ewmaAt = now
 }
 
-// failed counts a failure and reports whether it ejected the member.
-func (m *member) failed(o Options) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.inARow++
-	if m.inARow < o.FailuresToEject {
-		return false
+// window is a ring of recent latencies and a cached percentile of them.
+type window struct {
+	samples []time.Duration
+	next    int     // where the next sample goes once the ring is full
+	fresh   int     // samples added since p was computed
+	q       float64 // the percentile p is of
+	p       time.Duration
+	sorted  []time.Duration
+}
+
+func (w *window) add(d time.Duration) {
+	if len(w.samples) < cap(w.samples) {
+		w.samples = append(w.samples, d)
+	} else {
+		w.samples[w.next] = d
+		w.next = (w.next + 1) % len(w.samples)
 	}
-	m.inARow = 0
-	m.ejectedTill = o.Now().Add(o.EjectFor << min(m.ejections, 4))
-	m.ejections++
-	return true
+	w.fresh++
 }
 
-// observe records a successful call's latency.
-func (s *Set) observe(d time.Duration) {
-	s.latMu.Lock()
-	s.lat[s.latN%len(s.lat)] = d
-	s.latN++
-	s.latMu.Unlock()
-}
-
-// hedgeAfter is how long a call waits before it is hedged: the recent
-// percentile of the shard's latencies, at least HedgeMin.
-func (s *Set) hedgeAfter() (time.Duration, bool) {
-	if s.opts.HedgePercentile < 0 {
-		return 0, false
+func (w *window) percentile(q float64) time.Duration {
+	if w.sorted == nil || w.fresh >= refreshEvery || q != w.q {
+		w.sorted = append(w.sorted[:0], w.samples...)
+		slices.Sort(w.sorted)
+		i := int(math.Ceil(q*float64(len(w.sorted)))) - 1
+		w.p = w.sorted[min(max(i, 0), len(w.sorted)-1)]
+		w.fresh, w.q = 0, q
 	}
-	s.latMu.Lock()
-	n := min(s.latN, len(s.lat))
-	if n < minSamples {
-		s.latMu.Unlock()
-		return 0, false
-	}
-	lat := slices.Clone(s.lat[:n])
-	s.latMu.Unlock()
-	slices.Sort(lat)
-	p := lat[min(n-1, int(float64(n)*s.opts.HedgePercentile))]
-	return max(p, s.opts.HedgeMin), true
-}
-
-// MemberStats is what a Set knows of one member.
-type MemberStats struct {
-	ID          string `json:"id"`
-	Healthy     bool   `json:"healthy"`
-	CaughtUp    bool   `json:"caught_up"`
-	Ejected     bool   `json:"ejected"`
-	Outstanding int64  `json:"outstanding"`
-	Calls       int64  `json:"calls"`
-	Failures    int64  `json:"failures"`
-}
-
-// Stats is a Set's counters.
-type Stats struct {
-	Shard     string        `json:"shard"`
-	Members   []MemberStats `json:"members"`
-	Hedges    int64         `json:"hedges"`     // second calls sent
-	HedgesWon int64         `json:"hedges_won"` // ... that answered first
-	Retries   int64         `json:"retries"`    // failed calls tried on another member
-}
-
-// Stats returns the Set's counters.
-func (s *Set) Stats() Stats {
-	st := Stats{Shard: s.name, Hedges: s.hedges.Load(), HedgesWon: s.hedgesWon.Load(), Retries: s.retries.Load()}
-	now := s.opts.Now()
-	for _, m := range *s.members.Load() {
-		m.mu.Lock()
-		ms := MemberStats{ID: m.ID, Healthy: m.Healthy, CaughtUp: m.CaughtUp, Ejected: now.Before(m.ejectedTill)}
-		m.mu.Unlock()
-		ms.Outstanding, ms.Calls, ms.Failures = m.outstanding.Load(), m.calls.Load(), m.failures.Load()
-		st.Members = append(st.Members, ms)
-	}
-	slices.SortFunc(st.Members, func(a, b MemberStats) int { return strings.Compare(a.ID, b.ID) })
-	return st
+	return w.p
 }

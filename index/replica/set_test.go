@@ -4,310 +4,458 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/picdex/picdex/index"
 )
 
-// fake is a replica whose behaviour the test sets: answer, fail, refuse
-// the request as bad, or block until released or cancelled.
+// fake is a replica whose behaviour a test sets: each call runs do, and
+// SearchShard answers with Total = the fake's number, so a test sees who
+// answered.
 type fake struct {
-	name string
-
-	mu      sync.Mutex
-	mode    string        // "", "fail", "bad", "block"
-	release chan struct{} // closed to let blocked calls answer
-	calls   atomic.Int64
-	gone    atomic.Int64 // calls that ended by cancellation
-	hook    func(context.Context, *fake) error
+	n     int
+	calls atomic.Int64
+	do    func(ctx context.Context) error
 }
 
-func newFake(name string) *fake { return &fake{name: name, release: make(chan struct{})} }
+func newFake(n int) *fake { return &fake{n: n, do: func(context.Context) error { return nil }} }
 
-func (f *fake) set(mode string) {
-	f.mu.Lock()
-	f.mode = mode
-	f.mu.Unlock()
-}
-
-func (f *fake) answer(ctx context.Context) error {
+func (f *fake) run(ctx context.Context) error {
 	f.calls.Add(1)
-	if f.hook != nil {
-		return f.hook(ctx, f)
-	}
-	f.mu.Lock()
-	mode, release := f.mode, f.release
-	f.mu.Unlock()
-	switch mode {
-	case "fail":
-		return errors.New(f.name + " is broken")
-	case "bad":
-		return index.ErrBadRequest
-	case "block":
-		select {
-		case <-release:
-		case <-ctx.Done():
-			f.gone.Add(1)
-			return ctx.Err()
-		}
-	}
-	return nil
+	return f.do(ctx)
 }
 
 func (f *fake) TermStats(ctx context.Context, _ *index.ShardRequest) (*index.TermStats, error) {
-	if err := f.answer(ctx); err != nil {
+	if err := f.run(ctx); err != nil {
 		return nil, err
 	}
-	return &index.TermStats{DocCount: 1}, nil
+	return &index.TermStats{DocCount: uint64(f.n)}, nil
 }
 
 func (f *fake) SearchShard(ctx context.Context, _ *index.ShardRequest) (*index.ShardResult, error) {
-	if err := f.answer(ctx); err != nil {
+	if err := f.run(ctx); err != nil {
 		return nil, err
 	}
-	return &index.ShardResult{Total: 1, Hits: []index.ShardHit{{Hit: index.Hit{ID: f.name}}}}, nil
+	return &index.ShardResult{Total: uint64(f.n)}, nil
 }
 
 func (f *fake) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
-	if err := f.answer(ctx); err != nil {
+	if err := f.run(ctx); err != nil {
 		return nil, err
 	}
-	return []json.RawMessage{json.RawMessage(`"` + f.name + `"`)}, nil
+	return make([]json.RawMessage, len(ids)), nil
 }
 
-func (f *fake) String() string { return f.name }
+func (f *fake) String() string { return fmt.Sprintf("fake %d", f.n) }
 func (f *fake) Close() error   { return nil }
 
-func members(fs ...*fake) []Member {
-	out := make([]Member, len(fs))
-	for i, f := range fs {
-		out[i] = Member{ID: f.name, Shard: f, CaughtUp: true, Healthy: true}
+// clock is a settable Options.Now.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func members(fakes ...*fake) []Member {
+	out := make([]Member, len(fakes))
+	for i, f := range fakes {
+		out[i] = Member{ID: fmt.Sprintf("r%d", f.n), Shard: f, CaughtUp: true, Healthy: true}
 	}
 	return out
 }
 
-func who(t *testing.T, s *Set) string {
+func newTestSet(t *testing.T, opts Options, fakes ...*fake) *Set {
 	t.Helper()
-	res, err := s.SearchShard(context.Background(), &index.ShardRequest{})
+	s := NewSet("shard 0", opts)
+	require.NoError(t, s.Update(members(fakes...)))
+	return s
+}
+
+func search(s *Set) (int, error) {
+	r, err := s.SearchShard(context.Background(), &index.ShardRequest{})
 	if err != nil {
-		t.Fatal(err)
+		return -1, err
 	}
-	return res.Hits[0].ID
+	return int(r.Total), nil
 }
 
-// clock is a settable Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func TestLeastOutstanding(t *testing.T) {
-	a, b := newFake("a"), newFake("b")
-	s := NewSet("shard-0", Options{HedgePercentile: -1})
-	s.Update(members(a, b))
-	// Hold a call on whichever member takes the first; the next goes to
-	// the other.
-	a.set("block")
-	b.set("block")
-	done := make(chan struct{})
-	go func() { s.SearchShard(context.Background(), &index.ShardRequest{}); close(done) }()
-	for a.calls.Load()+b.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	busy, idle := a, b
-	if b.calls.Load() == 1 {
-		busy, idle = b, a
-	}
-	idle.set("")
-	if got := who(t, s); got != idle.name {
-		t.Errorf("with %s busy, the call went to %s", busy.name, got)
-	}
-	close(busy.release)
-	<-done
-}
-
-func TestRetryOnAnother(t *testing.T) {
-	a, b := newFake("a"), newFake("b")
-	a.set("fail")
-	b.set("fail")
-	s := NewSet("shard-0", Options{HedgePercentile: -1})
-	s.Update(members(a, b))
-	if _, err := s.SearchShard(context.Background(), &index.ShardRequest{}); err == nil {
-		t.Fatal("both replicas failing: no error")
-	}
-	if a.calls.Load() != 1 || b.calls.Load() != 1 {
-		t.Errorf("calls a %d b %d, want one each (one retry)", a.calls.Load(), b.calls.Load())
-	}
-	b.set("")
-	for range 4 {
-		if got := who(t, s); got != "b" {
-			t.Errorf("answer from %s, want b", got)
+func memberStats(s *Set, id string) MemberStats {
+	for _, m := range s.Stats().Members {
+		if m.ID == id {
+			return m
 		}
 	}
-	if st := s.Stats(); st.Retries == 0 {
-		t.Errorf("no retries counted: %+v", st)
-	}
+	return MemberStats{}
 }
 
-func TestBadRequestNotRetried(t *testing.T) {
-	a, b := newFake("a"), newFake("b")
-	a.set("bad")
-	b.set("bad")
-	s := NewSet("shard-0", Options{HedgePercentile: -1})
-	s.Update(members(a, b))
-	_, err := s.SearchShard(context.Background(), &index.ShardRequest{})
-	if !errors.Is(err, index.ErrBadRequest) {
-		t.Fatalf("err %v, want the bad request", err)
+var errDown = errors.New("connection refused")
+
+func TestLeastOutstandingSpreadsLoad(t *testing.T) {
+	gate := make(chan struct{})
+	var fakes []*fake
+	for i := range 3 {
+		f := newFake(i)
+		f.do = func(ctx context.Context) error {
+			select {
+			case <-gate:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		fakes = append(fakes, f)
 	}
-	if n := a.calls.Load() + b.calls.Load(); n != 1 {
-		t.Errorf("a bad request was sent %d times", n)
+	s := newTestSet(t, Options{}, fakes...)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			_, err := search(s)
+			require.NoError(t, err)
+		})
 	}
-	if st := s.Stats(); st.Members[0].Failures+st.Members[1].Failures != 0 {
-		t.Errorf("a bad request counted against a replica: %+v", st)
+	// Each call found the others outstanding, so each went elsewhere.
+	waitOutstanding(t, s, 1)
+	close(gate)
+	wg.Wait()
+	for _, f := range fakes {
+		require.EqualValues(t, 1, f.calls.Load())
 	}
+	waitIdle(t, s)
+}
+
+// waitIdle waits until no attempt of s is outstanding: attempts a call
+// cancelled end on their own a little later.
+func waitIdle(t *testing.T, s *Set) {
+	t.Helper()
+	waitOutstanding(t, s, 0)
+}
+
+// waitOutstanding waits until every member of s has n attempts running.
+func waitOutstanding(t *testing.T, s *Set, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, m := range s.Stats().Members {
+			if m.Outstanding != n {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, time.Millisecond)
+}
+
+func TestPrefersCaughtUpThenHealthy(t *testing.T) {
+	lagging, current := newFake(1), newFake(2)
+	s := NewSet("shard 0", Options{})
+	require.NoError(t, s.Update([]Member{
+		{ID: "lagging", Shard: lagging, Healthy: true},
+		{ID: "current", Shard: current, Healthy: true, CaughtUp: true},
+	}))
+	for range 10 {
+		got, err := search(s)
+		require.NoError(t, err)
+		require.Equal(t, 2, got)
+	}
+	// With the caught-up one unhealthy, the lagging one serves.
+	require.NoError(t, s.Update([]Member{
+		{ID: "lagging", Shard: lagging, Healthy: true},
+		{ID: "current", Shard: current, CaughtUp: true},
+	}))
+	got, err := search(s)
+	require.NoError(t, err)
+	require.Equal(t, 1, got)
+	// None healthy: a clear error, no call.
+	require.NoError(t, s.Update([]Member{{ID: "lagging", Shard: lagging}}))
+	_, err = search(s)
+	require.ErrorIs(t, err, ErrNoReplica)
+	require.EqualValues(t, 1, lagging.calls.Load())
+
+	_, err = search(NewSet("empty", Options{}))
+	require.ErrorIs(t, err, ErrNoReplica)
+}
+
+func TestRetryOnAnotherMember(t *testing.T) {
+	bad, good := newFake(1), newFake(2)
+	bad.do = func(context.Context) error { return errDown }
+	s := newTestSet(t, Options{FailuresToEject: 1000}, bad, good)
+	for range 20 {
+		got, err := search(s)
+		require.NoError(t, err)
+		require.Equal(t, 2, got)
+	}
+	st := s.Stats()
+	// Once good has a latency and bad none, bad looks faster and goes
+	// first every time: every call but perhaps the first was retried.
+	require.GreaterOrEqual(t, st.Retries, uint64(19))
+	require.Equal(t, uint64(bad.calls.Load()), memberStats(s, "r1").Failures)
+	require.Equal(t, st.Retries, memberStats(s, "r2").Retries)
+}
+
+func TestFailureWhenEveryMemberFails(t *testing.T) {
+	a, b, c := newFake(1), newFake(2), newFake(3)
+	for _, f := range []*fake{a, b, c} {
+		f.do = func(context.Context) error { return errDown }
+	}
+	s := newTestSet(t, Options{FailuresToEject: 1000}, a, b, c)
+	_, err := search(s)
+	require.ErrorIs(t, err, errDown)
+	// The first and one retry; the third member is not tried.
+	require.EqualValues(t, 2, a.calls.Load()+b.calls.Load()+c.calls.Load())
+}
+
+func TestBadRequestIsNotRetried(t *testing.T) {
+	a, b := newFake(1), newFake(2)
+	for _, f := range []*fake{a, b} {
+		f.do = func(context.Context) error { return fmt.Errorf("max_terms: %w", index.ErrBadRequest) }
+	}
+	s := newTestSet(t, Options{FailuresToEject: 1}, a, b)
+	for range 5 {
+		_, err := search(s)
+		require.ErrorIs(t, err, index.ErrBadRequest)
+	}
+	require.EqualValues(t, 5, a.calls.Load()+b.calls.Load())
+	for _, m := range s.Stats().Members {
+		require.Zero(t, m.Failures)
+		require.False(t, m.Ejected)
+	}
+	require.Zero(t, s.Stats().Retries)
 }
 
 func TestEjectionAndReturn(t *testing.T) {
-	a, b := newFake("a"), newFake("b")
-	clk := &clock{t: time.Unix(1000, 0)}
-	s := NewSet("shard-0", Options{HedgePercentile: -1, FailuresToEject: 3, EjectFor: time.Minute, Now: clk.now})
-	s.Update(members(a, b))
-	a.set("fail")
-	for range 10 {
-		who(t, s) // a fails, b answers the retry
-	}
-	st := s.Stats()
-	if !st.Members[0].Ejected {
-		t.Fatalf("a failed every call and is not ejected: %+v", st)
-	}
-	calls := a.calls.Load()
-	for range 5 {
-		who(t, s)
-	}
-	if a.calls.Load() != calls {
-		t.Errorf("an ejected replica got %d calls", a.calls.Load()-calls)
-	}
-	// Back after EjectFor, and healthy again on its first success.
-	a.set("")
-	clk.add(time.Minute + time.Second)
-	seen := false
-	for range 20 {
-		if who(t, s) == "a" {
-			seen = true
+	clk := &clock{now: time.Unix(1000, 0)}
+	flaky, steady := newFake(1), newFake(2)
+	var broken atomic.Bool
+	broken.Store(true)
+	flaky.do = func(context.Context) error {
+		if broken.Load() {
+			return errDown
 		}
+		return nil
 	}
-	if !seen || s.Stats().Members[0].Ejected {
-		t.Errorf("a is not back after its ejection: %+v", s.Stats())
-	}
-	// Every replica ejected: the one back first still gets the call.
-	a.set("fail")
-	b.set("fail")
+	opts := Options{FailuresToEject: 3, EjectFor: 5 * time.Second, Now: clk.Now}
+	s := newTestSet(t, opts, flaky, steady)
 	for range 10 {
-		s.SearchShard(context.Background(), &index.ShardRequest{})
+		_, err := search(s) // retried on steady when flaky fails
+		require.NoError(t, err)
 	}
-	a.set("")
-	b.set("")
-	if _, err := s.SearchShard(context.Background(), &index.ShardRequest{}); err != nil {
-		t.Errorf("all ejected: %v, want a call to the one back first", err)
+	require.True(t, memberStats(s, "r1").Ejected)
+	require.EqualValues(t, 3, flaky.calls.Load())
+	// Ejected: not tried while its time lasts.
+	for range 10 {
+		_, err := search(s)
+		require.NoError(t, err)
 	}
+	require.EqualValues(t, 3, flaky.calls.Load())
+
+	clk.advance(5 * time.Second)
+	require.False(t, memberStats(s, "r1").Ejected)
+	// On probation, with steady out of the way: one failure ejects it
+	// again, for twice as long.
+	m := members(flaky, steady)
+	m[1].Healthy = false
+	require.NoError(t, s.Update(m))
+	_, err := search(s)
+	require.ErrorIs(t, err, errDown)
+	require.True(t, memberStats(s, "r1").Ejected)
+	clk.advance(9 * time.Second)
+	require.True(t, memberStats(s, "r1").Ejected)
+	// Every healthy member ejected: the one back first is still tried.
+	broken.Store(false)
+	got, err := search(s)
+	require.NoError(t, err)
+	require.Equal(t, 1, got)
+	st := memberStats(s, "r1")
+	require.False(t, st.Ejected, "a success clears the record")
+	require.EqualValues(t, 4, st.Failures)
 }
 
-func TestHedging(t *testing.T) {
-	a, b := newFake("a"), newFake("b")
-	s := NewSet("shard-0", Options{HedgeMin: time.Millisecond})
-	s.Update(members(a, b))
-	for range 50 {
-		who(t, s) // learn the latencies: all fast
-	}
-	// The next call blocks on whichever member takes it; the hedge goes
-	// to the other, which answers at once.
-	var once atomic.Bool
-	block := func(ctx context.Context, f *fake) error {
-		if once.CompareAndSwap(false, true) {
-			<-ctx.Done()
-			f.gone.Add(1)
+func TestHedgeFastMemberWins(t *testing.T) {
+	var stall atomic.Bool
+	loserCancelled := make(chan struct{})
+	a, b := newFake(1), newFake(2)
+	a.do = func(ctx context.Context) error {
+		if stall.Load() {
+			<-ctx.Done() // answers only when cancelled
+			close(loserCancelled)
 			return ctx.Err()
 		}
 		return nil
 	}
-	a.hook, b.hook = block, block
-	res, err := s.SearchShard(context.Background(), &index.ShardRequest{})
-	if err != nil {
-		t.Fatal(err)
+	// Learn the shard's latencies on b alone; a then joins with no
+	// average of its own, so it looks fastest and is called first.
+	s := newTestSet(t, Options{HedgeMin: time.Nanosecond}, b)
+	for range minHedgeSamples {
+		_, err := search(s)
+		require.NoError(t, err)
 	}
-	loser := a
-	if res.Hits[0].ID == "a" {
-		loser = b
+	require.NoError(t, s.Update(members(a, b)))
+	before := s.Stats()
+	stall.Store(true)
+	got, err := search(s)
+	require.NoError(t, err)
+	require.Equal(t, 2, got)
+	select {
+	case <-loserCancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow attempt was not cancelled")
 	}
-	if st := s.Stats(); st.Hedges != 1 || st.HedgesWon != 1 {
-		t.Errorf("hedges %d won %d, want 1 and 1", st.Hedges, st.HedgesWon)
+	require.EqualValues(t, 1, a.calls.Load())
+	after := s.Stats()
+	require.Equal(t, before.Hedges+1, after.Hedges)
+	require.Equal(t, before.HedgesWon+1, after.HedgesWon)
+	waitIdle(t, s)
+	for _, m := range s.Stats().Members {
+		require.Zero(t, m.Failures, "the cancelled loser is no failure")
 	}
-	waitUntil(t, func() bool { return loser.gone.Load() == 1 }, "the slow call to be cancelled")
 }
 
-func waitUntil(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+func TestNoHedgeWithoutSamplesOrWhenDisabled(t *testing.T) {
+	for _, opts := range []Options{{HedgeMin: time.Nanosecond}, {HedgeMin: time.Nanosecond, DisableHedging: true}} {
+		a, b := newFake(1), newFake(2)
+		s := newTestSet(t, opts, a, b)
+		n := 5
+		if opts.DisableHedging {
+			n = 3 * minHedgeSamples
 		}
-		time.Sleep(time.Millisecond)
+		for range n {
+			_, err := search(s)
+			require.NoError(t, err)
+		}
+		var gate = make(chan struct{})
+		a.do = func(ctx context.Context) error { <-gate; return nil }
+		b.do = a.do
+		done := make(chan error, 1)
+		go func() { _, err := search(s); done <- err }()
+		// Nothing can hedge it, so exactly one member is called.
+		require.Eventually(t, func() bool { return a.calls.Load()+b.calls.Load() == int64(n+1) }, 30*time.Second, time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // a hedge, were there one, would be due by now
+		close(gate)
+		require.NoError(t, <-done)
+		require.EqualValues(t, n+1, a.calls.Load()+b.calls.Load())
+		require.Zero(t, s.Stats().Hedges)
 	}
 }
 
-func TestDeadlineAndNoReplica(t *testing.T) {
-	s := NewSet("shard-0", Options{HedgePercentile: -1})
-	if _, err := s.Fetch(context.Background(), []string{"x"}); !errors.Is(err, ErrNoReplica) {
-		t.Errorf("no members: %v", err)
+func TestDeadlineRespected(t *testing.T) {
+	a, b := newFake(1), newFake(2)
+	sawEnd := make(chan struct{}, 2)
+	block := func(ctx context.Context) error {
+		<-ctx.Done()
+		sawEnd <- struct{}{}
+		return fmt.Errorf("reading the answer: %w", ctx.Err())
 	}
-	a := newFake("a")
-	a.set("block")
-	s.Update(members(a))
+	a.do, b.do = block, block
+	s := newTestSet(t, Options{FailuresToEject: 1}, a, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := s.TermStats(ctx, &index.ShardRequest{}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("blocked replica past the deadline: %v", err)
+	_, err := s.SearchShard(ctx, &index.ShardRequest{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	<-sawEnd
+	waitIdle(t, s)
+	// The caller's deadline is nobody's failure, and is not retried.
+	require.EqualValues(t, 1, a.calls.Load()+b.calls.Load())
+	for _, m := range s.Stats().Members {
+		require.Zero(t, m.Failures)
+		require.False(t, m.Ejected)
 	}
-	if st := s.Stats(); st.Members[0].Failures != 0 {
-		t.Errorf("the caller's deadline counted against the replica: %+v", st)
-	}
-	// Unhealthy members are never called; one not caught up only when no
-	// other is.
-	b, c := newFake("b"), newFake("c")
-	s.Update([]Member{{ID: "b", Shard: b, Healthy: false, CaughtUp: true}, {ID: "c", Shard: c, Healthy: true, CaughtUp: false}})
-	if got := who(t, s); got != "c" {
-		t.Errorf("answer from %s, want c (the only healthy one)", got)
-	}
-	d := newFake("d")
-	s.Update([]Member{{ID: "c", Shard: c, Healthy: true, CaughtUp: false}, {ID: "d", Shard: d, Healthy: true, CaughtUp: true}})
-	for range 5 {
-		if got := who(t, s); got != "d" {
-			t.Errorf("answer from %s, want the caught-up d", got)
-		}
-	}
+	require.Zero(t, s.Stats().Retries)
+
+	// A context already ended calls no one.
+	_, err = s.SearchShard(ctx, &index.ShardRequest{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.EqualValues(t, 1, a.calls.Load()+b.calls.Load())
 }
 
 func TestUpdateKeepsState(t *testing.T) {
-	a, b := newFake("a"), newFake("b")
-	s := NewSet("shard-0", Options{HedgePercentile: -1, FailuresToEject: 1, EjectFor: time.Hour})
-	s.Update(members(a, b))
-	a.set("fail")
-	for range 3 {
-		who(t, s)
+	clk := &clock{now: time.Unix(1000, 0)}
+	a, b := newFake(1), newFake(2)
+	a.do = func(context.Context) error { return errDown }
+	s := newTestSet(t, Options{FailuresToEject: 2, Now: clk.Now}, a, b)
+	for range 5 {
+		_, err := search(s)
+		require.NoError(t, err)
 	}
-	s.Update(members(a, b))
-	if st := s.Stats(); !st.Members[0].Ejected || st.Members[0].Failures == 0 {
-		t.Errorf("Update forgot a's ejection: %+v", st)
+	require.True(t, memberStats(s, "r1").Ejected)
+	calls := memberStats(s, "r1").Calls
+	// r1 comes back as a new client (a reconnect), r3 joins, r2 leaves.
+	a2, c := newFake(1), newFake(3)
+	require.NoError(t, s.Update(members(a2, c)))
+	st := memberStats(s, "r1")
+	require.True(t, st.Ejected)
+	require.Equal(t, calls, st.Calls)
+	require.EqualValues(t, 2, st.Failures)
+	require.Len(t, s.Stats().Members, 2)
+	got, err := search(s)
+	require.NoError(t, err)
+	require.Equal(t, 3, got, "r1 stays ejected")
+	require.Zero(t, a2.calls.Load())
+
+	// A bad list changes nothing.
+	require.Error(t, s.Update([]Member{{ID: "x", Shard: a}, {ID: "x", Shard: b}}))
+	require.Error(t, s.Update([]Member{{ID: "", Shard: a}}))
+	require.Error(t, s.Update([]Member{{ID: "y"}}))
+	require.Len(t, s.Stats().Members, 2)
+}
+
+func TestPanicIsAFailure(t *testing.T) {
+	a, b := newFake(1), newFake(2)
+	a.do = func(context.Context) error { panic("boom") }
+	s := newTestSet(t, Options{FailuresToEject: 1000}, a, b)
+	for range 5 {
+		got, err := search(s)
+		require.NoError(t, err)
+		require.Equal(t, 2, got)
 	}
+	require.EqualValues(t, a.calls.Load(), memberStats(s, "r1").Failures)
+	require.Positive(t, a.calls.Load())
+}
+
+func TestAllCallKinds(t *testing.T) {
+	a := newFake(7)
+	s := newTestSet(t, Options{}, a)
+	st, err := s.TermStats(context.Background(), &index.ShardRequest{})
+	require.NoError(t, err)
+	require.EqualValues(t, 7, st.DocCount)
+	recs, err := s.Fetch(context.Background(), []string{"x", "y"})
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	require.Equal(t, "shard 0", s.String())
+	require.NoError(t, s.Close())
+}
+
+func TestOptionsValidate(t *testing.T) {
+	require.NoError(t, Options{}.Validate())
+	for _, o := range []Options{
+		{FailuresToEject: -1}, {EjectFor: -time.Second}, {HedgeAfterPercentile: 1.5},
+		{HedgeAfterPercentile: -0.1}, {HedgeMin: -1}, {Window: 5},
+	} {
+		require.Error(t, o.Validate(), "%+v", o)
+	}
+	require.Panics(t, func() { NewSet("x", Options{Window: 3}) })
+}
+
+func TestWindowPercentile(t *testing.T) {
+	w := window{samples: make([]time.Duration, 0, 100)}
+	for i := 1; i <= 300; i++ {
+		w.add(time.Duration(i))
+	}
+	// The ring holds 201..300.
+	require.Equal(t, time.Duration(295), w.percentile(0.95))
+	require.Equal(t, time.Duration(300), w.percentile(1))
 }

@@ -246,7 +246,9 @@ func (t *Tier) fill(v *view) {
 		}
 	}
 	for i, s := range v.sets {
-		s.Update(members[i])
+		if err := s.Update(members[i]); err != nil {
+			t.opts.Logger.Error("replicas of a shard", "shard", s.String(), "err", err)
+		}
 		v.applied[i].Store(applied[i])
 		v.servable[i].Store(servable[i])
 	}

@@ -69,7 +69,7 @@ func TestSuiteOverReplicaSets(t *testing.T) {
 				require.NoError(t, err)
 				ms = append(ms, replica.Member{ID: srv.URL, Shard: c, Healthy: true, CaughtUp: true})
 			}
-			set.Update(ms)
+			require.NoError(t, set.Update(ms))
 			out[s] = set
 		}
 		return out
