@@ -19,9 +19,9 @@ import (
 	"github.com/picdex/picdex/index/replica"
 )
 
-// ErrNoGeneration means the tier does not know the live generation yet,
-// or no shard server hosts any of its replicas.
-var ErrNoGeneration = errors.New("no live index generation is served yet")
+// ErrNoGeneration means the tier does not know the live generation yet.
+// It is a kind of index.ErrAllShardsFailed: no shard can answer.
+var ErrNoGeneration = fmt.Errorf("%w: no live index generation is known yet", index.ErrAllShardsFailed)
 
 // Generation is what the tier needs of an index generation.
 type Generation struct {
@@ -270,8 +270,14 @@ func (t *Tier) Get(ctx context.Context, id string) (json.RawMessage, error) {
 		return nil, ErrNoGeneration
 	}
 	raws, err := v.sets[index.ShardOf(id, v.gen.Shards)].Fetch(ctx, []string{id})
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, index.ErrBadRequest), ctx.Err() != nil:
 		return nil, err
+	default:
+		// No replica of the id's shard could answer: unavailable, not
+		// the server's fault to report as a 500.
+		return nil, fmt.Errorf("%w: %w", index.ErrAllShardsFailed, err)
 	}
 	if len(raws) == 0 || raws[0] == nil {
 		return nil, fmt.Errorf("%w: %q", index.ErrNotFound, id)

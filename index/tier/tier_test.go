@@ -91,6 +91,7 @@ func TestTier(t *testing.T) {
 
 	_, err = tr.Search(context.Background(), &index.Request{Query: "bus"})
 	require.ErrorIs(t, err, ErrNoGeneration, "before the first refresh")
+	require.ErrorIs(t, err, index.ErrAllShardsFailed, "answered 503 by the API")
 	require.Error(t, tr.Ready(context.Background()))
 
 	ctx := context.Background()
@@ -141,6 +142,8 @@ func TestTier(t *testing.T) {
 	require.Error(t, tr.Ready(ctx))
 	_, err = tr.Search(ctx, &index.Request{Query: "bus"})
 	require.True(t, errors.Is(err, index.ErrAllShardsFailed), "%v", err)
+	_, err = tr.Get(ctx, recs[17].ID)
+	require.ErrorIs(t, err, index.ErrAllShardsFailed, "a get with no replica is unavailable, not a fault")
 }
 
 // TestGenerationSwitch: a new live generation is a new view; searches on
