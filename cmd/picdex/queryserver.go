@@ -174,10 +174,12 @@ func (l *liveGeneration) get(ctx context.Context) (tier.Generation, error) {
 	switch {
 	case err != nil:
 		l.err = err
-	case st.Live == 0:
-		l.err = fmt.Errorf("%w (no router has created one)", tier.ErrNoGeneration)
 	default:
-		g := st.Generations[st.Live]
+		g, ok := st.LiveGeneration()
+		if !ok {
+			l.err = fmt.Errorf("%w (no router has created one)", tier.ErrNoGeneration)
+			break
+		}
 		l.gen, l.err = tier.Generation{ID: g.ID, Shards: g.Shards}, nil
 	}
 	return l.gen, l.err

@@ -100,17 +100,11 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	}
 	bl := strings.Split(*brokers, ",")
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
-		return 1
-	}
-	if *name == "" {
-		*name = ln.Addr().String()
-	}
+	// Listen once there is a generation to serve: until then a query
+	// server's poll or a load balancer's check is refused at once
+	// rather than left waiting.
 	gen, err := waitGeneration(ctx, bl, *generation, log)
 	if err != nil {
-		ln.Close()
 		if ctx.Err() != nil {
 			return 0
 		}
@@ -119,9 +113,16 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	}
 	for _, s := range shards {
 		if s >= gen.Shards {
-			ln.Close()
 			return c.usageError(e, fs, fmt.Sprintf("--shards: generation %d has shards 0 to %d, not %d", gen.ID, gen.Shards-1, s))
 		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
+		return 1
+	}
+	if *name == "" {
+		*name = ln.Addr().String()
 	}
 
 	rctx, stopReplicas := context.WithCancel(context.WithoutCancel(ctx))
@@ -182,6 +183,9 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 			return appliedShard{Shard: h.ix.Shards()[0], rep: h.rep}, true
 		},
 		Info: info, Logger: log,
+		// No shard call outlives a graceful stop, which then closes the
+		// replicas under it.
+		MaxTimeout: shutdownGrace,
 	})
 	if err != nil {
 		ln.Close()

@@ -480,8 +480,10 @@ func (s *Set) done(k kind, m *member, took time.Duration, err error, cancelled b
 			s.opts.Logger.Info("replica is back", "shard", s.name, "replica", m.ID)
 		}
 		m.failures, m.ejections, m.until = 0, 0, time.Time{}
-	case errors.Is(err, index.ErrBadRequest):
-		// the request's fault: says nothing of the member
+	case errors.Is(err, index.ErrBadRequest), errors.Is(err, index.ErrOverloaded):
+		// the request's fault, or a member busy rather than broken
+		// (ejecting it would push its load onto the others): says
+		// nothing of the member's health
 	default:
 		m.failed++
 		m.failures++

@@ -98,9 +98,10 @@ type view struct {
 	gen  Generation
 	sets []*replica.Set
 	fan  *index.Fanout
-	// applied is, per shard, the highest offset a healthy replica has
-	// applied: the content version result caches key by.
-	applied []atomic.Int64
+	// version names what the members searches may reach hold: the
+	// generation and, per shard, every member's applied offset (see
+	// Version).
+	version atomic.Pointer[string]
 	// servable is, per shard, whether a healthy, caught-up replica exists.
 	servable []atomic.Bool
 }
@@ -144,7 +145,21 @@ func (t *Tier) Run(ctx context.Context) {
 // Refresh reads the live generation and every shard server's info once,
 // and brings the view up to date.
 func (t *Tier) Refresh(ctx context.Context) {
-	gen, err := t.opts.Live(ctx)
+	// The live generation is read while the servers are polled, so a
+	// slow metadata store does not hold up the health checks.
+	var gen Generation
+	var err error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		gen, err = t.opts.Live(ctx)
+		if err == nil && gen.Shards < 1 {
+			err = fmt.Errorf("live generation %d has %d shards", gen.ID, gen.Shards)
+		}
+	})
+	for base := range t.servers {
+		wg.Go(func() { t.poll(ctx, base) })
+	}
+	wg.Wait()
 	if err != nil {
 		t.opts.Logger.Warn("reading the live generation", "err", err)
 		if v := t.view.Load(); v != nil {
@@ -153,11 +168,6 @@ func (t *Tier) Refresh(ctx context.Context) {
 			return
 		}
 	}
-	var wg sync.WaitGroup
-	for base := range t.servers {
-		wg.Go(func() { t.poll(ctx, base) })
-	}
-	wg.Wait()
 	t.update(gen)
 }
 
@@ -187,7 +197,7 @@ func (t *Tier) poll(ctx context.Context, base string) {
 func (t *Tier) update(gen Generation) {
 	v := t.view.Load()
 	if v == nil || v.gen != gen {
-		nv := &view{gen: gen, sets: make([]*replica.Set, gen.Shards), applied: make([]atomic.Int64, gen.Shards), servable: make([]atomic.Bool, gen.Shards)}
+		nv := &view{gen: gen, sets: make([]*replica.Set, gen.Shards), servable: make([]atomic.Bool, gen.Shards)}
 		shards := make([]index.Shard, gen.Shards)
 		for i := range nv.sets {
 			nv.sets[i] = replica.NewSet(fmt.Sprintf("g%d/shard-%d", gen.ID, i), t.opts.Replica)
@@ -209,11 +219,8 @@ func (t *Tier) fill(v *view) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	members := make([][]replica.Member, v.gen.Shards)
-	applied := make([]int64, v.gen.Shards)
+	offsets := make([][]string, v.gen.Shards) // per member, "server=applied"
 	servable := make([]bool, v.gen.Shards)
-	for i := range applied {
-		applied[i] = -1
-	}
 	bases := make([]string, 0, len(t.servers))
 	for base := range t.servers {
 		bases = append(bases, base)
@@ -239,19 +246,38 @@ func (t *Tier) fill(v *view) {
 			}
 			caughtUp := r.Ready && r.Lag <= t.opts.MaxLag
 			members[r.Shard] = append(members[r.Shard], replica.Member{ID: base, Shard: c, CaughtUp: caughtUp, Healthy: st.healthy})
+			offsets[r.Shard] = append(offsets[r.Shard], base+"="+strconv.FormatInt(r.Applied, 10))
 			if st.healthy && caughtUp {
-				applied[r.Shard] = max(applied[r.Shard], r.Applied)
 				servable[r.Shard] = true
 			}
 		}
 	}
+	var version strings.Builder
+	version.WriteString("g" + strconv.Itoa(v.gen.ID))
 	for i, s := range v.sets {
-		if err := s.Update(members[i]); err != nil {
+		ms, offs := members[i], offsets[i]
+		if servable[i] {
+			// A replica still catching up is only a last resort: with
+			// a caught-up one at hand, neither a retry nor a hedge may
+			// answer from it (and be cached as complete).
+			ms, offs = nil, nil
+			for j, m := range members[i] {
+				if m.Healthy && m.CaughtUp {
+					ms, offs = append(ms, m), append(offs, offsets[i][j])
+				}
+			}
+		}
+		if err := s.Update(ms); err != nil {
 			t.opts.Logger.Error("replicas of a shard", "shard", s.String(), "err", err)
 		}
-		v.applied[i].Store(applied[i])
 		v.servable[i].Store(servable[i])
+		// Every member a search may reach is in the version: whichever
+		// answers, a result is kept only while none of them has
+		// applied anything new.
+		version.WriteString(";" + strings.Join(offs, ","))
 	}
+	vs := version.String()
+	v.version.Store(&vs)
 }
 
 // Search implements index.Searcher over the live generation.
@@ -285,23 +311,19 @@ func (t *Tier) Get(ctx context.Context, id string) (json.RawMessage, error) {
 	return raws[0], nil
 }
 
-// Version names the content the tier serves: the live generation and each
-// shard's applied offset. It changes when a write is applied or the
-// generation switches, so a result cache keyed by it never serves a
-// result of other contents.
+// Version names the content the tier serves: the live generation and,
+// per shard, the applied offset of every replica a search may reach. It
+// changes when any of them applies a write or the generation switches,
+// so a result cache keyed by it never serves a result of other contents.
 func (t *Tier) Version() string {
 	v := t.view.Load()
 	if v == nil {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString("g")
-	b.WriteString(strconv.Itoa(v.gen.ID))
-	for i := range v.applied {
-		b.WriteByte(':')
-		b.WriteString(strconv.FormatInt(v.applied[i].Load(), 10))
+	if vs := v.version.Load(); vs != nil {
+		return *vs
 	}
-	return b.String()
+	return ""
 }
 
 // Ready reports whether every shard of the live generation has a healthy,

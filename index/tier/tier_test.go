@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -112,7 +114,9 @@ func TestTier(t *testing.T) {
 
 	// A write applied: another version.
 	v := tr.Version()
-	require.Equal(t, "g1:600:600:600:600", v)
+	urls := []string{a.URL + "=600", b.URL + "=600"}
+	slices.Sort(urls)
+	require.Equal(t, "g1"+strings.Repeat(";"+strings.Join(urls, ","), 4), v, "every replica's offset, servers in order")
 	applied.Store(601)
 	tr.Refresh(ctx)
 	require.NotEqual(t, v, tr.Version())
