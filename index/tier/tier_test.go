@@ -23,6 +23,12 @@ import (
 // hosting a replica of each would; applied is what its info reports.
 func shardServer(t *testing.T, ix *index.Index, applied *atomic.Int64) *httptest.Server {
 	t.Helper()
+	return lagging(t, ix, applied, 0)
+}
+
+// lagging is shardServer with replicas lag messages behind their logs.
+func lagging(t *testing.T, ix *index.Index, applied *atomic.Int64, lag int64) *httptest.Server {
+	t.Helper()
 	shards := ix.Shards()
 	h, err := remote.NewHandler(remote.HandlerOptions{
 		Lookup: func(g, s int) (index.Shard, bool) {
@@ -35,7 +41,7 @@ func shardServer(t *testing.T, ix *index.Index, applied *atomic.Int64) *httptest
 			in := remote.Info{Node: "test"}
 			for s := range shards {
 				in.Replicas = append(in.Replicas, remote.ReplicaInfo{Generation: 1, Shard: s, Shards: len(shards),
-					MappingVersion: 1, Applied: applied.Load(), HighWater: applied.Load(), Ready: true})
+					MappingVersion: 1, Applied: applied.Load(), HighWater: applied.Load() + lag, Lag: lag, Ready: true})
 			}
 			return in
 		},
@@ -175,4 +181,29 @@ func TestGenerationSwitch(t *testing.T) {
 	require.Error(t, tr.Ready(ctx))
 	_, err = tr.Search(ctx, &index.Request{Query: "bus"})
 	require.ErrorIs(t, err, index.ErrAllShardsFailed)
+}
+
+// TestLaggingReplicaIsALastResort: while a shard has a caught-up replica,
+// one far behind is not called at all (no retry or hedge may answer from
+// it); alone, it serves.
+func TestLaggingReplicaIsALastResort(t *testing.T) {
+	ix := openIndex(t, shardtest.Corpus(100, 9), 2)
+	var applied atomic.Int64
+	good, behind := shardServer(t, ix, &applied), lagging(t, ix, &applied, 1_000_000)
+	tr, err := New(Options{ShardServers: []string{good.URL, behind.URL},
+		Live: func(context.Context) (Generation, error) { return Generation{ID: 1, Shards: 2}, nil }})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tr.Refresh(ctx)
+	for _, s := range tr.Sets() {
+		st := s.Stats()
+		require.Len(t, st.Members, 1, "%s", st.Shard)
+		require.Equal(t, good.URL, st.Members[0].ID)
+	}
+	good.Close()
+	tr.Refresh(ctx)
+	require.Error(t, tr.Ready(ctx), "no caught-up replica: not ready")
+	res, err := tr.Search(ctx, &index.Request{Query: "bus"})
+	require.NoError(t, err, "the lagging replica still answers when it is all there is")
+	require.Zero(t, res.Shards.Failed)
 }
