@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/picdex/picdex/index"
@@ -146,6 +147,23 @@ type Set struct {
 	hedges  uint64
 	won     uint64
 	retries uint64
+
+	// content is the version of what the members hold, as the caller
+	// last said (SetContentVersion); 0 is unknown.
+	content atomic.Uint64
+}
+
+// SetContentVersion tells the Set the version of what its members hold:
+// a number that changes whenever any member's contents change, and that
+// only members holding the same contents share; 0 when they differ or it
+// is not known. With a version, the fan-out keeps the shard's term
+// statistics and may skip phase 1 (index.VersionedShard).
+func (s *Set) SetContentVersion(v uint64) { s.content.Store(v) }
+
+// ContentVersion implements index.VersionedShard.
+func (s *Set) ContentVersion() (uint64, bool) {
+	v := s.content.Load()
+	return v, v != 0
 }
 
 // member is a Member and what the Set has seen of it; guarded by Set.mu.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -221,6 +222,7 @@ func (t *Tier) fill(v *view) {
 	members := make([][]replica.Member, v.gen.Shards)
 	offsets := make([][]string, v.gen.Shards) // per member, "server=applied"
 	servable := make([]bool, v.gen.Shards)
+	applied := make([][]int64, v.gen.Shards) // per member, its applied offset
 	bases := make([]string, 0, len(t.servers))
 	for base := range t.servers {
 		bases = append(bases, base)
@@ -247,6 +249,7 @@ func (t *Tier) fill(v *view) {
 			caughtUp := r.Ready && r.Lag <= t.opts.MaxLag
 			members[r.Shard] = append(members[r.Shard], replica.Member{ID: base, Shard: c, CaughtUp: caughtUp, Healthy: st.healthy})
 			offsets[r.Shard] = append(offsets[r.Shard], base+"="+strconv.FormatInt(r.Applied, 10))
+			applied[r.Shard] = append(applied[r.Shard], r.Applied)
 			if st.healthy && caughtUp {
 				servable[r.Shard] = true
 			}
@@ -255,18 +258,19 @@ func (t *Tier) fill(v *view) {
 	var version strings.Builder
 	version.WriteString("g" + strconv.Itoa(v.gen.ID))
 	for i, s := range v.sets {
-		ms, offs := members[i], offsets[i]
+		ms, offs, at := members[i], offsets[i], applied[i]
 		if servable[i] {
 			// A replica still catching up is only a last resort: with
 			// a caught-up one at hand, neither a retry nor a hedge may
 			// answer from it (and be cached as complete).
-			ms, offs = nil, nil
+			ms, offs, at = nil, nil, nil
 			for j, m := range members[i] {
 				if m.Healthy && m.CaughtUp {
-					ms, offs = append(ms, m), append(offs, offsets[i][j])
+					ms, offs, at = append(ms, m), append(offs, offsets[i][j]), append(at, applied[i][j])
 				}
 			}
 		}
+		s.SetContentVersion(contentVersion(v.gen.ID, i, at))
 		if err := s.Update(ms); err != nil {
 			t.opts.Logger.Error("replicas of a shard", "shard", s.String(), "err", err)
 		}
@@ -278,6 +282,20 @@ func (t *Tier) fill(v *view) {
 	}
 	vs := version.String()
 	v.version.Store(&vs)
+}
+
+// contentVersion is the version of a shard whose members have applied
+// offsets at: one number for the generation, shard and offset when every
+// member has applied the same, so any of them holds the same contents
+// and the fan-out may keep the shard's statistics; 0 otherwise (members
+// apart, or none).
+func contentVersion(gen, shard int, at []int64) uint64 {
+	if len(at) == 0 || slices.Min(at) != slices.Max(at) {
+		return 0
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%d/%d", gen, shard, at[0])
+	return h.Sum64() | 1
 }
 
 // Search implements index.Searcher over the live generation.
@@ -376,6 +394,16 @@ func (t *Tier) Servers() []ServerStatus {
 	}
 	slices.SortFunc(out, func(a, b ServerStatus) int { return strings.Compare(a.URL, b.URL) })
 	return out
+}
+
+// FanoutStats counts how the live generation's searches got their term
+// statistics (kept ones, or a phase-1 round).
+func (t *Tier) FanoutStats() index.FanoutStats {
+	v := t.view.Load()
+	if v == nil {
+		return index.FanoutStats{}
+	}
+	return v.fan.Stats()
 }
 
 // Sets returns the replica sets of the live generation's shards, for

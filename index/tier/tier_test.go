@@ -112,6 +112,19 @@ func TestTier(t *testing.T) {
 		require.NoError(t, err)
 		shardtest.Same(t, want, got, req.Query)
 	}
+	// Every replica at one offset: the fan-out keeps the shards' term
+	// statistics, and searches of known words skip phase 1 with the same
+	// answers.
+	before := tr.FanoutStats()
+	for _, req := range shardtest.Requests() {
+		want, err := ix.Search(ctx, &req)
+		require.NoError(t, err)
+		got, err := tr.Search(ctx, &req)
+		require.NoError(t, err)
+		shardtest.Same(t, want, got, req.Query)
+	}
+	require.Greater(t, tr.FanoutStats().StatsCached, before.StatsCached, "no search used kept statistics")
+
 	raw, err := tr.Get(ctx, recs[17].ID)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), recs[17].ID)
@@ -206,4 +219,31 @@ func TestLaggingReplicaIsALastResort(t *testing.T) {
 	res, err := tr.Search(ctx, &index.Request{Query: "bus"})
 	require.NoError(t, err, "the lagging replica still answers when it is all there is")
 	require.Zero(t, res.Shards.Failed)
+}
+
+// TestReplicasApartTakePhaseOne: replicas of a shard at different offsets
+// hold different contents, so their statistics are never kept.
+func TestReplicasApartTakePhaseOne(t *testing.T) {
+	ix := openIndex(t, shardtest.Corpus(100, 4), 2)
+	var at1, at2 atomic.Int64
+	at1.Store(10)
+	at2.Store(11)
+	a, b := shardServer(t, ix, &at1), shardServer(t, ix, &at2)
+	tr, err := New(Options{ShardServers: []string{a.URL, b.URL},
+		Live: func(context.Context) (Generation, error) { return Generation{ID: 1, Shards: 2}, nil }})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tr.Refresh(ctx)
+	for range 3 {
+		_, err := tr.Search(ctx, &index.Request{Query: "bus"})
+		require.NoError(t, err)
+	}
+	require.Zero(t, tr.FanoutStats().StatsCached)
+	at1.Store(11)
+	tr.Refresh(ctx)
+	for range 3 {
+		_, err := tr.Search(ctx, &index.Request{Query: "bus"})
+		require.NoError(t, err)
+	}
+	require.NotZero(t, tr.FanoutStats().StatsCached, "replicas together again: statistics kept")
 }
