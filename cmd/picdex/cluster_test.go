@@ -469,6 +469,97 @@ func TestCluster(t *testing.T) {
 		}
 		t.Logf("%d searches through haproxy, none failed", searches)
 	})
+
+	t.Run("slow replica hedged", func(t *testing.T) {
+		// A query server that reaches shard server 0 through a proxy
+		// delaying a fifth of its answers by 150 ms: hedged calls answer
+		// from the other replica, and no search fails.
+		slow := slowProxy(t, h.shards[0].addr, 150*time.Millisecond, 5)
+		addr := freeAddr(t)
+		q := startProc(t, "query-server-slow", addr, "query-server", "--brokers", h.broker,
+			"--shard-servers", strings.Join([]string{slow, h.shards[1].addr, h.shards[2].addr}, ","), "--addr", addr,
+			"--partitions", "4", "--api-key-file", h.keyFile, "--cache-entries", "0")
+		h.waitReady(q.url("/readyz"), q)
+		failed := 0
+		for i := range 400 {
+			var res index.Result
+			if code, err := getJSON(q.url(fmt.Sprintf("/v1/search?q=ocelot+%d&size=3", i)), &res); code != 200 || res.Shards.Failed > 0 {
+				failed++
+				t.Logf("search %d: %d %v %+v", i, code, err, res.Shards)
+			}
+		}
+		if failed > 0 {
+			t.Errorf("%d of 400 searches failed with one replica slow", failed)
+		}
+		_, metrics := httpGet(t, q.url("/metrics"))
+		won := 0.0
+		for line := range strings.SplitSeq(string(metrics), "\n") {
+			if strings.HasPrefix(line, "picdex_query_hedges_won_total{") {
+				var v float64
+				fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+				won += v
+			}
+		}
+		if won == 0 {
+			t.Errorf("no hedge answered first with one replica slow:\n%s", grepLines(string(metrics), "picdex_query_hedges"))
+		}
+		t.Logf("%v hedged calls answered first", won)
+	})
+}
+
+// slowProxy forwards connections to target, holding back every nth
+// chunk of the answers by delay, and returns its address.
+func slowProxy(t *testing.T, target string, delay time.Duration, nth int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var chunks atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go io.Copy(u, c)
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := u.Read(buf)
+					if n > 0 {
+						if chunks.Add(1)%int64(nth) == 0 {
+							time.Sleep(delay)
+						}
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // compareWithServe loads recs into a one-process index and checks that
