@@ -137,9 +137,9 @@ type clusterHarness struct {
 	haproxy *exec.Cmd
 }
 
-// layout places 4 shards × 2 replicas on 3 shard servers so that any
+// clusterLayout places 4 shards × 2 replicas on 3 shard servers so that any
 // one server can die, and shard 3 lives only on servers 1 and 2.
-var layout = []string{"0,1,2", "2,3,0", "1,3"}
+var clusterLayout = []string{"0,1,2", "2,3,0", "1,3"}
 
 func newCluster(t *testing.T) *clusterHarness {
 	t.Helper()
@@ -165,7 +165,7 @@ func newCluster(t *testing.T) *clusterHarness {
 			"indexer", "--brokers", h.broker, "--shards", "4", "--partitions", "4", "--batch-wait", "20ms", "--addr", addr))
 	}
 	var servers []string
-	for i, shards := range layout {
+	for i, shards := range clusterLayout {
 		addr := freeAddr(t)
 		servers = append(servers, addr)
 		h.shards = append(h.shards, startProc(t, fmt.Sprintf("shard-server-%d", i), addr,
@@ -453,6 +453,24 @@ func TestCluster(t *testing.T) {
 		h.waitTotal(`q="round+5"`, live)
 		h.waitTotal("q=ocelot", live)
 		h.compareReplicas()
+
+		// DELETE through a query server travels the same way.
+		for id, title := range last {
+			if title == "" {
+				continue
+			}
+			req, _ := http.NewRequest(http.MethodDelete, h.lb+"v1/images/"+id, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE %s: %d", id, resp.StatusCode)
+			}
+			waitFor(t, id+" to be gone", func() bool { code, _ := getJSON(h.lb+"v1/images/"+id, nil); return code == http.StatusNotFound })
+			break
+		}
 	})
 
 	t.Run("query server killed", func(t *testing.T) {
@@ -607,7 +625,7 @@ func (h *clusterHarness) compareReplicas() {
 	waitFor(h.t, "every replica to catch up", func() bool {
 		byShard = map[string][]replicaDocs{}
 		for i, s := range h.shards {
-			for shard := range strings.SplitSeq(layout[i], ",") {
+			for shard := range strings.SplitSeq(clusterLayout[i], ",") {
 				n, _ := strconv.Atoi(strings.TrimSpace(shard))
 				ids, ok := replicaIDs(s.url(""), n, strings.TrimSpace(string(key)))
 				if !ok {

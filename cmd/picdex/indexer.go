@@ -301,11 +301,17 @@ type queuedStore struct {
 }
 
 func (q queuedStore) Delete(ctx context.Context, ids ...string) error {
+	return queueDeletes(ctx, q.ing, ids)
+}
+
+// queueDeletes hands ing a delete for each id, as POST /v1/images hands
+// it records: deletes travel the same queue as upserts, in order.
+func queueDeletes(ctx context.Context, ing api.Ingester, ids []string) error {
 	recs := make([]record.Record, len(ids))
 	for i, id := range ids {
 		recs[i] = record.Record{ID: id, Op: record.OpDelete}
 	}
-	_, err := q.ing.Ingest(ctx, recs)
+	_, err := ing.Ingest(ctx, recs)
 	return err
 }
 

@@ -197,5 +197,5 @@ func (s clusterStore) Get(ctx context.Context, id string) (json.RawMessage, erro
 }
 
 func (s clusterStore) Delete(ctx context.Context, ids ...string) error {
-	return queuedStore{ing: s.ing}.Delete(ctx, ids...)
+	return queueDeletes(ctx, s.ing, ids)
 }

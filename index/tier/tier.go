@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -230,6 +231,13 @@ func (t *Tier) fill(v *view) {
 	slices.Sort(bases)
 	for _, base := range bases {
 		st := t.servers[base]
+		// Forget the clients of replicas the server no longer hosts
+		// (another generation, a shard moved away).
+		hosted := map[[2]int]bool{}
+		for _, r := range st.info.Replicas {
+			hosted[[2]int{r.Generation, r.Shard}] = true
+		}
+		maps.DeleteFunc(st.clients, func(k [2]int, _ *remote.Client) bool { return !hosted[k] })
 		for _, r := range st.info.Replicas {
 			if r.Generation != v.gen.ID || r.Shard < 0 || r.Shard >= v.gen.Shards || r.Shards != v.gen.Shards {
 				continue
