@@ -80,8 +80,12 @@ func (l partitionLog) offsetRange(ctx context.Context) (first, last int64, err e
 			errs = append(errs, err)
 			continue
 		}
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		// The deadline and a cancel of ctx both end a read in progress.
+		deadline, _ := tctx.Deadline()
+		conn.SetDeadline(deadline)
+		stop := context.AfterFunc(tctx, func() { conn.Close() })
 		first, last, err = conn.ReadOffsets()
+		stop()
 		conn.Close()
 		if err == nil {
 			return first, last, nil

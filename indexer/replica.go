@@ -29,6 +29,10 @@ type ReplicaOptions struct {
 	// OnApplied, when set, is called after each micro-batch is applied
 	// (and so searchable), with the batch.
 	OnApplied func(batch []Message, at time.Time)
+	// ProbeEvery is how often the replica asks the broker for the end of
+	// its partition when no message arrives, so that its lag stays true
+	// and Contact tells when the broker last answered (default 1s).
+	ProbeEvery time.Duration
 }
 
 // Validate fills in defaults and reports options that cannot work.
@@ -49,6 +53,9 @@ func (o *ReplicaOptions) Validate() error {
 		return fmt.Errorf("replica: the index has %d shards, want 1", o.Index.NumShards())
 	}
 	batchDefaults(&o.BatchRecords, &o.BatchWait, &o.Logger, 200*time.Millisecond)
+	if o.ProbeEvery <= 0 {
+		o.ProbeEvery = time.Second
+	}
 	return nil
 }
 
@@ -67,6 +74,7 @@ type Replica struct {
 
 	applied, highWater atomic.Int64
 	ready              atomic.Bool
+	contact            atomic.Int64 // unix nanoseconds; 0: never
 }
 
 // NewReplica returns a Replica; Run starts it.
@@ -101,6 +109,23 @@ func (r *Replica) Lag() int64 { return max(r.HighWater()-r.Applied(), 0) }
 // least once since it started.
 func (r *Replica) Ready() bool { return r.ready.Load() }
 
+// Contact is when the broker last told the replica the end of its
+// partition (a fetch or a probe); the zero time if it never has. A
+// replica cut off from Kafka keeps its last lag, which then says less
+// and less: Contact tells how old it is.
+func (r *Replica) Contact() time.Time {
+	if ns := r.contact.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// sawEnd records the partition's end as the broker just gave it.
+func (r *Replica) sawEnd(hw int64) {
+	r.highWater.Store(hw)
+	r.contact.Store(time.Now().UnixNano())
+}
+
 // String names the replica's partition.
 func (r *Replica) String() string { return fmt.Sprintf("replica %s/%d", r.log.topic, r.log.part) }
 
@@ -127,6 +152,29 @@ func (r *Replica) caughtUp() {
 	}
 }
 
+// probe asks the broker for the partition's end every ProbeEvery until
+// ctx ends, so an idle replica's lag and Contact stay current and one
+// cut off from Kafka shows it. Failures are not errors: the reader's own
+// fetches decide whether the session goes on.
+func (r *Replica) probe(ctx context.Context) {
+	t := time.NewTicker(r.opts.ProbeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, r.opts.ProbeEvery+time.Second)
+		_, last, err := r.log.offsetRange(pctx)
+		cancel()
+		if err == nil && last >= r.HighWater() {
+			r.sawEnd(last)
+			r.caughtUp()
+		}
+	}
+}
+
 // session reads the partition from what the shard holds until an error.
 func (r *Replica) session(ctx context.Context) error {
 	topic, part := r.log.topic, r.log.part
@@ -143,7 +191,7 @@ func (r *Replica) session(ctx context.Context) error {
 		return err
 	}
 	r.applied.Store(from)
-	r.highWater.Store(last)
+	r.sawEnd(last)
 	r.caughtUp()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -154,10 +202,11 @@ func (r *Replica) session(ctx context.Context) error {
 	wg.Go(func() {
 		defer cancel()
 		readErr = r.log.read(ctx, from, r.opts.BatchWait, in, func(hw, next int64) {
-			r.highWater.Store(hw)
+			r.sawEnd(hw)
 			r.Stats.SetLag(part, max(hw-next, 0))
 		})
 	})
+	wg.Go(func() { r.probe(ctx) })
 	err = r.b.run(ctx, in, func(next map[int]int64) error {
 		r.applied.Store(next[part])
 		r.caughtUp()

@@ -303,3 +303,34 @@ func TestReplicaOptions(t *testing.T) {
 		assert.Error(t, err, "%+v", o)
 	}
 }
+
+// TestReplicaContact: an idle replica keeps hearing the end of its
+// partition from the broker; cut off from it, Contact stops moving while
+// the last lag stays, so a query tier can tell the lag is out of date.
+func TestReplicaContact(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			c.Close()
+		}
+	})
+	brokers := c.ListenAddrs()
+	_, err = cluster.Bootstrap(context.Background(), brokers, 1)
+	require.NoError(t, err)
+	r := startReplica(t, brokers, t.TempDir(), 0)
+	waitUntil(t, "ready", r.Ready)
+	first := r.Contact()
+	require.False(t, first.IsZero())
+	waitUntil(t, "a probe of the idle partition", func() bool { return r.Contact().After(first) })
+
+	c.Close()
+	closed = true
+	time.Sleep(1500 * time.Millisecond) // a probe or two against nothing
+	last := r.Contact()
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, last, r.Contact(), "no word from a broker that is gone")
+	assert.Greater(t, time.Since(last), time.Second)
+	assert.True(t, r.Ready(), "ready stays: the tier decides what an old contact means")
+}

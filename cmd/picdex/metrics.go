@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -89,8 +90,8 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 // replicaCollector exports a shard server's replicas at scrape time: each
 // one's indexer counters, applied offset and lag.
 type replicaCollector struct {
-	hosted                             map[[2]int]*hostedReplica
-	indexed, skipped, applied, lag, up *prometheus.Desc
+	hosted                                      map[[2]int]*hostedReplica
+	indexed, skipped, applied, lag, up, contact *prometheus.Desc
 }
 
 func newReplicaCollector(hosted map[[2]int]*hostedReplica) *replicaCollector {
@@ -103,11 +104,12 @@ func newReplicaCollector(hosted map[[2]int]*hostedReplica) *replicaCollector {
 		applied: d("applied_offset", "One past the last shard-log offset applied."),
 		lag:     d("lag", "Shard-log messages not applied yet."),
 		up:      d("ready", "1 once the replica has caught up with its shard log."),
+		contact: d("broker_contact_age_seconds", "Time since the broker last told the replica its partition's end (its lag is that old; -1: never)."),
 	}
 }
 
 func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.indexed, c.skipped, c.applied, c.lag, c.up} {
+	for _, d := range []*prometheus.Desc{c.indexed, c.skipped, c.applied, c.lag, c.up, c.contact} {
 		ch <- d
 	}
 }
@@ -124,6 +126,11 @@ func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.applied, prometheus.GaugeValue, float64(h.rep.Applied()), g, s)
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(h.rep.Lag()), g, s)
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, ready, g, s)
+		age := -1.0
+		if at := h.rep.Contact(); !at.IsZero() {
+			age = time.Since(at).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(c.contact, prometheus.GaugeValue, age, g, s)
 	}
 }
 

@@ -170,6 +170,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 			out.Replicas = append(out.Replicas, remote.ReplicaInfo{
 				Generation: k[0], Shard: k[1], Shards: h.gen.Shards, MappingVersion: h.gen.MappingVersion,
 				Applied: h.rep.Applied(), HighWater: h.rep.HighWater(), Lag: h.rep.Lag(), Docs: st.Docs, Ready: h.rep.Ready(),
+				ContactAgeMs: contactAge(h.rep.Contact()),
 			})
 		}
 		return out
@@ -261,4 +262,12 @@ func waitGeneration(ctx context.Context, brokers []string, g int, log *slog.Logg
 		case <-time.After(d):
 		}
 	}
+}
+
+// contactAge is how many milliseconds ago t was; -1 for the zero time.
+func contactAge(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return time.Since(t).Milliseconds()
 }

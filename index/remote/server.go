@@ -40,6 +40,10 @@ type ReplicaInfo struct {
 	Lag            int64  `json:"lag"`
 	Docs           uint64 `json:"docs"`
 	Ready          bool   `json:"ready"` // caught up and serving
+	// ContactAgeMs is how long ago the broker last told the replica the
+	// end of its partition, in milliseconds (-1: never). Applied and Lag
+	// are only as current as that.
+	ContactAgeMs int64 `json:"contact_age_ms"`
 }
 
 // replica finds the replica of gen and shard.

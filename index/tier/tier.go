@@ -48,6 +48,12 @@ type Options struct {
 	// MaxLag is how many shard-log messages behind a replica may be and
 	// still count as caught up (default 1000).
 	MaxLag int64
+	// StaleAfter is how long a replica may go without word from the
+	// broker on its partition's end before its lag counts as unknown
+	// (default 10s): it is then chosen only while no replica of the shard
+	// in recent contact is caught up, so a replica cut off from Kafka
+	// does not keep answering with ever older contents.
+	StaleAfter time.Duration
 	// Replica configures each shard's replica selection.
 	Replica replica.Options
 	// Fanout bounds the searches, as in one process.
@@ -77,6 +83,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxLag <= 0 {
 		o.MaxLag = 1000
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -224,6 +233,8 @@ func (t *Tier) fill(v *view) {
 	offsets := make([][]string, v.gen.Shards) // per member, "server=applied"
 	servable := make([]bool, v.gen.Shards)
 	applied := make([][]int64, v.gen.Shards) // per member, its applied offset
+	fresh := make([][]bool, v.gen.Shards)    // per member, in recent contact with the broker
+	current := make([]bool, v.gen.Shards)    // a healthy, caught-up member in recent contact exists
 	bases := make([]string, 0, len(t.servers))
 	for base := range t.servers {
 		bases = append(bases, base)
@@ -258,8 +269,11 @@ func (t *Tier) fill(v *view) {
 			members[r.Shard] = append(members[r.Shard], replica.Member{ID: base, Shard: c, CaughtUp: caughtUp, Healthy: st.healthy})
 			offsets[r.Shard] = append(offsets[r.Shard], base+"="+strconv.FormatInt(r.Applied, 10))
 			applied[r.Shard] = append(applied[r.Shard], r.Applied)
+			inContact := r.ContactAgeMs >= 0 && time.Duration(r.ContactAgeMs)*time.Millisecond <= t.opts.StaleAfter
+			fresh[r.Shard] = append(fresh[r.Shard], inContact)
 			if st.healthy && caughtUp {
 				servable[r.Shard] = true
+				current[r.Shard] = current[r.Shard] || inContact
 			}
 		}
 	}
@@ -270,10 +284,11 @@ func (t *Tier) fill(v *view) {
 		if servable[i] {
 			// A replica still catching up is only a last resort: with
 			// a caught-up one at hand, neither a retry nor a hedge may
-			// answer from it (and be cached as complete).
+			// answer from it (and be cached as complete). Nor may one
+			// cut off from the broker while another is in contact.
 			ms, offs, at = nil, nil, nil
 			for j, m := range members[i] {
-				if m.Healthy && m.CaughtUp {
+				if m.Healthy && m.CaughtUp && (fresh[i][j] || !current[i]) {
 					ms, offs, at = append(ms, m), append(offs, offsets[i][j]), append(at, applied[i][j])
 				}
 			}

@@ -29,6 +29,13 @@ func shardServer(t *testing.T, ix *index.Index, applied *atomic.Int64) *httptest
 // lagging is shardServer with replicas lag messages behind their logs.
 func lagging(t *testing.T, ix *index.Index, applied *atomic.Int64, lag int64) *httptest.Server {
 	t.Helper()
+	return fakeServer(t, ix, applied, func(r *remote.ReplicaInfo) { r.HighWater, r.Lag = r.Applied+lag, lag })
+}
+
+// fakeServer serves every shard of ix as generation 1; edit, when set,
+// changes what the info says of each replica.
+func fakeServer(t *testing.T, ix *index.Index, applied *atomic.Int64, edit func(*remote.ReplicaInfo)) *httptest.Server {
+	t.Helper()
 	shards := ix.Shards()
 	h, err := remote.NewHandler(remote.HandlerOptions{
 		Lookup: func(g, s int) (index.Shard, bool) {
@@ -40,8 +47,12 @@ func lagging(t *testing.T, ix *index.Index, applied *atomic.Int64, lag int64) *h
 		Info: func(context.Context) remote.Info {
 			in := remote.Info{Node: "test"}
 			for s := range shards {
-				in.Replicas = append(in.Replicas, remote.ReplicaInfo{Generation: 1, Shard: s, Shards: len(shards),
-					MappingVersion: 1, Applied: applied.Load(), HighWater: applied.Load() + lag, Lag: lag, Ready: true})
+				r := remote.ReplicaInfo{Generation: 1, Shard: s, Shards: len(shards),
+					MappingVersion: 1, Applied: applied.Load(), HighWater: applied.Load(), Ready: true}
+				if edit != nil {
+					edit(&r)
+				}
+				in.Replicas = append(in.Replicas, r)
 			}
 			return in
 		},
@@ -218,6 +229,41 @@ func TestLaggingReplicaIsALastResort(t *testing.T) {
 	require.Error(t, tr.Ready(ctx), "no caught-up replica: not ready")
 	res, err := tr.Search(ctx, &index.Request{Query: "bus"})
 	require.NoError(t, err, "the lagging replica still answers when it is all there is")
+	require.Zero(t, res.Shards.Failed)
+}
+
+// TestCutOffReplicaIsALastResort: a replica whose broker has not answered
+// for a while reports a lag that may be long out of date; with a replica in
+// contact at hand it is not chosen, and without one it still answers (and
+// the tier stays ready: Kafka down must not take searches down).
+func TestCutOffReplicaIsALastResort(t *testing.T) {
+	ix := openIndex(t, shardtest.Corpus(100, 9), 2)
+	var applied atomic.Int64
+	var age atomic.Int64
+	inContact := shardServer(t, ix, &applied)
+	cutOff := fakeServer(t, ix, &applied, func(r *remote.ReplicaInfo) { r.ContactAgeMs = age.Load() })
+	age.Store(60_000)
+	tr, err := New(Options{ShardServers: []string{inContact.URL, cutOff.URL},
+		Live: func(context.Context) (Generation, error) { return Generation{ID: 1, Shards: 2}, nil }})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tr.Refresh(ctx)
+	for _, s := range tr.Sets() {
+		st := s.Stats()
+		require.Len(t, st.Members, 1, "%s", st.Shard)
+		require.Equal(t, inContact.URL, st.Members[0].ID)
+	}
+	age.Store(200)
+	tr.Refresh(ctx)
+	for _, s := range tr.Sets() {
+		require.Len(t, s.Stats().Members, 2, "in contact again: a member again")
+	}
+	age.Store(-1) // never heard from the broker (restarted while Kafka is down)
+	inContact.Close()
+	tr.Refresh(ctx)
+	require.NoError(t, tr.Ready(ctx), "the only replica left is caught up as far as anyone knows")
+	res, err := tr.Search(ctx, &index.Request{Query: "bus"})
+	require.NoError(t, err)
 	require.Zero(t, res.Shards.Failed)
 }
 
