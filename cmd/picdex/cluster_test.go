@@ -24,6 +24,7 @@ import (
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/record"
 	"github.com/picdex/picdex/index/remote"
+	"github.com/picdex/picdex/indexer/cluster"
 	"github.com/picdex/picdex/indexer/queue"
 )
 
@@ -662,4 +663,23 @@ func replicaIDs(base string, shard int, key string) (string, bool) {
 	}
 	slices.Sort(ids)
 	return strings.Join(ids, ","), true
+}
+
+// TestShardServerRefusesOtherMapping: a generation built with another
+// mapping version is not served by this binary, which would analyse its
+// shard log differently from the generation's other replicas.
+func TestShardServerRefusesOtherMapping(t *testing.T) {
+	broker := startKafka(t)
+	ctx := context.Background()
+	g := cluster.Generation{ID: 1, Shards: 2, MappingVersion: index.MappingVersion + 1, State: cluster.StateLive, Created: time.Now()}
+	if err := cluster.Put(ctx, []string{broker}, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.SetLive(ctx, []string{broker}, 1); err != nil {
+		t.Fatal(err)
+	}
+	r := runPicdex(t, nil, "shard-server", "--brokers", broker, "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--shards", "0").want(t, 1)
+	if !strings.Contains(r.stderr, "mapping version") || !strings.Contains(r.stderr, "reindex") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
 }

@@ -111,6 +111,14 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
 		return 1
 	}
+	if gen.MappingVersion != index.MappingVersion {
+		// Its shard logs would be applied with another analysis than
+		// the one the generation's other replicas use: the scores and
+		// matches would differ by which replica answers.
+		fmt.Fprintf(e.stderr, "picdex shard-server: %v: generation %d has mapping version %d, this picdex builds %d; run the picdex that built it, or reindex into a new generation\n",
+			index.ErrMappingVersion, gen.ID, gen.MappingVersion, index.MappingVersion)
+		return 1
+	}
 	for _, s := range shards {
 		if s >= gen.Shards {
 			return c.usageError(e, fs, fmt.Sprintf("--shards: generation %d has shards 0 to %d, not %d", gen.ID, gen.Shards-1, s))
