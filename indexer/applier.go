@@ -49,6 +49,11 @@ type Message struct {
 	// Origin is where a routed message was first read; zero for one read
 	// where it was produced.
 	Origin Origin
+	// OriginReset, on a shard-log message a router wrote in place of a
+	// record, names an origin partition ("topic/partition") whose held
+	// origin offsets are to be forgotten: it was created again, and its
+	// offsets start over.
+	OriginReset string
 }
 
 // Origin names a message of the records topic that a router forwarded.
@@ -102,6 +107,7 @@ type Result struct {
 	Applied  int        // records written (to their shard)
 	Skipped  int        // records their shard already had
 	Resent   int        // records skipped as a router's re-send (by their origin)
+	Resets   int        // a router's marks that an origin partition starts over
 	Rejected []Rejected // for the dead-letter queue
 }
 
@@ -227,6 +233,10 @@ func MapAll(msgs []Message) []Mapped {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(msgs); i += workers {
+				if msgs[i].OriginReset != "" {
+					out[i] = Mapped{Message: msgs[i]}
+					continue
+				}
 				r, err := Map(msgs[i])
 				out[i] = Mapped{Message: msgs[i], Record: r, Err: err}
 			}
@@ -282,6 +292,23 @@ func (a *Applier) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error
 	keep := make([]record.Record, 0, len(msgs))
 	moved := make([]map[int]bool, n) // shard -> partitions whose origins moved
 	for _, m := range msgs {
+		if m.OriginReset != "" {
+			// Every shard forgets the origin partition, in its place in
+			// the log: what came before was held by the old offsets,
+			// what follows is judged afresh.
+			res.Resets++
+			for s := range n {
+				if m.Offset <= have[s][m.Partition] {
+					continue
+				}
+				delete(origins[s][m.Partition], m.OriginReset)
+				if moved[s] == nil {
+					moved[s] = map[int]bool{}
+				}
+				moved[s][m.Partition] = true
+			}
+			continue
+		}
 		if m.Err != nil {
 			res.Rejected = append(res.Rejected, Rejected{Message: m.Message, Reason: m.Err.Error()})
 			continue

@@ -114,6 +114,7 @@ func (b *batcher) apply(ctx context.Context, batch []Message) error {
 			written.Add(int64(res.Applied))
 			b.stats.Skipped.Add(int64(res.Skipped))
 			b.stats.Resent.Add(int64(res.Resent))
+			b.stats.Resets.Add(int64(res.Resets))
 			b.stats.observe(batch, start, time.Now())
 			if b.onApplied != nil {
 				b.onApplied(batch, time.Now())

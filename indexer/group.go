@@ -28,8 +28,9 @@ type groupMember struct {
 	b                        *batcher
 	ready                    atomic.Bool
 	// from returns the offset to read an assigned partition from, given
-	// the group's committed offset (kafka.FirstOffset when there is none).
-	from func(ctx context.Context, part int, committed int64) (int64, error)
+	// the group's committed offset (kafka.FirstOffset when there is
+	// none); claim commits an offset for the partition at once.
+	from func(ctx context.Context, part int, committed int64, claim func(offset int64) error) (int64, error)
 	// commit, when set, stands in for the group commit: for tests that
 	// need a member to die between its writes and its commit.
 	commit func(commit func() error) error
@@ -122,8 +123,9 @@ func (m *groupMember) session(ctx context.Context) error {
 		// however many partitions there are.
 		in := make(chan Message, m.batchRecords)
 		for _, p := range parts {
+			claim := func(off int64) error { return gen.CommitOffsets(map[string]map[int]int64{m.topic: {p.ID: off}}) }
 			gen.Start(func(ctx context.Context) {
-				if err := m.read(ctx, p.ID, p.Offset, in); err != nil && ctx.Err() == nil {
+				if err := m.read(ctx, p.ID, p.Offset, claim, in); err != nil && ctx.Err() == nil {
 					m.logger.Error("partition reader stopped", "partition", p.ID, "err", err)
 				}
 			})
@@ -145,8 +147,8 @@ func (m *groupMember) session(ctx context.Context) error {
 
 // read feeds one assigned partition's messages to in, from where m.from
 // says, until the generation ends.
-func (m *groupMember) read(ctx context.Context, part int, committed int64, in chan<- Message) error {
-	from, err := m.from(ctx, part, committed)
+func (m *groupMember) read(ctx context.Context, part int, committed int64, claim func(int64) error, in chan<- Message) error {
+	from, err := m.from(ctx, part, committed, claim)
 	if err != nil {
 		return err
 	}

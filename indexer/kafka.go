@@ -88,7 +88,7 @@ func (c *Consumer) Run(ctx context.Context) error { return c.m.run(ctx) }
 
 // from is one past what the shards hold of an assigned partition, checked
 // against its log; the group's committed offset is only for monitoring.
-func (c *Consumer) from(ctx context.Context, part int, _ int64) (int64, error) {
+func (c *Consumer) from(ctx context.Context, part int, _ int64, _ func(int64) error) (int64, error) {
 	topic := c.opts.Topic
 	c.a.Forget(topic, part) // another member may have moved it on
 	from, err := c.a.Resume(topic, part)

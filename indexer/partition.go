@@ -18,6 +18,13 @@ import (
 // "topic/partition/offset" (see Origin).
 const HeaderOrigin = "picdex-origin"
 
+// HeaderOriginReset marks a shard-log message that carries no record but
+// an instruction, from a router that found an origin partition
+// ("topic/partition") re-created: forget the origin offsets held of it,
+// for the messages after this one come from the partition's new life,
+// whose offsets start again (see Router).
+const HeaderOriginReset = "picdex-origin-reset"
+
 // partitionLog is one partition of a topic, read directly (not through a
 // group) by a consumer member, a router member or a replica.
 type partitionLog struct {
@@ -136,6 +143,10 @@ func toMessage(topic string, part int, m kafka.Message) Message {
 			// the message is applied as one produced here.
 			if o, err := ParseOrigin(string(h.Value)); err == nil {
 				msg.Origin = o
+			}
+		case HeaderOriginReset:
+			if o, err := ParseOrigin(string(h.Value) + "/0"); err == nil {
+				msg.OriginReset = o.stream()
 			}
 		}
 	}

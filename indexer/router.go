@@ -162,13 +162,67 @@ func (r *Router) resolve(ctx context.Context) (cluster.Generation, error) {
 }
 
 // from is where the group left an assigned partition, checked against
-// its log (a re-created topic is read from its start).
-func (r *Router) from(ctx context.Context, part int, committed int64) (int64, error) {
-	if committed < 0 {
-		return kafka.FirstOffset, nil
-	}
+// its log. A partition the group has no offset for, or one whose offset
+// is past its end, is read from its start after the replicas are told to
+// forget what they hold of it: a records topic deleted and created again
+// loses the group's offsets (or leaves them past the new end), and its
+// new offsets must not be taken for re-sends of the old ones. The start
+// is then committed at once, before anything is routed, so a router that
+// dies before its first commit does not make its successor do this again
+// (its re-sends are skipped as usual). For a group that merely lost its
+// offsets, re-reading applies the partition again in order, which leaves
+// every image as its last message says.
+func (r *Router) from(ctx context.Context, part int, committed int64, claim func(int64) error) (int64, error) {
 	l := partitionLog{brokers: r.opts.Brokers, topic: r.opts.Topic, part: part, logger: r.opts.Logger}
-	return l.resume(ctx, committed, nil)
+	if committed >= 0 {
+		from, err := l.resume(ctx, committed, func(context.Context) error { committed = -1; return nil })
+		if err != nil || committed >= 0 {
+			return from, err
+		}
+	}
+	for wait := backoff.Default(); ; {
+		first, err := r.startOver(ctx, l, claim)
+		if err == nil {
+			return first, nil
+		}
+		r.opts.Logger.Warn("reading a records partition from its start; retrying", "partition", part, "err", err)
+		if err := backoff.Sleep(ctx, wait.Next()); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// startOver has the replicas forget part's origins and claims the
+// partition's first offset for the group (see from).
+func (r *Router) startOver(ctx context.Context, l partitionLog, claim func(int64) error) (int64, error) {
+	first, _, err := l.offsetRange(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.resetOrigin(ctx, l.part); err != nil {
+		return 0, err
+	}
+	return first, claim(first)
+}
+
+// resetOrigin tells every replica, through every partition of the shard
+// log, to forget the origin offsets it holds of part (see from). It returns once all partitions acknowledged the mark, before
+// anything of the new life is routed. A router that crashes after it
+// sends the marks again; replicas then re-apply what came between, which
+// leaves every image as its last message says.
+//
+// Each mark has a key of its own, so log compaction never drops it.
+func (r *Router) resetOrigin(ctx context.Context, part int) error {
+	g, _ := r.Generation()
+	stream := Origin{Topic: r.opts.Topic, Partition: part}.stream()
+	key := []byte("picdex-origin-reset/" + stream + "/" + strconv.FormatInt(time.Now().UnixNano(), 10))
+	msgs := make([]kafka.Message, g.Shards)
+	for p := range msgs {
+		msgs[p] = kafka.Message{Partition: p, Key: key, Value: []byte("{}"),
+			Headers: []kafka.Header{{Key: HeaderOriginReset, Value: []byte(stream)}}}
+	}
+	r.opts.Logger.Info("telling the replicas the records partition is read from its start", "topic", r.opts.Topic, "partition", part, "shards", g.Shards)
+	return r.w.WriteMessages(ctx, msgs...)
 }
 
 // Limits of one chunk of a shard-log partition in route: one produce

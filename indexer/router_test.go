@@ -236,16 +236,18 @@ func TestRouterCrashResends(t *testing.T) {
 	})
 	converged(t, produced(40), reps...)
 	assert.Greater(t, b.Stats.Routed.Load(), int64(total)-routed-2, "the second router re-sent what the first had not committed")
-	var applied, resent int64
+	var applied, resent, resets int64
 	for _, r := range reps {
 		applied += r.Stats.Indexed.Load()
 		resent += r.Stats.Resent.Load()
+		resets += r.Stats.Resets.Load()
 	}
 	assert.EqualValues(t, total-2, applied, "every valid message applied once")
 	// Every re-send skipped: whatever reached the shard log is applied
 	// or skipped. (The routers' counts may miss a batch written as a
 	// router stopped.)
-	assert.Equal(t, shardLogSize(t, brokers, 2)-applied, resent, "every re-send skipped")
+	assert.Equal(t, shardLogSize(t, brokers, 2)-applied-resets, resent, "every re-send skipped")
+	assert.EqualValues(t, 3*2, resets, "the first router's marks for the 3 partitions it found without offsets, on both shards; none from the second")
 	assert.Positive(t, resent)
 }
 
@@ -333,4 +335,49 @@ func TestReplicaContact(t *testing.T) {
 	assert.Equal(t, last, r.Contact(), "no word from a broker that is gone")
 	assert.Greater(t, time.Since(last), time.Second)
 	assert.True(t, r.Ready(), "ready stays: the tier decides what an old contact means")
+}
+
+// TestRouterRecordsTopicRecreated: picdex.images is deleted and created
+// again while the shard logs and replicas stay. Its new offsets start at
+// 0, below the origin offsets the replicas hold; the router tells them
+// to forget those first, so the new records are applied, not skipped as
+// re-sends.
+func TestRouterRecordsTopicRecreated(t *testing.T) {
+	brokers := shardCluster(t, 2)
+	produce(t, brokers, 60)
+	_, first := startRouter(t, brokers, nil)
+	reps := []*testReplica{startReplica(t, brokers, t.TempDir(), 0), startReplica(t, brokers, t.TempDir(), 1)}
+	converged(t, produced(60), reps...)
+	first.stop()
+
+	conn, err := kafka.Dial("tcp", brokers[0])
+	require.NoError(t, err)
+	require.NoError(t, conn.DeleteTopics(queue.DefaultTopic))
+	conn.Close()
+	waitUntil(t, "the topic gone", func() bool {
+		c, err := kafka.Dial("tcp", brokers[0])
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		parts, err := c.ReadPartitions(queue.DefaultTopic)
+		return err != nil || len(parts) == 0
+	})
+	p, err := queue.NewProducer(context.Background(), queue.KafkaOptions{Brokers: brokers, Partitions: 3})
+	require.NoError(t, err)
+	var recs []record.Record
+	want := produced(60)
+	for i := range 12 {
+		rec := record.Record{URL: fmt.Sprintf("https://example.com/new-%d.jpg", i), Title: "new"}
+		recs = append(recs, rec)
+		want[record.DeriveID(rec.URL)] = "new"
+	}
+	require.NoError(t, p.Publish(context.Background(), recs))
+	require.NoError(t, p.Close())
+
+	startRouter(t, brokers, nil)
+	converged(t, want, reps...)
+	for _, r := range reps {
+		assert.Zero(t, r.Stats.Resent.Load(), "%s: nothing of the new topic taken for a re-send", r)
+	}
 }

@@ -14,8 +14,9 @@ import (
 type Stats struct {
 	Consumed, Indexed, Skipped, DeadLettered atomic.Int64
 	// Routed counts what a Router produced to the shard log; Resent what
-	// a replica skipped as a router's re-send.
-	Routed, Resent atomic.Int64
+	// a replica skipped as a router's re-send; Resets the marks a router
+	// wrote for an origin partition read from its start.
+	Routed, Resent, Resets atomic.Int64
 	// Batch is how long applying a micro-batch took; Freshness how long
 	// after it was produced a record became searchable.
 	Batch, Freshness Histogram
