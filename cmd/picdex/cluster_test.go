@@ -174,10 +174,14 @@ func newCluster(t *testing.T) *clusterHarness {
 			"--shards", shards, "--batch-wait", "20ms", "--api-keys", serverKeys))
 	}
 	for i := range 2 {
+		// The first is told its shard servers; the second finds them
+		// announced in picdex.cluster.
 		addr := freeAddr(t)
-		h.queries = append(h.queries, startProc(t, fmt.Sprintf("query-server-%d", i), addr,
-			"query-server", "--brokers", h.broker, "--shard-servers", strings.Join(servers, ","), "--addr", addr,
-			"--partitions", "4", "--api-key-file", h.keyFile))
+		args := []string{"query-server", "--brokers", h.broker, "--addr", addr, "--partitions", "4", "--api-key-file", h.keyFile}
+		if i == 0 {
+			args = append(args, "--shard-servers", strings.Join(servers, ","))
+		}
+		h.queries = append(h.queries, startProc(t, fmt.Sprintf("query-server-%d", i), addr, args...))
 	}
 	for _, q := range h.queries {
 		h.waitReady(q.url("/readyz"), q)

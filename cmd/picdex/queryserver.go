@@ -25,13 +25,15 @@ import (
 var queryServerCmd = &command{
 	name:     "query-server",
 	synopsis: "serve the API over the shard servers of a cluster (stateless)",
-	usage: "query-server --brokers B,... --shard-servers HOST:PORT,... [--addr HOST:PORT] [--topic T] [--api-key-file FILE]\n" +
+	usage: "query-server --brokers B,... [--shard-servers HOST:PORT,...] [--addr HOST:PORT] [--topic T] [--api-key-file FILE]\n" +
 		"             [--cache-entries N] [--cache-bytes N] [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N] [--max-conns-per-client N]",
 	help: `
 Query-server serves the public /v1 API and the web UI of a cluster and
 holds no index. It reads the live generation from the picdex.cluster
-topic and, every half second, every shard server's info: which replicas
-of which shards it hosts and how far each has applied its shard log. Each
+topic, and the shard servers announced there (or only those in
+--shard-servers, when given); every half second it reads every shard
+server's info: which replicas of which shards it hosts and how far each
+has applied its shard log. Each
 search is fanned out to one replica of every shard of the live
 generation, scored with global statistics and merged exactly as "picdex
 serve" does in one process; a search runs wholly on one generation.
@@ -67,7 +69,7 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	topic := fs.String("topic", queue.DefaultTopic, "Kafka `topic` that POST /v1/images publishes to")
 	partitions := fs.Int("partitions", 12, "partitions of the topic when it is created")
 	var servers commaList
-	fs.Var(&servers, "shard-servers", "shard servers `HOST:PORT,...` (required)")
+	fs.Var(&servers, "shard-servers", "shard servers `HOST:PORT,...` (default: the ones announced in picdex.cluster)")
 	cacheEntries := fs.Int("cache-entries", 10000, "results kept in the result cache (0: no cache)")
 	cacheBytes := fs.Int64("cache-bytes", 64<<20, "bytes the result cache may hold")
 	keyFile := addAPIKeyFileFlag(fs)
@@ -86,9 +88,6 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	if err := ko.Validate(); err != nil {
 		return c.usageError(e, fs, err.Error())
 	}
-	if len(servers) == 0 {
-		return c.usageError(e, fs, "--shard-servers is required")
-	}
 	if *cacheEntries < 0 || *cacheBytes < 0 {
 		return c.usageError(e, fs, "--cache-entries and --cache-bytes must not be negative")
 	}
@@ -103,11 +102,13 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, err.Error())
 	}
 
-	live := &liveGeneration{brokers: ko.Brokers, ttl: 2 * time.Second}
-	t, err := tier.New(tier.Options{
-		ShardServers: servers, Live: live.get, Client: remote.ClientOptions{APIKey: key},
-		Fanout: index.FanoutOptions{Logger: log}, Logger: log,
-	})
+	meta := &clusterMeta{brokers: ko.Brokers, ttl: 2 * time.Second}
+	topts := tier.Options{ShardServers: servers, Live: meta.live, Client: remote.ClientOptions{APIKey: key},
+		Fanout: index.FanoutOptions{Logger: log}, Logger: log}
+	if len(servers) == 0 {
+		topts.Discover = meta.servers
+	}
+	t, err := tier.New(topts)
 	if err != nil {
 		return c.usageError(e, fs, err.Error())
 	}
@@ -144,45 +145,67 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	srv := api.NewServer(api.New(apiOpts), serverOpts)
 	ln = api.LimitListener(ln, srv, serverOpts)
 	logAccess(log, apiOpts)
-	log.Info("picdex query-server", "url", "http://"+ln.Addr().String()+"/", "brokers", *brokers, "shard_servers", strings.Join(servers, ","))
+	shardServers := strings.Join(servers, ",")
+	if len(servers) == 0 {
+		shardServers = "announced in " + cluster.Topic
+	}
+	log.Info("picdex query-server", "url", "http://"+ln.Addr().String()+"/", "brokers", *brokers, "shard_servers", shardServers)
 	return serveUntilDone(ctx, e, "query-server", log, srv, ln)
 }
 
-// liveGeneration reads the live generation from the cluster's metadata,
-// at most once every ttl.
-type liveGeneration struct {
+// clusterMeta reads the cluster's metadata (the live generation and the
+// shard servers that announced themselves) at most once every ttl.
+type clusterMeta struct {
 	brokers []string
 	ttl     time.Duration
 
 	mu   sync.Mutex
 	at   time.Time
-	gen  tier.Generation
+	st   cluster.State
 	err  error
 	have bool
 }
 
-func (l *liveGeneration) get(ctx context.Context) (tier.Generation, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.have && time.Since(l.at) < l.ttl {
-		return l.gen, l.err
+// load returns the state as last read, reading it again once it is
+// older than ttl.
+func (m *clusterMeta) load(ctx context.Context) (cluster.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.have && time.Since(m.at) < m.ttl {
+		return m.st, m.err
 	}
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := cluster.Load(lctx, l.brokers)
-	l.at, l.have = time.Now(), true
-	switch {
-	case err != nil:
-		l.err = err
-	default:
-		g, ok := st.LiveGeneration()
-		if !ok {
-			l.err = fmt.Errorf("%w (no router has created one)", tier.ErrNoGeneration)
-			break
-		}
-		l.gen, l.err = tier.Generation{ID: g.ID, Shards: g.Shards}, nil
+	st, err := cluster.Load(lctx, m.brokers)
+	m.at, m.have, m.err = time.Now(), true, err
+	if err == nil {
+		m.st = st
 	}
-	return l.gen, l.err
+	return m.st, m.err
+}
+
+func (m *clusterMeta) live(ctx context.Context) (tier.Generation, error) {
+	st, err := m.load(ctx)
+	if err != nil {
+		return tier.Generation{}, err
+	}
+	g, ok := st.LiveGeneration()
+	if !ok {
+		return tier.Generation{}, fmt.Errorf("%w (no router has created one)", tier.ErrNoGeneration)
+	}
+	return tier.Generation{ID: g.ID, Shards: g.Shards}, nil
+}
+
+func (m *clusterMeta) servers(ctx context.Context) ([]string, error) {
+	st, err := m.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(st.Servers))
+	for _, s := range st.Servers {
+		out = append(out, s.URL)
+	}
+	return out, nil
 }
 
 // clusterStore reads images from their shard's replicas and deletes them

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,13 +22,14 @@ import (
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/remote"
 	"github.com/picdex/picdex/indexer"
+	"github.com/picdex/picdex/indexer/backoff"
 	"github.com/picdex/picdex/indexer/cluster"
 )
 
 var shardServerCmd = &command{
 	name:     "shard-server",
 	synopsis: "host replicas of index shards, fed from their shard logs",
-	usage:    "shard-server --brokers B,... --shards LIST [--data DIR] [--addr HOST:PORT] [--generation G] [--name NAME] [--batch N] [--batch-wait D] [--api-keys FILE] [--rate-limit N]",
+	usage:    "shard-server --brokers B,... --shards LIST [--data DIR] [--addr HOST:PORT] [--generation G] [--name NAME] [--advertise URL] [--batch N] [--batch-wait D] [--api-keys FILE] [--rate-limit N]",
 	help: `
 Shard-server hosts one replica of each shard in LIST (e.g. 0,3) of an
 index generation (--generation, default the live one, waited for until
@@ -48,6 +51,13 @@ replicas, their applied offset, high-water mark, lag and documents), plus
 /healthz, /readyz (503 until every replica has caught up once) and
 /metrics. With --api-keys (or $PICDEX_API_KEYS) every internal call needs
 a key with the search scope.
+
+It announces itself in picdex.cluster under --name with the URL query
+servers reach it at (--advertise; by default http:// and the listen
+address, with this machine's host name when the address names no host),
+so a query server started without --shard-servers finds it; a clean stop
+withdraws the announcement. One killed stays listed, unhealthy to the
+query servers, until a server of the same name starts again.
 
 SIGINT or SIGTERM stops serving, stops the replicas and closes them.`,
 }
@@ -71,7 +81,8 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	var shardList commaList
 	fs.Var(&shardList, "shards", "shards to host, a `LIST` such as 0,3 (required)")
 	generation := fs.Int("generation", 0, "generation `G` to host (0: the live one)")
-	name := fs.String("name", "", "this server's name in /internal/v1/info (default: its address)")
+	name := fs.String("name", "", "this server's name in /internal/v1/info and picdex.cluster (default: host:port of --advertise)")
+	advertise := fs.String("advertise", "", "the `URL` query servers reach this server at (default: from --addr)")
 	batch := fs.Int("batch", 5000, "records per micro-batch")
 	wait := fs.Duration("batch-wait", 200*time.Millisecond, "longest a micro-batch waits to fill")
 	sf := addSecurityFlags(fs)
@@ -129,8 +140,19 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
 		return 1
 	}
+	self, err := advertised(*advertise, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return c.usageError(e, fs, err.Error())
+	}
 	if *name == "" {
-		*name = ln.Addr().String()
+		u, _ := url.Parse(self)
+		*name = u.Host
+	}
+	announcement := cluster.Server{Name: *name, URL: self, Started: time.Now().UTC()}
+	if err := announcement.Validate(); err != nil {
+		ln.Close()
+		return c.usageError(e, fs, err.Error())
 	}
 
 	rctx, stopReplicas := context.WithCancel(context.WithoutCancel(ctx))
@@ -214,8 +236,59 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	mux.Handle("/", internal)
 	srv := api.NewServer(mux, serverOpts)
 	ln = api.LimitListener(ln, srv, serverOpts)
-	log.Info("picdex shard-server", "url", "http://"+ln.Addr().String()+"/", "generation", gen.ID, "shards", shardList.String(), "data", *data)
-	return serveUntilDone(ctx, e, "shard-server", log, srv, ln)
+	log.Info("picdex shard-server", "url", "http://"+ln.Addr().String()+"/", "advertised", self, "name", *name, "generation", gen.ID, "shards", shardList.String(), "data", *data)
+	store := cluster.NewKafka(bl)
+	actx, stopAnnouncing := context.WithCancel(ctx)
+	announced := make(chan bool, 1)
+	go func() { announced <- announce(actx, store, announcement, log) }()
+	rc := serveUntilDone(ctx, e, "shard-server", log, srv, ln)
+	stopAnnouncing()
+	if <-announced {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		if err := store.Withdraw(wctx, *name); err != nil {
+			log.Warn("withdrawing the announcement from picdex.cluster", "err", err)
+		}
+		cancel()
+	}
+	return rc
+}
+
+// announce records s in the cluster's metadata, retrying with back-off
+// while Kafka cannot take it, until ctx ends; it reports whether it did.
+func announce(ctx context.Context, store cluster.Store, s cluster.Server, log *slog.Logger) bool {
+	for wait := backoff.Default(); ; {
+		err := store.Announce(ctx, s)
+		if err == nil {
+			log.Info("announced in picdex.cluster", "name", s.Name, "url", s.URL)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Warn("announcing in picdex.cluster; retrying", "err", err)
+		if backoff.Sleep(ctx, wait.Next()) != nil {
+			return false
+		}
+	}
+}
+
+// advertised is the URL query servers are told to reach the server at:
+// flag when given, else http:// and the listen address, with the
+// machine's host name in place of an unspecified address.
+func advertised(flag string, ln net.Addr) (string, error) {
+	if flag != "" {
+		return strings.TrimRight(flag, "/"), nil
+	}
+	host, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return "", err
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if host, err = os.Hostname(); err != nil {
+			return "", fmt.Errorf("--advertise is needed: %v", err)
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
 }
 
 // appliedShard is a replica's shard that tells the internal API how far

@@ -36,6 +36,11 @@ type Options struct {
 	// ShardServers are the base URLs of the shard servers
 	// ("http://host:port").
 	ShardServers []string
+	// Discover, when set, returns more shard servers' base URLs (the
+	// ones that announced themselves in the cluster's metadata); it is
+	// asked on every poll, and a server it stops returning is dropped
+	// unless ShardServers names it.
+	Discover func(ctx context.Context) ([]string, error)
 	// Live returns the live generation (the cluster's metadata).
 	Live func(ctx context.Context) (Generation, error)
 	// Client configures the calls to shard servers.
@@ -63,14 +68,11 @@ type Options struct {
 
 // Validate fills in defaults and reports options that cannot work.
 func (o *Options) Validate() error {
-	if len(o.ShardServers) == 0 {
+	if len(o.ShardServers) == 0 && o.Discover == nil {
 		return errors.New("tier: no shard servers")
 	}
 	for i, s := range o.ShardServers {
-		if !strings.Contains(s, "://") {
-			s = "http://" + s
-		}
-		o.ShardServers[i] = strings.TrimRight(s, "/")
+		o.ShardServers[i] = baseURL(s)
 	}
 	if o.Live == nil {
 		return errors.New("tier: no source of the live generation")
@@ -91,6 +93,15 @@ func (o *Options) Validate() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o.Replica.Validate()
+}
+
+// baseURL is s as a base URL: http:// when it names no scheme, no
+// trailing slash.
+func baseURL(s string) string {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	return strings.TrimRight(s, "/")
 }
 
 // Tier is the query tier over a cluster's shard servers. It is safe for
@@ -167,10 +178,24 @@ func (t *Tier) Refresh(ctx context.Context) {
 			err = fmt.Errorf("live generation %d has %d shards", gen.ID, gen.Shards)
 		}
 	})
-	for base := range t.servers {
+	var found []string
+	var discoverErr error
+	if t.opts.Discover != nil {
+		// Servers found now are polled from the next round on.
+		wg.Go(func() { found, discoverErr = t.opts.Discover(ctx) })
+	}
+	t.mu.Lock()
+	bases := slices.Collect(maps.Keys(t.servers))
+	t.mu.Unlock()
+	for _, base := range bases {
 		wg.Go(func() { t.poll(ctx, base) })
 	}
 	wg.Wait()
+	if discoverErr != nil {
+		t.opts.Logger.Warn("finding shard servers", "err", discoverErr)
+	} else if t.opts.Discover != nil {
+		t.setServers(found)
+	}
 	if err != nil {
 		t.opts.Logger.Warn("reading the live generation", "err", err)
 		if v := t.view.Load(); v != nil {
@@ -182,6 +207,31 @@ func (t *Tier) Refresh(ctx context.Context) {
 	t.update(gen)
 }
 
+// setServers makes the polled servers the configured ones and found.
+func (t *Tier) setServers(found []string) {
+	want := map[string]bool{}
+	for _, s := range t.opts.ShardServers {
+		want[s] = true
+	}
+	for _, s := range found {
+		want[baseURL(s)] = true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for base := range t.servers {
+		if !want[base] {
+			t.opts.Logger.Info("shard server gone from the cluster's metadata", "server", base)
+			delete(t.servers, base)
+		}
+	}
+	for base := range want {
+		if t.servers[base] == nil {
+			t.opts.Logger.Info("shard server found", "server", base)
+			t.servers[base] = &serverState{clients: map[[2]int]*remote.Client{}}
+		}
+	}
+}
+
 // poll reads one shard server's info: the active health check.
 func (t *Tier) poll(ctx context.Context, base string) {
 	pctx, cancel := context.WithTimeout(ctx, t.opts.PollTimeout)
@@ -190,6 +240,9 @@ func (t *Tier) poll(ctx context.Context, base string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.servers[base]
+	if st == nil {
+		return // dropped meanwhile
+	}
 	wasHealthy := st.healthy
 	st.healthy, st.err = err == nil, err
 	if err == nil {
@@ -441,6 +494,8 @@ func (t *Tier) Sets() []*replica.Set {
 
 // String implements index.Searcher.
 func (t *Tier) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return fmt.Sprintf("query tier over %d shard servers", len(t.servers))
 }
 

@@ -293,3 +293,47 @@ func TestReplicasApartTakePhaseOne(t *testing.T) {
 	}
 	require.NotZero(t, tr.FanoutStats().StatsCached, "replicas together again: statistics kept")
 }
+
+// TestDiscoveredServers: with no configured servers, the tier polls the
+// ones Discover returns, from the round after it found them, and drops a
+// server Discover stops returning.
+func TestDiscoveredServers(t *testing.T) {
+	ix := openIndex(t, shardtest.Corpus(100, 9), 2)
+	var applied atomic.Int64
+	a, b := shardServer(t, ix, &applied), shardServer(t, ix, &applied)
+	var found atomic.Pointer[[]string]
+	found.Store(&[]string{strings.TrimPrefix(a.URL, "http://")}) // as an operator may write it
+	tr, err := New(Options{Discover: func(context.Context) ([]string, error) { return *found.Load(), nil },
+		Live: func(context.Context) (Generation, error) { return Generation{ID: 1, Shards: 2}, nil }})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tr.Refresh(ctx)
+	require.Error(t, tr.Ready(ctx), "found, not polled yet")
+	tr.Refresh(ctx)
+	require.NoError(t, tr.Ready(ctx))
+	members := func() []string {
+		var ids []string
+		for _, m := range tr.Sets()[0].Stats().Members {
+			ids = append(ids, m.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	require.Equal(t, []string{a.URL}, members())
+
+	found.Store(&[]string{a.URL, b.URL})
+	tr.Refresh(ctx)
+	tr.Refresh(ctx)
+	want := []string{a.URL, b.URL}
+	slices.Sort(want)
+	require.Equal(t, want, members())
+
+	found.Store(&[]string{b.URL})
+	tr.Refresh(ctx)
+	tr.Refresh(ctx)
+	require.Equal(t, []string{b.URL}, members())
+	res, err := tr.Search(ctx, &index.Request{Query: "bus"})
+	require.NoError(t, err)
+	require.Zero(t, res.Shards.Failed)
+	require.Len(t, tr.Servers(), 1)
+}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/picdex/picdex/index"
@@ -57,14 +60,39 @@ func (g Generation) Validate() error {
 	return fmt.Errorf("generation %d: state %q, want building, ready, live or retired", g.ID, g.State)
 }
 
+// Server is a shard server as it announces itself, so that query servers
+// find it without being told (see Store.Announce).
+type Server struct {
+	Name    string    `json:"name"` // unique in the cluster: a successor under the same name replaces it
+	URL     string    `json:"url"`  // its internal API, "http://host:port"
+	Started time.Time `json:"started"`
+}
+
+// Validate reports an announcement that cannot be stored or used.
+func (s Server) Validate() error {
+	if s.Name == "" || len(s.Name) > 256 || strings.ContainsAny(s.Name, "\x00\n") {
+		return fmt.Errorf("shard server name %q: want 1 to 256 characters on one line", s.Name)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Port() == "" ||
+		u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("shard server %s: URL %q: want http(s)://host:port", s.Name, s.URL)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("shard server %s: URL %q: %s is no address to reach it at", s.Name, s.URL, u.Hostname())
+	}
+	return nil
+}
+
 // ShardTopic is the shard log of generation g.
 func ShardTopic(g int) string { return "picdex.shards." + strconv.Itoa(g) }
 
-// State is what a Store holds: every generation and which one is live
-// (0: none).
+// State is what a Store holds: every generation, which one is live (0:
+// none), and the shard servers that announced themselves, by name.
 type State struct {
 	Live        int                `json:"live"`
 	Generations map[int]Generation `json:"generations"`
+	Servers     map[string]Server  `json:"servers,omitempty"`
 }
 
 // LiveGeneration returns the live generation, if there is one.
@@ -78,6 +106,8 @@ func (s State) Equal(o State) bool {
 	return s.Live == o.Live && maps.EqualFunc(s.Generations, o.Generations, func(a, b Generation) bool {
 		return a.ID == b.ID && a.Shards == b.Shards && a.MappingVersion == b.MappingVersion &&
 			a.State == b.State && a.Source == b.Source && a.Created.Equal(b.Created)
+	}) && maps.EqualFunc(s.Servers, o.Servers, func(a, b Server) bool {
+		return a.Name == b.Name && a.URL == b.URL && a.Started.Equal(b.Started)
 	})
 }
 
@@ -88,7 +118,7 @@ func (s State) withLive(g int) (State, error) {
 	if !ok {
 		return s, fmt.Errorf("%w: %d", ErrUnknownGeneration, g)
 	}
-	out := State{Live: g, Generations: maps.Clone(s.Generations)}
+	out := State{Live: g, Generations: maps.Clone(s.Generations), Servers: s.Servers}
 	if old, ok := out.Generations[s.Live]; ok && s.Live != g {
 		old.State = StateReady
 		out.Generations[s.Live] = old
@@ -109,6 +139,10 @@ type Store interface {
 	// Claim records bid as a proposal for generation bid.ID and returns
 	// the first proposal recorded for it: bid itself, or an earlier one.
 	Claim(ctx context.Context, bid Generation) (Generation, error)
+	// Announce records a shard server (replacing one of the same name);
+	// Withdraw removes it.
+	Announce(ctx context.Context, s Server) error
+	Withdraw(ctx context.Context, name string) error
 }
 
 // Bootstrap makes generation 1, with shards shards and its shard topic

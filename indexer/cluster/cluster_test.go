@@ -163,3 +163,31 @@ func TestWatch(t *testing.T) {
 		}
 	})
 }
+
+func TestStoreServers(t *testing.T) {
+	stores(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		a := Server{Name: "ss-a", URL: "http://10.0.0.1:9200", Started: at}
+		b := Server{Name: "ss-b", URL: "https://ss-b.example:9200", Started: at}
+		require.NoError(t, s.Announce(ctx, a))
+		require.NoError(t, s.Announce(ctx, b))
+		require.NoError(t, s.Put(ctx, gen(1, 4, StateReady)))
+		require.NoError(t, s.SetLive(ctx, 1)) // keeps the servers
+		moved := a
+		moved.URL = "http://10.0.0.9:9200" // a successor under the same name
+		require.NoError(t, s.Announce(ctx, moved))
+		require.NoError(t, s.Withdraw(ctx, "ss-b"))
+		require.NoError(t, s.Withdraw(ctx, "never-there"))
+		st, err := s.Load(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]Server{"ss-a": moved}, st.Servers)
+		assert.Equal(t, 1, st.Live)
+
+		for _, bad := range []Server{{URL: "http://h:1"}, {Name: "x", URL: "h:1"}, {Name: "x", URL: "http://h"},
+			{Name: "x", URL: "ftp://h:1"}, {Name: "x", URL: "http://0.0.0.0:9200"}, {Name: "x", URL: "http://h:1/path"},
+			{Name: "x\ny", URL: "http://h:1"}} {
+			assert.Error(t, s.Announce(ctx, bad), "%+v", bad)
+		}
+	})
+}

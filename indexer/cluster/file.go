@@ -116,6 +116,28 @@ func (f *File) SetLive(ctx context.Context, g int) error {
 	return f.update(ctx, func(st State) (State, error) { return st.withLive(g) })
 }
 
+// Announce implements Store.
+func (f *File) Announce(ctx context.Context, s Server) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	return f.update(ctx, func(st State) (State, error) {
+		if st.Servers == nil {
+			st.Servers = map[string]Server{}
+		}
+		st.Servers[s.Name] = s
+		return st, nil
+	})
+}
+
+// Withdraw implements Store.
+func (f *File) Withdraw(ctx context.Context, name string) error {
+	return f.update(ctx, func(st State) (State, error) {
+		delete(st.Servers, name)
+		return st, nil
+	})
+}
+
 // Claim implements Store: the first bid is the file that a hard link
 // created first, which no later bid can replace.
 func (f *File) Claim(_ context.Context, bid Generation) (Generation, error) {

@@ -22,11 +22,13 @@ const Topic = "picdex.cluster"
 // Keys of the records in Topic: "live" holds {"generation": G};
 // "generation/G" holds a Generation; "claim/G/NONCE" holds a bid for
 // generation G (one key per bid, so that compaction keeps them all and
-// the first stays first).
+// the first stays first); "server/NAME" holds a Server (a tombstone once
+// it is withdrawn).
 const (
 	keyLive       = "live"
 	keyGeneration = "generation/"
 	keyClaim      = "claim/"
+	keyServer     = "server/"
 )
 
 // Kafka is the Store on the compacted topic picdex.cluster, which it
@@ -88,7 +90,7 @@ type log struct {
 
 // replay reads the topic from its start to its end as it is now.
 func (k *Kafka) replay(ctx context.Context) (log, error) {
-	l := log{state: State{Generations: map[int]Generation{}}, claims: map[int]Generation{}}
+	l := log{state: State{Generations: map[int]Generation{}, Servers: map[string]Server{}}, claims: map[int]Generation{}}
 	if err := k.ensure(ctx); err != nil {
 		return l, err
 	}
@@ -139,6 +141,14 @@ func (l *log) apply(key string, value []byte) {
 			delete(l.state.Generations, id)
 		} else if json.Unmarshal(value, &g) == nil && g.ID == id && g.Validate() == nil {
 			l.state.Generations[id] = g
+		}
+	case strings.HasPrefix(key, keyServer):
+		name := strings.TrimPrefix(key, keyServer)
+		var s Server
+		if value == nil {
+			delete(l.state.Servers, name)
+		} else if json.Unmarshal(value, &s) == nil && s.Name == name && s.Validate() == nil {
+			l.state.Servers[name] = s
 		}
 	case strings.HasPrefix(key, keyClaim):
 		var g Generation
@@ -238,6 +248,24 @@ func (k *Kafka) SetLive(ctx context.Context, g int) error {
 	}
 	live, _ := json.Marshal(map[string]int{"generation": g})
 	return k.write(ctx, append(msgs, kafka.Message{Key: []byte(keyLive), Value: live})...)
+}
+
+// Announce implements Store.
+func (k *Kafka) Announce(ctx context.Context, s Server) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return k.write(ctx, kafka.Message{Key: []byte(keyServer + s.Name), Value: v})
+}
+
+// Withdraw implements Store: a tombstone, which compaction keeps until
+// every reader has seen it.
+func (k *Kafka) Withdraw(ctx context.Context, name string) error {
+	return k.write(ctx, kafka.Message{Key: []byte(keyServer + name)})
 }
 
 // Claim implements Store: the bid is written under a key of its own, and
