@@ -17,6 +17,7 @@ import (
 	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/cache"
 	"github.com/picdex/picdex/index/remote"
+	"github.com/picdex/picdex/index/replica"
 	"github.com/picdex/picdex/index/tier"
 	"github.com/picdex/picdex/indexer/cluster"
 	"github.com/picdex/picdex/indexer/queue"
@@ -26,7 +27,7 @@ var queryServerCmd = &command{
 	name:     "query-server",
 	synopsis: "serve the API over the shard servers of a cluster (stateless)",
 	usage: "query-server --brokers B,... [--shard-servers HOST:PORT,...] [--addr HOST:PORT] [--topic T] [--api-key-file FILE]\n" +
-		"             [--cache-entries N] [--cache-bytes N] [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N] [--max-conns-per-client N]",
+		"             [--cache-entries N] [--cache-bytes N] [--hedge=false] [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N] [--max-conns-per-client N]",
 	help: `
 Query-server serves the public /v1 API and the web UI of a cluster and
 holds no index. It reads the live generation from the picdex.cluster
@@ -72,6 +73,7 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	fs.Var(&servers, "shard-servers", "shard servers `HOST:PORT,...` (default: the ones announced in picdex.cluster)")
 	cacheEntries := fs.Int("cache-entries", 10000, "results kept in the result cache (0: no cache)")
 	cacheBytes := fs.Int64("cache-bytes", 64<<20, "bytes the result cache may hold")
+	hedge := fs.Bool("hedge", true, "hedge a shard call slower than the shard's recent p95 to a second replica")
 	keyFile := addAPIKeyFileFlag(fs)
 	sf := addSecurityFlags(fs)
 	rest, code, ok := c.parse(e, fs, args)
@@ -104,7 +106,7 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 
 	meta := &clusterMeta{brokers: ko.Brokers, ttl: 2 * time.Second}
 	topts := tier.Options{ShardServers: servers, Live: meta.live, Client: remote.ClientOptions{APIKey: key},
-		Fanout: index.FanoutOptions{Logger: log}, Logger: log}
+		Replica: replica.Options{DisableHedging: !*hedge, Logger: log}, Fanout: index.FanoutOptions{Logger: log}, Logger: log}
 	if len(servers) == 0 {
 		topts.Discover = meta.servers
 	}
