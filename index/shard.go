@@ -56,6 +56,12 @@ type ShardRequest struct {
 	// LowPriority asks the shard to step aside for other searches as it
 	// works: the fan-out sets it on expensive searches.
 	LowPriority bool `json:"low_priority,omitempty"`
+	// Records asks phase 2 for the stored records of the shard's best
+	// Records hits along with them, so that a small page needs no fetch
+	// round (the fan-out sets it to from+size, see
+	// FanoutOptions.InlineRecords). A hit whose record is not sent (past
+	// the page byte budget) is fetched as usual.
+	Records int `json:"records,omitempty"`
 
 	// plan is the request as the fan-out validated it, handed to shards
 	// in the same process so they need not parse it again.
@@ -318,21 +324,37 @@ func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error
 
 // Fetch implements Shard.
 func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
+	snap, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
 	out := make([]json.RawMessage, len(ids))
-	limit, size := s.ceiling.withDefaults().MaxPageBytes, 0
+	if _, err := s.loadRecords(ctx, snap, ids, out, s.ceiling.withDefaults().MaxPageBytes); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadRecords reads the stored records of ids from snap into out (left
+// nil for an id the shard does not hold) until they pass limit bytes,
+// and returns how many ids it read: all of them, or the error of a page
+// past the limit.
+func (s *localShard) loadRecords(ctx context.Context, snap *scorch.IndexSnapshot, ids []string, out []json.RawMessage, limit int) (int, error) {
+	size := 0
 	for i, id := range ids {
 		if size > limit {
 			// A page past the limit fails at the fan-out anyway: stop
 			// loading it here.
-			return nil, &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
+			return i, &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
 				What: "bytes of records in the page; ask for fewer hits (size)"}
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return i, err
 		}
-		doc, err := s.idx.Document(id)
+		doc, err := snap.Document(id)
 		if err != nil {
-			return nil, err
+			return i, err
 		}
 		if doc == nil {
 			continue
@@ -346,7 +368,31 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 		})
 		size += len(out[i])
 	}
-	return out, nil
+	return len(ids), nil
+}
+
+// inlineRecords gives the best n hits of res their stored records, as
+// far as the page byte budget allows; the fan-out fetches the rest.
+func (s *localShard) inlineRecords(ctx context.Context, snap *scorch.IndexSnapshot, sr *ShardRequest, res *ShardResult) error {
+	hits := res.Hits[:min(sr.Records, len(res.Hits))]
+	if len(hits) == 0 {
+		return nil
+	}
+	ids := make([]string, len(hits))
+	for i := range hits {
+		ids[i] = hits[i].ID
+	}
+	recs := make([]json.RawMessage, len(hits))
+	limit := sr.Budget.clamp(s.ceiling).MaxPageBytes
+	n, err := s.loadRecords(ctx, snap, ids, recs, limit)
+	var be *BudgetError
+	if err != nil && !errors.As(err, &be) {
+		return err
+	}
+	for i := range hits[:n] {
+		hits[i].Image = recs[i]
+	}
+	return nil
 }
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }

@@ -31,6 +31,11 @@ type Generation struct {
 	Shards int
 }
 
+// DefaultInlineRecords is the largest from+size whose records the shard
+// servers send with phase 2: over the network a fetch round costs more
+// than reading from+size records on every shard for a small page.
+const DefaultInlineRecords = 100
+
 // Options configure a Tier. A zero field takes its default.
 type Options struct {
 	// ShardServers are the base URLs of the shard servers
@@ -50,7 +55,8 @@ type Options struct {
 	MaxLag int64
 	// Replica configures each shard's replica selection.
 	Replica replica.Options
-	// Fanout bounds the searches, as in one process.
+	// Fanout bounds the searches, as in one process. Its InlineRecords
+	// defaults to DefaultInlineRecords (negative: always a fetch round).
 	Fanout index.FanoutOptions
 	Logger *slog.Logger
 }
@@ -80,6 +86,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Fanout.InlineRecords == 0 {
+		o.Fanout.InlineRecords = DefaultInlineRecords
 	}
 	return o.Replica.Validate()
 }
