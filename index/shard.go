@@ -66,6 +66,10 @@ type ShardRequest struct {
 	// plan is the request as the fan-out validated it, handed to shards
 	// in the same process so they need not parse it again.
 	plan *plan
+	// wire is the request's encoding, made once for all the remote
+	// shards of a fan-out's phase (which never changes a request it
+	// sent).
+	wire atomic.Pointer[[]byte]
 }
 
 // validated returns the request's plan, validating it unless the fan-out

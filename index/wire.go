@@ -46,11 +46,26 @@ var ErrWireFormat = errors.New("malformed shard wire message")
 
 // EncodeShardRequest encodes a shard request (phase 1 or 2). The plan the
 // fan-out validated does not travel: the receiving shard validates the
-// request itself.
+// request itself. A request the fan-out made is encoded once for all its
+// shards; the bytes returned must not be changed.
 func EncodeShardRequest(sr *ShardRequest) ([]byte, error) {
 	if sr == nil || sr.Request == nil {
 		return nil, fmt.Errorf("%w: a shard request needs a request", ErrBadRequest)
 	}
+	if sr.plan == nil {
+		return encodeShardRequest(sr)
+	}
+	if b := sr.wire.Load(); b != nil {
+		return *b, nil
+	}
+	b, err := encodeShardRequest(sr)
+	if err == nil {
+		sr.wire.Store(&b)
+	}
+	return b, err
+}
+
+func encodeShardRequest(sr *ShardRequest) ([]byte, error) {
 	req, err := json.Marshal(sr.Request)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)

@@ -238,7 +238,7 @@ func send(opts ClientOptions, hr *http.Request) ([]byte, int, http.Header, error
 	if resp.ContentLength > opts.MaxResponseBytes {
 		return nil, 0, resp.Header, fmt.Errorf("a %d-byte answer, at most %d accepted", resp.ContentLength, opts.MaxResponseBytes)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, opts.MaxResponseBytes+1))
+	data, err := readBody(resp.Body, resp.ContentLength, opts.MaxResponseBytes)
 	if err != nil {
 		return nil, 0, resp.Header, fmt.Errorf("reading the answer: %w", err)
 	}
@@ -246,6 +246,21 @@ func send(opts ClientOptions, hr *http.Request) ([]byte, int, http.Header, error
 		return nil, 0, resp.Header, fmt.Errorf("an answer of more than %d bytes", opts.MaxResponseBytes)
 	}
 	return data, resp.StatusCode, resp.Header, nil
+}
+
+// readBody reads a body of length n (-1 when unknown; net/http ends a
+// body of a known length there) of at most limit bytes, plus one to see
+// that it is past the limit, into a buffer of its length rather than one
+// doubled as it fills.
+func readBody(body io.Reader, n, limit int64) ([]byte, error) {
+	if n < 0 || n > limit {
+		return io.ReadAll(io.LimitReader(body, limit+1))
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // FetchInfo asks the shard server at baseURL what it hosts. client nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -189,7 +188,7 @@ func (h *handler) shardCall(fn func(ctx context.Context, c *call) error) http.Ha
 					Message: "shard calls take " + index.WireContentType}})
 				return
 			}
-			c.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+			c.body, err = readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), r.ContentLength, h.opts.MaxBodyBytes)
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: errorDetail{Code: "payload_too_large",
