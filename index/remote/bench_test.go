@@ -15,7 +15,9 @@ import (
 // 4 local shards and over the same 4 shards behind the internal API on
 // loopback, each remote shard a replica set with a content version as
 // the query tier makes it (so phase 1 is skipped as it is there), and
-// each of them with and without the records sent with phase 2. Every
+// each of them with and without the records sent with phase 2; remote
+// also with the calls to the server's shards in batches (as the tier
+// sends them), or one request per shard. Every
 // iteration runs one search on every variant, in turn, so that they
 // share the machine's moods; it reports each variant's time per search
 // and its ratio to the local fan-out with a fetch round: the cost of the
@@ -36,14 +38,33 @@ func BenchmarkRemoteFanout(b *testing.B) {
 		reqs = append(reqs, index.Request{Query: q, Size: &size})
 	}
 	reqs = append(reqs, index.Request{Query: "photo", Size: &size, Facets: []string{"tags", "format"}, Sort: []string{"-taken_at"}})
-	sets := make([]index.Shard, 4)
-	for i, c := range clients(b, srv, 4) {
-		s := replica.NewSet(c.String(), replica.Options{})
-		if err := s.Update([]replica.Member{{ID: srv.URL, Shard: c, CaughtUp: true, Healthy: true}}); err != nil {
+	// As the query tier makes them: a replica set per shard, with a
+	// content version, over one client per shard server (whose calls
+	// travel in batches) or, the baseline, a client per shard.
+	sets := func(shared bool) []index.Shard {
+		srv1, err := NewServer(srv.URL, ClientOptions{})
+		if err != nil {
 			b.Fatal(err)
 		}
-		s.SetContentVersion(uint64(i + 1))
-		sets[i] = s
+		out := make([]index.Shard, 4)
+		for i := range out {
+			if !shared {
+				if srv1, err = NewServer(srv.URL, ClientOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c, err := srv1.Shard(1, i)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := replica.NewSet(c.String(), replica.Options{})
+			if err := s.Update([]replica.Member{{ID: srv.URL, Shard: c, CaughtUp: true, Healthy: true}}); err != nil {
+				b.Fatal(err)
+			}
+			s.SetContentVersion(uint64(i + 1))
+			out[i] = s
+		}
+		return out
 	}
 	inline := index.FanoutOptions{InlineRecords: 100}
 	variants := []struct {
@@ -52,8 +73,9 @@ func BenchmarkRemoteFanout(b *testing.B) {
 	}{
 		{"local", index.NewFanout(ix.Shards(), index.FanoutOptions{})},
 		{"local-inline", index.NewFanout(ix.Shards(), inline)},
-		{"remote", index.NewFanout(sets, index.FanoutOptions{})},
-		{"remote-inline", index.NewFanout(sets, inline)},
+		{"remote", index.NewFanout(sets(false), index.FanoutOptions{})},
+		{"remote-inline", index.NewFanout(sets(false), inline)},
+		{"remote-batched", index.NewFanout(sets(true), inline)},
 	}
 	spent := make([]time.Duration, len(variants))
 	cpu := make([]time.Duration, len(variants))

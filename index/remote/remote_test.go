@@ -45,12 +45,15 @@ func serve(t testing.TB, recs []record.Record, n int, opts index.Options) (*inde
 	return ix, srv
 }
 
-// clients returns the remote shards of generation 1 at srv.
+// clients returns the remote shards of generation 1 at srv, sharing one
+// Server, so that the fan-out's calls to them travel in batches.
 func clients(t testing.TB, srv *httptest.Server, n int) []index.Shard {
 	t.Helper()
+	s, err := NewServer(srv.URL, ClientOptions{})
+	require.NoError(t, err)
 	out := make([]index.Shard, n)
 	for i := range out {
-		c, err := NewShard(srv.URL, 1, i, ClientOptions{})
+		c, err := s.Shard(1, i)
 		require.NoError(t, err)
 		out[i] = c
 	}

@@ -120,6 +120,9 @@ type view struct {
 type serverState struct {
 	healthy bool
 	info    remote.Info
+	// remote is the server's client: the calls of a search to its
+	// shards travel together.
+	remote  *remote.Server
 	clients map[[2]int]*remote.Client // (generation, shard) -> client
 	err     error
 }
@@ -134,7 +137,11 @@ func New(opts Options) (*Tier, error) {
 	}
 	t := &Tier{opts: opts, client: opts.Client.HTTPClient, servers: map[string]*serverState{}}
 	for _, s := range opts.ShardServers {
-		t.servers[s] = &serverState{clients: map[[2]int]*remote.Client{}}
+		rs, err := remote.NewServer(s, opts.Client)
+		if err != nil {
+			return nil, err
+		}
+		t.servers[s] = &serverState{remote: rs, clients: map[[2]int]*remote.Client{}}
 	}
 	return t, nil
 }
@@ -246,7 +253,13 @@ func (t *Tier) fill(v *view) {
 		for _, r := range st.info.Replicas {
 			hosted[[2]int{r.Generation, r.Shard}] = true
 		}
-		maps.DeleteFunc(st.clients, func(k [2]int, _ *remote.Client) bool { return !hosted[k] })
+		maps.DeleteFunc(st.clients, func(k [2]int, c *remote.Client) bool {
+			if hosted[k] {
+				return false
+			}
+			c.Close()
+			return true
+		})
 		for _, r := range st.info.Replicas {
 			if r.Generation != v.gen.ID || r.Shard < 0 || r.Shard >= v.gen.Shards || r.Shards != v.gen.Shards {
 				continue
@@ -254,10 +267,8 @@ func (t *Tier) fill(v *view) {
 			key := [2]int{r.Generation, r.Shard}
 			c := st.clients[key]
 			if c == nil {
-				o := t.opts.Client
-				o.HTTPClient = t.client
 				var err error
-				if c, err = remote.NewShard(base, r.Generation, r.Shard, o); err != nil {
+				if c, err = st.remote.Shard(r.Generation, r.Shard); err != nil {
 					t.opts.Logger.Error("shard server", "server", base, "err", err)
 					continue
 				}
