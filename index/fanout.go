@@ -36,9 +36,10 @@ type FanoutOptions struct {
 	// Admission bounds how many expensive searches run at once.
 	Admission Admission
 	// InlineRecords is the largest from+size for which every shard sends
-	// the records of its best from+size hits with them (phase 2), so the
-	// page needs no fetch round: worth it when a round costs more than
-	// reading the records of the hits that miss the page, as it does
+	// the records of its best hits with them (phase 2: about twice its
+	// share of from+size, see inlineShare), so the page needs no fetch
+	// round: worth it when a round costs more than reading the records
+	// of the hits that miss the page, as it does
 	// over a network, not in one process (BenchmarkRemoteFanout in
 	// index/remote). Larger pages, and every page when it is 0 or less
 	// (the default), fetch only the page's records (phase 3).
@@ -231,7 +232,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 	sreq := &ShardRequest{Request: req, Stats: stats, Budget: f.opts.Budget, LowPriority: low, plan: p}
 	if window := p.from + p.size; p.size > 0 && window <= f.opts.InlineRecords {
-		sreq.Records = window
+		sreq.Records = inlineShare(window, len(f.shards))
 	}
 	results, errs := callShards(ctx, f, low, func(ctx context.Context, i int, s Shard) (*ShardResult, error) {
 		if !alive[i] {
@@ -323,6 +324,17 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 }
 
 var errSkipped = errors.New("skipped after failing phase 1")
+
+// inlineShare is how many of its best hits' records each of n shards
+// sends with phase 2 for a window of the best window hits. Ids are spread
+// over the shards by hash, so each holds about window/n of the window's
+// hits: twice that and two more cover its part of all but rare pages,
+// whose missing records the fetch round brings, and spare reading the
+// records of the hits that miss the page.
+func inlineShare(window, n int) int {
+	per := (window + n - 1) / max(n, 1)
+	return min(window, 2*per+2)
+}
 
 // fetch loads the records of the final page that phase 2 did not bring
 // from the shards that hold them (phase 3), so only size records are read
