@@ -16,7 +16,6 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
-	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/picdex/picdex/index/record"
 )
@@ -334,45 +333,74 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 	}
 	defer snap.Close()
 	out := make([]json.RawMessage, len(ids))
-	if _, err := s.loadRecords(ctx, snap, ids, out, s.ceiling.withDefaults().MaxPageBytes); err != nil {
+	if err := s.loadRecords(ctx, snap, ids, out, s.ceiling.withDefaults().MaxPageBytes); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // loadRecords reads the stored records of ids from snap into out (left
-// nil for an id the shard does not hold) until they pass limit bytes,
-// and returns how many ids it read: all of them, or the error of a page
-// past the limit.
-func (s *localShard) loadRecords(ctx context.Context, snap *scorch.IndexSnapshot, ids []string, out []json.RawMessage, limit int) (int, error) {
-	size := 0
+// nil for an id the shard does not hold) until they pass limit bytes: a
+// page past the limit with records left to read fails with a
+// *BudgetError, the records read so far in out.
+//
+// It looks every id up in each segment at once and reads only the
+// stored fields up to the record, rather than building each document in
+// full as the index's Document does.
+func (s *localShard) loadRecords(ctx context.Context, snap *scorch.IndexSnapshot, ids []string, out []json.RawMessage, limit int) error {
+	at := make(map[string][]int, len(ids)) // the id's places in ids
 	for i, id := range ids {
-		if size > limit {
-			// A page past the limit fails at the fan-out anyway: stop
-			// loading it here.
-			return i, &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
-				What: "bytes of records in the page; ask for fewer hits (size)"}
+		at[id] = append(at[id], i)
+	}
+	pending, size := ids, 0
+	for _, ss := range snap.Segments() {
+		if len(at) == 0 {
+			break
 		}
 		if err := ctx.Err(); err != nil {
-			return i, err
+			return err
 		}
-		doc, err := snap.Document(id)
+		nums, err := ss.DocNumbers(pending)
 		if err != nil {
-			return i, err
+			return err
 		}
-		if doc == nil {
-			continue
-		}
-		doc.VisitFields(func(f bindex.Field) {
-			if f.Name() == fieldRaw {
-				// RepairJSON: records stored before ingest repaired
-				// unknown fields may hold invalid UTF-8.
-				out[i] = append(json.RawMessage(nil), record.RepairJSON(f.Value())...)
+		for it := nums.Iterator(); it.HasNext(); {
+			if size > limit {
+				// A page past the limit fails at the fan-out anyway:
+				// stop loading it here.
+				return &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
+					What: "bytes of records in the page; ask for fewer hits (size)"}
 			}
-		})
-		size += len(out[i])
+			var id string
+			var raw json.RawMessage
+			err := ss.VisitDocument(uint64(it.Next()), func(field string, _ byte, v []byte, _ []uint64) bool {
+				switch field {
+				case "_id":
+					id = string(v)
+				case fieldRaw:
+					// RepairJSON: records stored before ingest repaired
+					// unknown fields may hold invalid UTF-8.
+					raw = append(json.RawMessage(nil), record.RepairJSON(v)...)
+				}
+				return id == "" || raw == nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, i := range at[id] {
+				out[i] = raw
+				size += len(raw)
+			}
+			delete(at, id)
+		}
+		if len(at) < len(pending) {
+			pending = pending[:0:0]
+			for id := range at {
+				pending = append(pending, id)
+			}
+		}
 	}
-	return len(ids), nil
+	return nil
 }
 
 // inlineRecords gives the best n hits of res their stored records, as
@@ -388,12 +416,12 @@ func (s *localShard) inlineRecords(ctx context.Context, snap *scorch.IndexSnapsh
 	}
 	recs := make([]json.RawMessage, len(hits))
 	limit := sr.Budget.clamp(s.ceiling).MaxPageBytes
-	n, err := s.loadRecords(ctx, snap, ids, recs, limit)
+	// Past the budget, the records not read are fetched with the page.
 	var be *BudgetError
-	if err != nil && !errors.As(err, &be) {
+	if err := s.loadRecords(ctx, snap, ids, recs, limit); err != nil && !errors.As(err, &be) {
 		return err
 	}
-	for i := range hits[:n] {
+	for i := range hits {
 		hits[i].Image = recs[i]
 	}
 	return nil

@@ -298,15 +298,16 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	var buf []byte
-	for range shards {
+	for k := range shards {
 		d := <-parts
 		buf = appendPart(buf[:0], d.i, d.p)
 		if _, err := w.Write(buf); err != nil {
 			continue // the caller is gone; the parts still running end with ctx
 		}
-		if len(parts) == 0 {
+		if len(parts) == 0 && k < len(shards)-1 {
 			// Nothing else done yet: send what is, so that a slow
-			// shard does not hold up the others' answers.
+			// shard does not hold up the others' answers (the last
+			// part goes with the end of the answer).
 			rc.Flush()
 		}
 	}
