@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/picdex/picdex/index"
@@ -286,31 +287,33 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	type done struct {
-		i int
-		p part
-	}
-	parts := make(chan done, len(shards))
-	for i, sh := range shards {
-		go func() { parts <- done{i, h.part(ctx, r, gen, sh, sr, run)} }()
-	}
 	w.Header().Set("Content-Type", index.WireContentType)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	var buf []byte
-	for k := range shards {
-		d := <-parts
-		buf = appendPart(buf[:0], d.i, d.p)
-		if _, err := w.Write(buf); err != nil {
-			continue // the caller is gone; the parts still running end with ctx
+	var mu sync.Mutex // the parts answer in turn, as each is done
+	written := 0
+	answer := func(i int, p part) {
+		mu.Lock()
+		defer mu.Unlock()
+		written++
+		if _, err := w.Write(appendPart(nil, i, p)); err != nil {
+			return // the caller is gone; the parts still running end with ctx
 		}
-		if len(parts) == 0 && k < len(shards)-1 {
-			// Nothing else done yet: send what is, so that a slow
-			// shard does not hold up the others' answers (the last
-			// part goes with the end of the answer).
+		if written < len(shards) {
+			// Sent now, so that a slow shard does not hold up the
+			// others' answers (the last goes with the end of the body).
 			rc.Flush()
 		}
 	}
+	// The first shard runs here, the others beside it.
+	var wg sync.WaitGroup
+	for i, sh := range shards[1:] {
+		wg.Go(func() { answer(i+1, h.part(ctx, r, gen, sh, sr, run)) })
+	}
+	if len(shards) > 0 {
+		answer(0, h.part(ctx, r, gen, shards[0], sr, run))
+	}
+	wg.Wait()
 }
 
 // part runs one shard's call of a batch.
