@@ -35,6 +35,15 @@ type FanoutOptions struct {
 	Budget Budget
 	// Admission bounds how many expensive searches run at once.
 	Admission Admission
+	// InlineRecords is the largest from+size for which every shard sends
+	// the records of its best hits with them (phase 2: about twice its
+	// share of from+size, see inlineShare), so the page needs no fetch
+	// round: worth it when a round costs more than reading the records
+	// of the hits that miss the page, as it does
+	// over a network, not in one process (BenchmarkRemoteFanout in
+	// index/remote). Larger pages, and every page when it is 0 or less
+	// (the default), fetch only the page's records (phase 3).
+	InlineRecords int
 }
 
 func (o *FanoutOptions) setDefaults() {
@@ -222,6 +231,9 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		}
 	}
 	sreq := &ShardRequest{Request: req, Stats: stats, Budget: f.opts.Budget, LowPriority: low, plan: p}
+	if window := p.from + p.size; p.size > 0 && window <= f.opts.InlineRecords {
+		sreq.Records = inlineShare(window, len(f.shards))
+	}
 	results, errs := callShards(ctx, f, low, func(ctx context.Context, i int, s Shard) (*ShardResult, error) {
 		if !alive[i] {
 			return nil, errSkipped
@@ -313,48 +325,70 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 
 var errSkipped = errors.New("skipped after failing phase 1")
 
-// fetch loads the records of the final page from the shards that hold
-// them (phase 3), so only size records are read rather than from+size per
-// shard. A shard that fails here is reported and its hits dropped.
+// inlineShare is how many of its best hits' records each of n shards
+// sends with phase 2 for a window of the best window hits. Ids are spread
+// over the shards by hash, so each holds about window/n of the window's
+// hits: twice that and two more cover its part of all but rare pages,
+// whose missing records the fetch round brings, and spare reading the
+// records of the hits that miss the page.
+func inlineShare(window, n int) int {
+	per := (window + n - 1) / max(n, 1)
+	return min(window, 2*per+2)
+}
+
+// fetch loads the records of the final page that phase 2 did not bring
+// from the shards that hold them (phase 3), so only size records are read
+// rather than from+size per shard. A shard that fails here is reported
+// and its hits dropped.
 func (f *Fanout) fetch(ctx context.Context, page []ShardHit, status *ShardStatus, low bool) error {
 	byShard := make([][]int, len(f.shards))
+	missing := 0
 	for i, h := range page {
-		byShard[h.shard] = append(byShard[h.shard], i)
-	}
-	// Each call returns its records rather than storing them: a call still
-	// running when ctx ends must not write into the page.
-	raws, errs := callShards(ctx, f, low, func(ctx context.Context, s int, sh Shard) ([]json.RawMessage, error) {
-		if len(byShard[s]) == 0 {
-			return nil, nil
+		if h.Image == nil {
+			byShard[h.shard] = append(byShard[h.shard], i)
+			missing++
 		}
-		ids := make([]string, len(byShard[s]))
-		for j, i := range byShard[s] {
-			ids[j] = page[i].ID
-		}
-		return sh.Fetch(ctx, ids)
-	})
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fetching the page: %w", err)
 	}
-	for _, err := range errs {
-		if errors.Is(err, ErrBadRequest) {
-			return err // the page is too large: the request's doing
+	var errs []error
+	if missing > 0 {
+		// Each call returns its records rather than storing them: a
+		// call still running when ctx ends must not write into the page.
+		var raws [][]json.RawMessage
+		raws, errs = callShards(ctx, f, low, func(ctx context.Context, s int, sh Shard) ([]json.RawMessage, error) {
+			if len(byShard[s]) == 0 {
+				return nil, nil
+			}
+			ids := make([]string, len(byShard[s]))
+			for j, i := range byShard[s] {
+				ids[j] = page[i].ID
+			}
+			return sh.Fetch(ctx, ids)
+		})
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("fetching the page: %w", err)
+		}
+		for _, err := range errs {
+			if errors.Is(err, ErrBadRequest) {
+				return err // the page is too large: the request's doing
+			}
+		}
+		for s, err := range errs {
+			if err != nil {
+				status.Failed++
+				status.Successful--
+				status.Failures = append(status.Failures, ShardFailure{Shard: f.shards[s].String(), Reason: "fetch: " + err.Error()})
+				continue
+			}
+			for j, i := range byShard[s] {
+				if j < len(raws[s]) {
+					page[i].Image = raws[s][j]
+				}
+			}
 		}
 	}
 	size := 0
-	for s, err := range errs {
-		if err != nil {
-			status.Failed++
-			status.Successful--
-			status.Failures = append(status.Failures, ShardFailure{Shard: f.shards[s].String(), Reason: "fetch: " + err.Error()})
-			continue
-		}
-		for j, i := range byShard[s] {
-			if j < len(raws[s]) {
-				page[i].Image = raws[s][j]
-				size += len(raws[s][j])
-			}
-		}
+	for i := range page {
+		size += len(page[i].Image)
 	}
 	if size > f.opts.Budget.MaxPageBytes {
 		return &BudgetError{Limit: "max_page_bytes", Param: "size", Max: f.opts.Budget.MaxPageBytes, Got: size,

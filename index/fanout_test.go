@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/picdex/picdex/index/record"
 )
 
 // fakeShard misbehaves in one way, or delegates to a real shard.
@@ -143,4 +146,36 @@ func TestSearcherSuite(t *testing.T) {
 			require.NotEmpty(t, s.String())
 		})
 	}
+}
+
+// TestInlineRecordsOfALopsidedPage: a page whose hits all come from one
+// shard, more than that shard sends records for with phase 2, gets the
+// rest in a fetch round, the same page as without records in phase 2.
+func TestInlineRecordsOfALopsidedPage(t *testing.T) {
+	ix, err := Open(t.TempDir(), Options{Shards: 4})
+	require.NoError(t, err)
+	defer ix.Close()
+	var recs []record.Record
+	for i := 0; len(recs) < 30; i++ {
+		rec := record.Record{ID: fmt.Sprintf("img-%d", i), URL: fmt.Sprintf("https://example.org/%d.jpg", i), Title: "a zebra"}
+		if ShardOf(rec.ID, 4) == 0 {
+			recs = append(recs, rec)
+		} else if i%3 == 0 {
+			rec.Title = "a horse"
+			recs = append(recs, rec)
+		}
+	}
+	require.NoError(t, ix.Apply(context.Background(), recs))
+	size := 12
+	req := &Request{Query: "zebra", Size: &size}
+	want, err := NewFanout(ix.Shards(), FanoutOptions{}).Search(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, want.Hits, size)
+	require.Less(t, inlineShare(size, 4), size, "the test needs a page beyond one shard's share")
+	got, err := NewFanout(ix.Shards(), FanoutOptions{InlineRecords: 100}).Search(context.Background(), req)
+	require.NoError(t, err)
+	want.TookMS, got.TookMS = 0, 0
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	require.Equal(t, string(wj), string(gj))
 }

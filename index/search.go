@@ -84,7 +84,13 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 	if err != nil {
 		return nil, err
 	}
-	return c.result(), nil
+	res := c.result()
+	if sr.Records > 0 {
+		if err := s.inlineRecords(ctx, snap, sr, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // guard is what the walks of one shard call check: the call's deadline,

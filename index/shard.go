@@ -16,7 +16,6 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
-	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/picdex/picdex/index/record"
 )
@@ -56,10 +55,20 @@ type ShardRequest struct {
 	// LowPriority asks the shard to step aside for other searches as it
 	// works: the fan-out sets it on expensive searches.
 	LowPriority bool `json:"low_priority,omitempty"`
+	// Records asks phase 2 for the stored records of the shard's best
+	// Records hits along with them, so that a small page needs no fetch
+	// round (the fan-out sets it to from+size, see
+	// FanoutOptions.InlineRecords). A hit whose record is not sent (past
+	// the page byte budget) is fetched as usual.
+	Records int `json:"records,omitempty"`
 
 	// plan is the request as the fan-out validated it, handed to shards
 	// in the same process so they need not parse it again.
 	plan *plan
+	// wire is the request's encoding, made once for all the remote
+	// shards of a fan-out's phase (which never changes a request it
+	// sent).
+	wire atomic.Pointer[[]byte]
 }
 
 // validated returns the request's plan, validating it unless the fan-out
@@ -318,35 +327,104 @@ func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error
 
 // Fetch implements Shard.
 func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
+	snap, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
 	out := make([]json.RawMessage, len(ids))
-	limit, size := s.ceiling.withDefaults().MaxPageBytes, 0
-	for i, id := range ids {
-		if size > limit {
-			// A page past the limit fails at the fan-out anyway: stop
-			// loading it here.
-			return nil, &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
-				What: "bytes of records in the page; ask for fewer hits (size)"}
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		doc, err := s.idx.Document(id)
-		if err != nil {
-			return nil, err
-		}
-		if doc == nil {
-			continue
-		}
-		doc.VisitFields(func(f bindex.Field) {
-			if f.Name() == fieldRaw {
-				// RepairJSON: records stored before ingest repaired
-				// unknown fields may hold invalid UTF-8.
-				out[i] = append(json.RawMessage(nil), record.RepairJSON(f.Value())...)
-			}
-		})
-		size += len(out[i])
+	if err := s.loadRecords(ctx, snap, ids, out, s.ceiling.withDefaults().MaxPageBytes); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// loadRecords reads the stored records of ids from snap into out (left
+// nil for an id the shard does not hold) until they pass limit bytes: a
+// page past the limit with records left to read fails with a
+// *BudgetError, the records read so far in out.
+//
+// It looks every id up in each segment at once and reads only the
+// stored fields up to the record, rather than building each document in
+// full as the index's Document does.
+func (s *localShard) loadRecords(ctx context.Context, snap *scorch.IndexSnapshot, ids []string, out []json.RawMessage, limit int) error {
+	at := make(map[string][]int, len(ids)) // the id's places in ids
+	for i, id := range ids {
+		at[id] = append(at[id], i)
+	}
+	pending, size := ids, 0
+	for _, ss := range snap.Segments() {
+		if len(at) == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		nums, err := ss.DocNumbers(pending)
+		if err != nil {
+			return err
+		}
+		for it := nums.Iterator(); it.HasNext(); {
+			if size > limit {
+				// A page past the limit fails at the fan-out anyway:
+				// stop loading it here.
+				return &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
+					What: "bytes of records in the page; ask for fewer hits (size)"}
+			}
+			var id string
+			var raw json.RawMessage
+			err := ss.VisitDocument(uint64(it.Next()), func(field string, _ byte, v []byte, _ []uint64) bool {
+				switch field {
+				case "_id":
+					id = string(v)
+				case fieldRaw:
+					// RepairJSON: records stored before ingest repaired
+					// unknown fields may hold invalid UTF-8.
+					raw = append(json.RawMessage(nil), record.RepairJSON(v)...)
+				}
+				return id == "" || raw == nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, i := range at[id] {
+				out[i] = raw
+				size += len(raw)
+			}
+			delete(at, id)
+		}
+		if len(at) < len(pending) {
+			pending = pending[:0:0]
+			for id := range at {
+				pending = append(pending, id)
+			}
+		}
+	}
+	return nil
+}
+
+// inlineRecords gives the best n hits of res their stored records, as
+// far as the page byte budget allows; the fan-out fetches the rest.
+func (s *localShard) inlineRecords(ctx context.Context, snap *scorch.IndexSnapshot, sr *ShardRequest, res *ShardResult) error {
+	hits := res.Hits[:min(sr.Records, len(res.Hits))]
+	if len(hits) == 0 {
+		return nil
+	}
+	ids := make([]string, len(hits))
+	for i := range hits {
+		ids[i] = hits[i].ID
+	}
+	recs := make([]json.RawMessage, len(hits))
+	limit := sr.Budget.clamp(s.ceiling).MaxPageBytes
+	// Past the budget, the records not read are fetched with the page.
+	var be *BudgetError
+	if err := s.loadRecords(ctx, snap, ids, recs, limit); err != nil && !errors.As(err, &be) {
+		return err
+	}
+	for i := range hits {
+		hits[i].Image = recs[i]
+	}
+	return nil
 }
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }

@@ -24,7 +24,9 @@ import (
 // Changelog of wireVersion:
 //
 //	1: first version.
-const wireVersion = 1
+//	2: a shard request carries how many of its best hits' records the
+//	   shard sends with them (ShardRequest.Records).
+const wireVersion = 2
 
 // WireContentType is the media type of a shard wire message.
 const WireContentType = "application/x-picdex-shard"
@@ -44,11 +46,26 @@ var ErrWireFormat = errors.New("malformed shard wire message")
 
 // EncodeShardRequest encodes a shard request (phase 1 or 2). The plan the
 // fan-out validated does not travel: the receiving shard validates the
-// request itself.
+// request itself. A request the fan-out made is encoded once for all its
+// shards; the bytes returned must not be changed.
 func EncodeShardRequest(sr *ShardRequest) ([]byte, error) {
 	if sr == nil || sr.Request == nil {
 		return nil, fmt.Errorf("%w: a shard request needs a request", ErrBadRequest)
 	}
+	if sr.plan == nil {
+		return encodeShardRequest(sr)
+	}
+	if b := sr.wire.Load(); b != nil {
+		return *b, nil
+	}
+	b, err := encodeShardRequest(sr)
+	if err == nil {
+		sr.wire.Store(&b)
+	}
+	return b, err
+}
+
+func encodeShardRequest(sr *ShardRequest) ([]byte, error) {
 	req, err := json.Marshal(sr.Request)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
@@ -65,6 +82,7 @@ func EncodeShardRequest(sr *ShardRequest) ([]byte, error) {
 	for _, v := range [...]int{sr.Budget.MaxTerms, sr.Budget.MaxPatterns, sr.Budget.MaxPatternStates, sr.Budget.ExpensiveTerms, sr.Budget.MaxPageBytes} {
 		w.varint(int64(v))
 	}
+	w.varint(int64(sr.Records))
 	w.bytes(req)
 	if sr.Stats != nil {
 		w.termStats(sr.Stats)
@@ -81,6 +99,7 @@ func DecodeShardRequest(data []byte) (*ShardRequest, error) {
 	for i := range budget {
 		budget[i] = r.int()
 	}
+	records := r.int()
 	raw := r.bytes()
 	var stats *TermStats
 	if flags&2 != 0 {
@@ -88,6 +107,9 @@ func DecodeShardRequest(data []byte) (*ShardRequest, error) {
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if records < 0 || records > MaxWindow {
+		return nil, fmt.Errorf("%w: %w: %d records asked for", ErrBadRequest, ErrWireFormat, records)
 	}
 	if flags&^3 != 0 {
 		return nil, fmt.Errorf("%w: %w: unknown flags %#x", ErrBadRequest, ErrWireFormat, flags)
@@ -97,7 +119,7 @@ func DecodeShardRequest(data []byte) (*ShardRequest, error) {
 		return nil, fmt.Errorf("%w: %w: the request is not a JSON object", ErrBadRequest, ErrWireFormat)
 	}
 	return &ShardRequest{
-		Request: req, Stats: stats, LowPriority: flags&1 != 0,
+		Request: req, Stats: stats, LowPriority: flags&1 != 0, Records: records,
 		Budget: Budget{MaxTerms: budget[0], MaxPatterns: budget[1], MaxPatternStates: budget[2], ExpensiveTerms: budget[3], MaxPageBytes: budget[4]},
 	}, nil
 }

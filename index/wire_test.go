@@ -114,7 +114,7 @@ func TestWireRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b/c", ""}, ids)
 
-	sr := &ShardRequest{Request: &Request{Query: "x"}, Budget: Budget{MaxTerms: -5, MaxPageBytes: math.MaxInt}, LowPriority: true}
+	sr := &ShardRequest{Request: &Request{Query: "x"}, Budget: Budget{MaxTerms: -5, MaxPageBytes: math.MaxInt}, LowPriority: true, Records: 30}
 	data, err := EncodeShardRequest(sr)
 	require.NoError(t, err)
 	back, err := DecodeShardRequest(data)
@@ -140,10 +140,12 @@ func TestWireRejects(t *testing.T) {
 		_, err := DecodeShardResult(data)
 		require.ErrorIs(t, err, ErrWireFormat, name)
 	}
-	_, err := DecodeShardRequest([]byte{wireVersion, wireShardRequest, 0, 0, 0, 0, 0, 0, 4, 'n', 'u', 'l', 'l'})
+	_, err := DecodeShardRequest([]byte{wireVersion, wireShardRequest, 0, 0, 0, 0, 0, 0, 0, 4, 'n', 'u', 'l', 'l'})
 	require.ErrorIs(t, err, ErrBadRequest, "a request must be an object")
-	_, err = DecodeShardRequest([]byte{wireVersion, wireShardRequest, 0x80, 0, 0, 0, 0, 0, 2, '{', '}'})
+	_, err = DecodeShardRequest([]byte{wireVersion, wireShardRequest, 0x80, 0, 0, 0, 0, 0, 0, 2, '{', '}'})
 	require.ErrorIs(t, err, ErrWireFormat, "unknown flags")
+	_, err = DecodeShardRequest([]byte{wireVersion, wireShardRequest, 0, 0, 0, 0, 0, 0, 1, 2, '{', '}'})
+	require.ErrorIs(t, err, ErrBadRequest, "a negative number of records")
 }
 
 // FuzzWireDecode feeds arbitrary bytes to every decoder: they may refuse

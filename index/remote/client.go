@@ -68,35 +68,25 @@ var defaultClient = sync.OnceValue(func() *http.Client {
 // Client is one shard of one generation on a shard server; it implements
 // index.Shard. It is safe for concurrent use.
 type Client struct {
+	srv    *Server
+	gen    int
+	shard  int
 	base   string // .../internal/v1/generations/G/shards/S/
 	name   string
-	opts   ClientOptions
 	offset atomic.Int64
+	closed sync.Once
 }
 
 var _ index.Shard = (*Client)(nil)
 
 // NewShard returns the client of shard of generation gen at baseURL (the
-// shard server's address, "http://host:port").
+// shard server's address, "http://host:port"), on a Server of its own.
 func NewShard(baseURL string, gen, shard int, opts ClientOptions) (*Client, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	u, err := parseBase(baseURL)
+	srv, err := NewServer(baseURL, opts)
 	if err != nil {
 		return nil, err
 	}
-	if gen < 0 || shard < 0 {
-		return nil, fmt.Errorf("remote: generation %d, shard %d: must not be negative", gen, shard)
-	}
-	opts.setDefaults()
-	c := &Client{
-		base: fmt.Sprintf("%s/internal/v1/generations/%d/shards/%d/", u, gen, shard),
-		name: fmt.Sprintf("shard %d/%d at %s", gen, shard, u.Host),
-		opts: opts,
-	}
-	c.offset.Store(-1)
-	return c, nil
+	return srv.Shard(gen, shard)
 }
 
 func parseBase(baseURL string) (*url.URL, error) {
@@ -110,8 +100,13 @@ func parseBase(baseURL string) (*url.URL, error) {
 // String names the shard and its server, as shard failures report it.
 func (c *Client) String() string { return c.name }
 
-// Close does nothing: connections belong to the HTTP client.
-func (c *Client) Close() error { return nil }
+// Close tells the Server the shard is no longer called through it, so
+// that its batches stop waiting for it. Connections belong to the HTTP
+// client.
+func (c *Client) Close() error {
+	c.closed.Do(func() { c.srv.forget(c.gen) })
+	return nil
+}
 
 // LastOffset is the applied offset the server reported with its last
 // answer (-1 before any).
@@ -123,7 +118,7 @@ func (c *Client) TermStats(ctx context.Context, sr *index.ShardRequest) (*index.
 	if err != nil {
 		return nil, err
 	}
-	data, err := c.do(ctx, http.MethodPost, "termstats", body, sr.Request)
+	data, err := c.srv.batched(ctx, c, callTermStats, sr, body)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +135,7 @@ func (c *Client) SearchShard(ctx context.Context, sr *index.ShardRequest) (*inde
 	if err != nil {
 		return nil, err
 	}
-	data, err := c.do(ctx, http.MethodPost, "search", body, sr.Request)
+	data, err := c.srv.batched(ctx, c, callSearch, sr, body)
 	if err != nil {
 		return nil, err
 	}
@@ -199,16 +194,10 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, req *
 	if body != nil {
 		hr.Header.Set("Content-Type", index.WireContentType)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
-		if left <= 0 {
-			return nil, fmt.Errorf("%s: %w", c, context.DeadlineExceeded)
-		}
-		// Rounded up, so that a call with microseconds left is not sent
-		// as one with none.
-		hr.Header.Set(HeaderTimeout, strconv.FormatInt(int64((left+time.Millisecond-1)/time.Millisecond), 10))
+	if err := setTimeout(ctx, hr); err != nil {
+		return nil, fmt.Errorf("%s: %w", c, err)
 	}
-	data, status, header, err := send(c.opts, hr)
+	data, status, header, err := send(c.srv.opts, hr)
 	if off, perr := strconv.ParseInt(header.Get(HeaderOffset), 10, 64); perr == nil {
 		c.offset.Store(off)
 	}
@@ -222,6 +211,23 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, req *
 		return nil, rebuild(status, data, req, c.String())
 	}
 	return data, nil
+}
+
+// setTimeout puts ctx's remaining time in hr's header, or fails when
+// none is left.
+func setTimeout(ctx context.Context, hr *http.Request) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	left := time.Until(dl)
+	if left <= 0 {
+		return context.DeadlineExceeded
+	}
+	// Rounded up, so that a call with microseconds left is not sent as
+	// one with none.
+	hr.Header.Set(HeaderTimeout, strconv.FormatInt(int64((left+time.Millisecond-1)/time.Millisecond), 10))
+	return nil
 }
 
 // send runs one request with the client's key and reads at most
@@ -238,7 +244,7 @@ func send(opts ClientOptions, hr *http.Request) ([]byte, int, http.Header, error
 	if resp.ContentLength > opts.MaxResponseBytes {
 		return nil, 0, resp.Header, fmt.Errorf("a %d-byte answer, at most %d accepted", resp.ContentLength, opts.MaxResponseBytes)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, opts.MaxResponseBytes+1))
+	data, err := readBody(resp.Body, resp.ContentLength, opts.MaxResponseBytes)
 	if err != nil {
 		return nil, 0, resp.Header, fmt.Errorf("reading the answer: %w", err)
 	}
@@ -246,6 +252,21 @@ func send(opts ClientOptions, hr *http.Request) ([]byte, int, http.Header, error
 		return nil, 0, resp.Header, fmt.Errorf("an answer of more than %d bytes", opts.MaxResponseBytes)
 	}
 	return data, resp.StatusCode, resp.Header, nil
+}
+
+// readBody reads a body of length n (-1 when unknown; net/http ends a
+// body of a known length there) of at most limit bytes, plus one to see
+// that it is past the limit, into a buffer of its length rather than one
+// doubled as it fills.
+func readBody(body io.Reader, n, limit int64) ([]byte, error) {
+	if n < 0 || n > limit {
+		return io.ReadAll(io.LimitReader(body, limit+1))
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // FetchInfo asks the shard server at baseURL what it hosts. client nil

@@ -9,6 +9,8 @@
 //	POST generations/{g}/shards/{s}/termstats   phase 1: index.ShardRequest → index.TermStats
 //	POST generations/{g}/shards/{s}/search      phase 2: index.ShardRequest → index.ShardResult
 //	POST generations/{g}/shards/{s}/fetch       phase 3: ids → records
+//	POST generations/{g}/batch/{termstats|search}
+//	                                            one shard request on several shards → each one's answer
 //	GET  generations/{g}/shards/{s}/images/{id} one stored record, 404 when absent
 //	GET  info                                   Info (JSON)
 //
@@ -16,11 +18,21 @@
 // of package index (index.WireContentType); info and errors are JSON,
 // errors in the public API's shape {"error":{"code":..,"message":..}}.
 //
+// A query server reaches a shard server through one Server, whose
+// Clients are its shards: the calls of one fan-out phase to several of
+// them travel as one batch request (see Server), whose answer streams
+// each shard's part (its offset, status and body, as its own call would
+// have answered) as soon as that shard is done.
+//
 // Invariants:
-//   - Every shard response carries X-Picdex-Offset, the replica's applied
-//     shard-log offset read before the call ran: the answer reflects at
-//     least that offset, so a cache keyed by it is never fresher than its
-//     entry.
+//   - Every shard response carries X-Picdex-Offset (every part of a
+//     batch, its offset field), the replica's applied shard-log offset
+//     read before the call ran: the answer reflects at least that
+//     offset, so a cache keyed by it is never fresher than its entry.
+//   - In a batch, each call is answered as it would be alone: an error
+//     is its shard's only, and a caller whose context ends stops waiting
+//     at once; the shards of a batch work until the last caller's
+//     context ends.
 //   - The caller's remaining time travels in X-Picdex-Timeout-Ms and
 //     bounds the shard's work; a server never works longer than its
 //     MaxTimeout on one call.

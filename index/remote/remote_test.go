@@ -45,12 +45,15 @@ func serve(t testing.TB, recs []record.Record, n int, opts index.Options) (*inde
 	return ix, srv
 }
 
-// clients returns the remote shards of generation 1 at srv.
+// clients returns the remote shards of generation 1 at srv, sharing one
+// Server, so that the fan-out's calls to them travel in batches.
 func clients(t testing.TB, srv *httptest.Server, n int) []index.Shard {
 	t.Helper()
+	s, err := NewServer(srv.URL, ClientOptions{})
+	require.NoError(t, err)
 	out := make([]index.Shard, n)
 	for i := range out {
-		c, err := NewShard(srv.URL, 1, i, ClientOptions{})
+		c, err := s.Shard(1, i)
 		require.NoError(t, err)
 		out[i] = c
 	}
@@ -72,6 +75,7 @@ func TestRemoteFanoutIsByteIdentical(t *testing.T) {
 	require.NoError(t, err)
 	ix, srv := serve(t, recs, 4, index.Options{})
 	remote := index.NewFanout(clients(t, srv, 4), index.FanoutOptions{})
+	inline := index.NewFanout(clients(t, srv, 4), index.FanoutOptions{InlineRecords: index.MaxWindow}) // records with phase 2
 	reqs := shardtest.Requests()
 	for _, w := range []string{"photo", "street night", `"old town"`, "tok* 東京", "사진", "camera.make:canon"} {
 		size := 30
@@ -82,9 +86,11 @@ func TestRemoteFanoutIsByteIdentical(t *testing.T) {
 	for _, req := range reqs {
 		want, err := ix.Search(context.Background(), &req)
 		require.NoError(t, err, "%+v", req)
-		got, err := remote.Search(context.Background(), &req)
-		require.NoError(t, err, "%+v", req)
-		require.Equal(t, string(shardtest.Bytes(t, want)), string(shardtest.Bytes(t, got)), "%+v", req)
+		for _, fan := range []index.Searcher{remote, inline} {
+			got, err := fan.Search(context.Background(), &req)
+			require.NoError(t, err, "%+v", req)
+			require.Equal(t, string(shardtest.Bytes(t, want)), string(shardtest.Bytes(t, got)), "%+v", req)
+		}
 		if want.Total > 0 {
 			nonEmpty++
 		}

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/picdex/picdex/index"
@@ -125,8 +125,21 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 	opts.setDefaults()
 	h := &handler{opts: opts, mux: http.NewServeMux()}
 	const shard = "/internal/v1/generations/{g}/shards/{s}/"
-	h.mux.HandleFunc("POST "+shard+"termstats", h.shardCall(h.termStats))
-	h.mux.HandleFunc("POST "+shard+"search", h.shardCall(h.search))
+	for name, run := range requestCalls {
+		h.mux.HandleFunc("POST "+shard+name, h.shardCall(func(ctx context.Context, c *call) error {
+			sr, err := index.DecodeShardRequest(c.body)
+			if err != nil {
+				return err
+			}
+			data, err := run(ctx, c.shard, sr)
+			if err != nil {
+				return err
+			}
+			writeWire(c.w, data)
+			return nil
+		}))
+	}
+	h.mux.HandleFunc("POST /internal/v1/generations/{g}/batch/{call}", h.batch)
 	h.mux.HandleFunc("POST "+shard+"fetch", h.shardCall(h.fetch))
 	h.mux.HandleFunc("GET "+shard+"images/{id...}", h.shardCall(h.image))
 	h.mux.HandleFunc("GET /internal/v1/info", h.info)
@@ -188,20 +201,7 @@ func (h *handler) shardCall(fn func(ctx context.Context, c *call) error) http.Ha
 		w.Header().Set(HeaderOffset, strconv.FormatInt(h.applied(ctx, s, gen, sh), 10))
 		c := &call{w: w, r: r, shard: s}
 		if r.Method == http.MethodPost {
-			if ct := r.Header.Get("Content-Type"); ct != index.WireContentType {
-				writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: errorDetail{Code: "unsupported_media_type",
-					Message: "shard calls take " + index.WireContentType}})
-				return
-			}
-			c.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: errorDetail{Code: "payload_too_large",
-					Message: fmt.Sprintf("a shard call body is at most %d bytes", tooLarge.Limit)}})
-				return
-			}
-			if err != nil {
-				h.fail(w, r, fmt.Errorf("reading the body: %w", context.Canceled))
+			if c.body, ok = h.body(w, r); !ok {
 				return
 			}
 		}
@@ -210,6 +210,154 @@ func (h *handler) shardCall(fn func(ctx context.Context, c *call) error) http.Ha
 		}
 	}
 }
+
+// body reads a shard call's wire body, or answers why it cannot.
+func (h *handler) body(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != index.WireContentType {
+		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: errorDetail{Code: "unsupported_media_type",
+			Message: "shard calls take " + index.WireContentType}})
+		return nil, false
+	}
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), r.ContentLength, h.opts.MaxBodyBytes)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: errorDetail{Code: "payload_too_large",
+			Message: fmt.Sprintf("a shard call body is at most %d bytes", tooLarge.Limit)}})
+		return nil, false
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("reading the body: %w", context.Canceled))
+		return nil, false
+	}
+	return body, true
+}
+
+// requestCalls are the shard calls that take an index.ShardRequest, by
+// route: each runs on one shard and encodes its answer.
+var requestCalls = map[string]func(context.Context, index.Shard, *index.ShardRequest) ([]byte, error){
+	callTermStats: func(ctx context.Context, s index.Shard, sr *index.ShardRequest) ([]byte, error) {
+		st, err := s.TermStats(ctx, sr)
+		if err != nil {
+			return nil, err
+		}
+		return index.EncodeTermStats(st), nil
+	},
+	callSearch: func(ctx context.Context, s index.Shard, sr *index.ShardRequest) ([]byte, error) {
+		res, err := s.SearchShard(ctx, sr)
+		if err != nil {
+			return nil, err
+		}
+		return index.EncodeShardResult(res), nil
+	},
+}
+
+// maxBatchShards bounds the shards of one batch.
+const maxBatchShards = 1024
+
+// batch runs one shard request on several of the server's shards at once
+// (see Server) and answers every shard's outcome, each as its own call
+// would have.
+func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
+	gen, err := strconv.Atoi(r.PathValue("g"))
+	run, known := requestCalls[r.PathValue("call")]
+	switch {
+	case err != nil:
+		h.fail(w, r, fmt.Errorf("%w: the generation must be a number", index.ErrBadRequest))
+		return
+	case !known:
+		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "no such endpoint"}})
+		return
+	}
+	timeout, err := h.timeout(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body, ok := h.body(w, r)
+	if !ok {
+		return
+	}
+	shards, raw, err := decodeBatch(body)
+	if err == nil && len(shards) > maxBatchShards {
+		err = fmt.Errorf("at most %d shards in a batch", maxBatchShards)
+	}
+	var sr *index.ShardRequest
+	if err == nil {
+		sr, err = index.DecodeShardRequest(raw)
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("%w: %w", index.ErrBadRequest, err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	w.Header().Set("Content-Type", index.WireContentType)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	var mu sync.Mutex // the parts answer in turn, as each is done
+	written := 0
+	answer := func(i int, p part) {
+		mu.Lock()
+		defer mu.Unlock()
+		written++
+		if _, err := w.Write(appendPart(nil, i, p)); err != nil {
+			return // the caller is gone; the parts still running end with ctx
+		}
+		if written < len(shards) {
+			// Sent now, so that a slow shard does not hold up the
+			// others' answers (the last goes with the end of the body).
+			rc.Flush()
+		}
+	}
+	// The first shard runs here, the others beside it.
+	var wg sync.WaitGroup
+	for i, sh := range shards[1:] {
+		wg.Go(func() { answer(i+1, h.part(ctx, r, gen, sh, sr, run)) })
+	}
+	if len(shards) > 0 {
+		answer(0, h.part(ctx, r, gen, shards[0], sr, run))
+	}
+	wg.Wait()
+}
+
+// part runs one shard's call of a batch.
+func (h *handler) part(ctx context.Context, r *http.Request, gen, shard int, sr *index.ShardRequest,
+	run func(context.Context, index.Shard, *index.ShardRequest) ([]byte, error)) (p part) {
+	p.offset = -1
+	defer func() {
+		if v := recover(); v != nil {
+			h.opts.Logger.Error("shard call in a batch panicked", "generation", gen, "shard", shard, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			p.status, p.body = http.StatusInternalServerError, internalErrorBody
+		}
+	}()
+	s, ok := h.opts.Lookup(gen, shard)
+	if !ok {
+		return h.errorPart(r, p, fmt.Errorf("%w: generation %d shard %d", ErrUnknownShard, gen, shard))
+	}
+	// Read before the call, so the answer reflects at least it.
+	p.offset = h.applied(ctx, s, gen, shard)
+	data, err := run(ctx, s, sr)
+	if err != nil {
+		return h.errorPart(r, p, err)
+	}
+	p.status, p.body = http.StatusOK, data
+	return p
+}
+
+// errorPart answers err in p as fail would answer it alone.
+func (h *handler) errorPart(r *http.Request, p part, err error) part {
+	status, d, ok := describe(r, err)
+	if !ok {
+		h.opts.Logger.Error("shard call failed", "path", r.URL.Path, "err", err)
+	}
+	p.status = status
+	if p.body, err = json.Marshal(errorBody{Error: d}); err != nil {
+		p.status, p.body = http.StatusInternalServerError, internalErrorBody
+	}
+	return p
+}
+
+var internalErrorBody = []byte(`{"error":{"code":"internal","message":"internal server error"}}`)
 
 // timeout is the caller's remaining time, at most MaxTimeout.
 func (h *handler) timeout(r *http.Request) (time.Duration, error) {
@@ -235,32 +383,6 @@ func (h *handler) applied(ctx context.Context, s index.Shard, gen, shard int) in
 		return r.Applied
 	}
 	return -1
-}
-
-func (h *handler) termStats(ctx context.Context, c *call) error {
-	sr, err := index.DecodeShardRequest(c.body)
-	if err != nil {
-		return err
-	}
-	st, err := c.shard.TermStats(ctx, sr)
-	if err != nil {
-		return err
-	}
-	writeWire(c.w, index.EncodeTermStats(st))
-	return nil
-}
-
-func (h *handler) search(ctx context.Context, c *call) error {
-	sr, err := index.DecodeShardRequest(c.body)
-	if err != nil {
-		return err
-	}
-	res, err := c.shard.SearchShard(ctx, sr)
-	if err != nil {
-		return err
-	}
-	writeWire(c.w, index.EncodeShardResult(res))
-	return nil
 }
 
 func (h *handler) fetch(ctx context.Context, c *call) error {
@@ -339,7 +461,7 @@ func writeWire(w http.ResponseWriter, data []byte) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		status, data = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal server error"}}`)
+		status, data = http.StatusInternalServerError, internalErrorBody
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)

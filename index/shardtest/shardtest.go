@@ -134,6 +134,33 @@ func Run(t *testing.T, open Open) {
 		require.Equal(t, 1, empty, "only the search for a word no record has finds nothing")
 	})
 
+	t.Run("records with phase 2", func(t *testing.T) {
+		// Records sent with the hits answer exactly what a fetch round
+		// does, also when the page byte budget stops a shard short of
+		// sending all of them and the rest are fetched.
+		inline := index.NewFanout(shards, index.FanoutOptions{InlineRecords: index.MaxWindow})
+		for _, req := range Requests() {
+			want, err := fan.Search(ctx, &req)
+			require.NoError(t, err, "%+v", req)
+			got, err := inline.Search(ctx, &req)
+			require.NoError(t, err, "%+v", req)
+			Same(t, want, got, fmt.Sprintf("%+v", req))
+		}
+		size := 5
+		req := index.Request{Query: "bus", From: 20, Size: &size}
+		want, err := fan.Search(ctx, &req)
+		require.NoError(t, err)
+		require.Len(t, want.Hits, size)
+		page := 0
+		for _, h := range want.Hits {
+			page += len(h.Image)
+		}
+		tight := index.NewFanout(shards, index.FanoutOptions{InlineRecords: index.MaxWindow, Budget: index.Budget{MaxPageBytes: 2 * page}})
+		got, err := tight.Search(ctx, &req)
+		require.NoError(t, err)
+		Same(t, want, got, "a page whose shards send some of its records")
+	})
+
 	t.Run("cursor", func(t *testing.T) {
 		for _, sort := range [][]string{nil, {"-taken_at"}} {
 			size := 7

@@ -31,6 +31,11 @@ type Generation struct {
 	Shards int
 }
 
+// DefaultInlineRecords is the largest from+size whose records the shard
+// servers send with phase 2: over the network a fetch round costs more
+// than reading from+size records on every shard for a small page.
+const DefaultInlineRecords = 100
+
 // Options configure a Tier. A zero field takes its default.
 type Options struct {
 	// ShardServers are the base URLs of the shard servers
@@ -61,7 +66,8 @@ type Options struct {
 	StaleAfter time.Duration
 	// Replica configures each shard's replica selection.
 	Replica replica.Options
-	// Fanout bounds the searches, as in one process.
+	// Fanout bounds the searches, as in one process. Its InlineRecords
+	// defaults to DefaultInlineRecords (negative: always a fetch round).
 	Fanout index.FanoutOptions
 	Logger *slog.Logger
 }
@@ -91,6 +97,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Fanout.InlineRecords == 0 {
+		o.Fanout.InlineRecords = DefaultInlineRecords
 	}
 	return o.Replica.Validate()
 }
@@ -131,6 +140,9 @@ type view struct {
 type serverState struct {
 	healthy bool
 	info    remote.Info
+	// remote is the server's client: the calls of a search to its
+	// shards travel together.
+	remote  *remote.Server
 	clients map[[2]int]*remote.Client // (generation, shard) -> client
 	err     error
 }
@@ -145,7 +157,11 @@ func New(opts Options) (*Tier, error) {
 	}
 	t := &Tier{opts: opts, client: opts.Client.HTTPClient, servers: map[string]*serverState{}}
 	for _, s := range opts.ShardServers {
-		t.servers[s] = &serverState{clients: map[[2]int]*remote.Client{}}
+		rs, err := remote.NewServer(s, opts.Client)
+		if err != nil {
+			return nil, err
+		}
+		t.servers[s] = &serverState{remote: rs, clients: map[[2]int]*remote.Client{}}
 	}
 	return t, nil
 }
@@ -301,7 +317,13 @@ func (t *Tier) fill(v *view) {
 		for _, r := range st.info.Replicas {
 			hosted[[2]int{r.Generation, r.Shard}] = true
 		}
-		maps.DeleteFunc(st.clients, func(k [2]int, _ *remote.Client) bool { return !hosted[k] })
+		maps.DeleteFunc(st.clients, func(k [2]int, c *remote.Client) bool {
+			if hosted[k] {
+				return false
+			}
+			c.Close()
+			return true
+		})
 		for _, r := range st.info.Replicas {
 			if r.Generation != v.gen.ID || r.Shard < 0 || r.Shard >= v.gen.Shards || r.Shards != v.gen.Shards {
 				continue
@@ -309,10 +331,8 @@ func (t *Tier) fill(v *view) {
 			key := [2]int{r.Generation, r.Shard}
 			c := st.clients[key]
 			if c == nil {
-				o := t.opts.Client
-				o.HTTPClient = t.client
 				var err error
-				if c, err = remote.NewShard(base, r.Generation, r.Shard, o); err != nil {
+				if c, err = st.remote.Shard(r.Generation, r.Shard); err != nil {
 					t.opts.Logger.Error("shard server", "server", base, "err", err)
 					continue
 				}

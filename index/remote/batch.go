@@ -1,0 +1,389 @@
+package remote
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/picdex/picdex/index"
+)
+
+// Server is the client side of one shard server: the Clients of its
+// shards share it, and the calls of one fan-out phase to several of its
+// shards travel as one request.
+//
+// A fan-out sends the same *index.ShardRequest to every shard of a
+// phase, at once. The first call of a request to reach a Server waits
+// for the others, yielding the processor a few times (the fan-out's
+// other calls are then runnable, and run up to here before it resumes)
+// or until every shard of the generation the Server serves has joined;
+// then the calls gathered go as one batch, each answered on its own
+// (an error of one shard is that shard's alone). A call that comes later
+// (a hedge, a retry, a straggler) makes a batch of its own, and a batch
+// of one is an ordinary shard call. Everything above the Client stays
+// per shard: the replica set picks, retries, hedges and ejects per
+// shard, and each call still ends at its own context; the batch's
+// request ends when every call in it has, and carries the latest of
+// their deadlines.
+type Server struct {
+	base string // "http://host:port"
+	host string
+	opts ClientOptions
+
+	mu     sync.Mutex
+	open   map[batchKey]*batch
+	shards map[int]int // clients per generation, what a batch may wait for
+
+	batches, batchedCalls atomic.Uint64
+}
+
+// NewServer returns the client of the shard server at baseURL
+// ("http://host:port").
+func NewServer(baseURL string, opts ClientOptions) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	u, err := parseBase(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	opts.setDefaults()
+	return &Server{base: u.String(), host: u.Host, opts: opts, open: map[batchKey]*batch{}, shards: map[int]int{}}, nil
+}
+
+// Shard returns the client of shard of generation gen on the server;
+// Close it when it is no longer called.
+func (s *Server) Shard(gen, shard int) (*Client, error) {
+	if gen < 0 || shard < 0 {
+		return nil, fmt.Errorf("remote: generation %d, shard %d: must not be negative", gen, shard)
+	}
+	c := &Client{
+		srv: s, gen: gen, shard: shard,
+		base: fmt.Sprintf("%s/internal/v1/generations/%d/shards/%d/", s.base, gen, shard),
+		name: fmt.Sprintf("shard %d/%d at %s", gen, shard, s.host),
+	}
+	c.offset.Store(-1)
+	s.mu.Lock()
+	s.shards[gen]++
+	s.mu.Unlock()
+	return c, nil
+}
+
+func (s *Server) forget(gen int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shards[gen]--; s.shards[gen] <= 0 {
+		delete(s.shards, gen)
+	}
+}
+
+// BatchStats count the batches a Server sent.
+type BatchStats struct {
+	Batches uint64 // requests that carried more than one shard call
+	Calls   uint64 // shard calls they carried
+}
+
+// BatchStats returns the Server's counters.
+func (s *Server) BatchStats() BatchStats {
+	return BatchStats{Batches: s.batches.Load(), Calls: s.batchedCalls.Load()}
+}
+
+// The shard calls that travel in batches, as their routes name them.
+const (
+	callTermStats = "termstats"
+	callSearch    = "search"
+)
+
+// maxYields bounds how many times the first call of a batch yields the
+// processor for the others to join it.
+const maxYields = 4
+
+type batchKey struct {
+	sr   *index.ShardRequest
+	call string
+	gen  int
+}
+
+// batch is the calls of one request gathered for one server.
+type batch struct {
+	key   batchKey
+	body  []byte // the encoded shard request, alike for all
+	calls []*batchCall
+}
+
+// batchCall is one shard's call in a batch and, once done is closed, its
+// answer: a 200's body, or the error.
+type batchCall struct {
+	c    *Client
+	ctx  context.Context
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// batched makes call for c with the encoded body of sr, in a batch with
+// the calls of sr to the server's other shards that come at the same
+// time, and returns the body of its 200.
+func (s *Server) batched(ctx context.Context, c *Client, call string, sr *index.ShardRequest, body []byte) ([]byte, error) {
+	key := batchKey{sr: sr, call: call, gen: c.gen}
+	bc := &batchCall{c: c, ctx: ctx, done: make(chan struct{})}
+	s.mu.Lock()
+	b, joined := s.open[key]
+	if !joined {
+		b = &batch{key: key, body: body}
+		s.open[key] = b
+	}
+	b.calls = append(b.calls, bc)
+	s.mu.Unlock()
+	if !joined {
+		s.gather(b)
+		if len(b.calls) == 1 {
+			return c.do(ctx, http.MethodPost, call, body, sr.Request)
+		}
+		go s.send(b)
+	}
+	select {
+	case <-bc.done:
+		return bc.data, bc.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: %w", c, ctx.Err())
+	}
+}
+
+// gather lets the other calls join b, then closes it to them.
+func (s *Server) gather(b *batch) {
+	for range maxYields {
+		s.mu.Lock()
+		full := len(b.calls) >= s.shards[b.key.gen]
+		s.mu.Unlock()
+		if full {
+			break
+		}
+		runtime.Gosched()
+	}
+	s.mu.Lock()
+	delete(s.open, b.key)
+	s.mu.Unlock()
+}
+
+// send makes b's request and answers each of its calls as its part of
+// the answer comes.
+func (s *Server) send(b *batch) {
+	s.batches.Add(1)
+	s.batchedCalls.Add(uint64(len(b.calls)))
+	ctx, cancel := batchContext(b.calls)
+	defer cancel()
+	answered := make([]bool, len(b.calls))
+	err := s.post(ctx, b, func(i int, p part) {
+		bc := b.calls[i]
+		if p.offset >= 0 {
+			bc.c.offset.Store(p.offset)
+		}
+		if p.status == http.StatusOK {
+			bc.data = p.body
+		} else {
+			bc.err = rebuild(p.status, p.body, b.key.sr.Request, bc.c.String())
+		}
+		answered[i] = true
+		close(bc.done)
+	})
+	for i, bc := range b.calls {
+		switch {
+		case answered[i]:
+			continue
+		case bc.ctx.Err() != nil:
+			bc.err = fmt.Errorf("%s: %w", bc.c, bc.ctx.Err())
+		case err != nil:
+			bc.err = fmt.Errorf("%s: %w", bc.c, err)
+		default:
+			bc.err = fmt.Errorf("%s: no answer in the batch", bc.c)
+		}
+		close(bc.done)
+	}
+}
+
+// batchContext is the context of a batch's request: it keeps the values
+// of the first call's, carries the latest deadline of all, and ends when
+// every call's context has ended.
+func batchContext(calls []*batchCall) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	bounded := true
+	for _, bc := range calls {
+		dl, ok := bc.ctx.Deadline()
+		bounded = bounded && ok
+		if ok && dl.After(latest) {
+			latest = dl
+		}
+	}
+	base := context.WithoutCancel(calls[0].ctx)
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if bounded {
+		ctx, cancel = context.WithDeadline(base, latest)
+	} else {
+		ctx, cancel = context.WithCancel(base)
+	}
+	left := atomic.Int64{}
+	left.Store(int64(len(calls)))
+	stops := make([]func() bool, len(calls))
+	for i, bc := range calls {
+		stops[i] = context.AfterFunc(bc.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
+}
+
+// part is one shard's answer in a batch's response.
+type part struct {
+	offset int64
+	status int
+	body   []byte
+}
+
+// post sends b and hands each part of the answer to got as it arrives,
+// with the index of its call; every index at most once.
+func (s *Server) post(ctx context.Context, b *batch, got func(int, part)) error {
+	shards := make([]int, len(b.calls))
+	for i, bc := range b.calls {
+		shards[i] = bc.c.shard
+	}
+	url := s.base + "/internal/v1/generations/" + strconv.Itoa(b.key.gen) + "/batch/" + b.key.call
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(encodeBatch(shards, b.body)))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Content-Type", index.WireContentType)
+	if err := setTimeout(ctx, hr); err != nil {
+		return err
+	}
+	if s.opts.APIKey != "" {
+		hr.Header.Set("Authorization", "Bearer "+s.opts.APIKey)
+	}
+	resp, err := s.opts.HTTPClient.Do(hr)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, err := readBody(resp.Body, resp.ContentLength, s.opts.MaxResponseBytes)
+		if err != nil {
+			return fmt.Errorf("reading the answer: %w", err)
+		}
+		return rebuild(resp.StatusCode, data, b.key.sr.Request, s.host)
+	}
+	br := bufio.NewReader(resp.Body)
+	left := s.opts.MaxResponseBytes
+	seen := make([]bool, len(b.calls))
+	for range b.calls {
+		var h [4]uint64 // index, offset+1, status, length
+		for j := range h {
+			if h[j], err = binary.ReadUvarint(br); err != nil {
+				return fmt.Errorf("reading the answer: %w", err)
+			}
+		}
+		i, n := h[0], h[3]
+		if i >= uint64(len(b.calls)) || seen[i] || h[2] > 999 {
+			return fmt.Errorf("%w: a part for call %d of %d", errBatchFormat, i, len(b.calls))
+		}
+		if n > uint64(left) {
+			return fmt.Errorf("an answer of more than %d bytes", s.opts.MaxResponseBytes)
+		}
+		left -= int64(n)
+		body := make([]byte, n)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return fmt.Errorf("reading the answer: %w", err)
+		}
+		seen[i] = true
+		got(int(i), part{offset: int64(h[1]) - 1, status: int(h[2]), body: body})
+	}
+	// To the end of the body (nothing is left but the chunked
+	// encoding's last chunk), so that the connection is reused.
+	if _, err := br.ReadByte(); err != io.EOF {
+		return fmt.Errorf("%w: bytes after the last part", errBatchFormat)
+	}
+	return nil
+}
+
+// A batch travels as: the number of shards, each shard's number (all
+// uvarints), then the encoded shard request they share. Its answer is a
+// stream of parts, one per shard, in the order they are done: the index
+// of the shard in the batch, its applied offset plus one (0 unknown), the
+// status (all uvarints) and the length-prefixed body: the wire answer of
+// a 200, the JSON error of any other.
+
+func encodeBatch(shards []int, req []byte) []byte {
+	b := make([]byte, 0, len(req)+4*len(shards)+8)
+	b = binary.AppendUvarint(b, uint64(len(shards)))
+	for _, s := range shards {
+		b = binary.AppendUvarint(b, uint64(s))
+	}
+	return append(b, req...)
+}
+
+var errBatchFormat = fmt.Errorf("%w: malformed batch", index.ErrWireFormat)
+
+func decodeBatch(data []byte) (shards []int, req []byte, err error) {
+	r := &batchReader{b: data}
+	n := r.uvarint()
+	if n > uint64(len(data)) {
+		return nil, nil, errBatchFormat
+	}
+	shards = make([]int, n)
+	for i := range shards {
+		v := r.uvarint()
+		if v > 1<<30 {
+			r.err = errBatchFormat
+		}
+		shards[i] = int(v)
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	return shards, data[r.off:], nil
+}
+
+// appendPart appends the part of the batch's call i.
+func appendPart(b []byte, i int, p part) []byte {
+	b = binary.AppendUvarint(b, uint64(i))
+	b = binary.AppendUvarint(b, uint64(p.offset+1))
+	b = binary.AppendUvarint(b, uint64(p.status))
+	b = binary.AppendUvarint(b, uint64(len(p.body)))
+	return append(b, p.body...)
+}
+
+// batchReader reads a batch's uvarints; the first error sticks.
+type batchReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *batchReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.err = errBatchFormat
+		return 0
+	}
+	r.off += n
+	return v
+}

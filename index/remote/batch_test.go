@@ -1,0 +1,182 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/shardtest"
+)
+
+// countingServer serves h and counts the shard calls and batches sent
+// to it.
+func countingServer(t *testing.T, h http.Handler) (srv *httptest.Server, single, batches *atomic.Int64) {
+	single, batches = new(atomic.Int64), new(atomic.Int64)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.Contains(r.URL.Path, "/batch/"):
+			batches.Add(1)
+		case strings.Contains(r.URL.Path, "/shards/"):
+			single.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, single, batches
+}
+
+func TestFanoutCallsTravelInBatches(t *testing.T) {
+	ix, err := index.Open(t.TempDir(), index.Options{Shards: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { ix.Close() })
+	require.NoError(t, ix.Apply(context.Background(), shardtest.Corpus(600, 3)))
+	shards := ix.Shards()
+	h, err := NewHandler(HandlerOptions{Lookup: func(gen, s int) (index.Shard, bool) {
+		if gen != 1 || s >= len(shards) {
+			return nil, false
+		}
+		return shards[s], true
+	}})
+	require.NoError(t, err)
+	srv, single, batches := countingServer(t, h)
+	s, err := NewServer(srv.URL, ClientOptions{})
+	require.NoError(t, err)
+	remote := make([]index.Shard, len(shards))
+	for i := range remote {
+		c, err := s.Shard(1, i)
+		require.NoError(t, err)
+		remote[i] = c
+	}
+	fan := index.NewFanout(remote, index.FanoutOptions{InlineRecords: 100})
+	searches := 0
+	for _, req := range shardtest.Requests() {
+		want, err := ix.Search(context.Background(), &req)
+		require.NoError(t, err)
+		got, err := fan.Search(context.Background(), &req)
+		require.NoError(t, err)
+		require.Equal(t, string(shardtest.Bytes(t, want)), string(shardtest.Bytes(t, got)), "%+v", req)
+		searches++
+	}
+	st := s.BatchStats()
+	require.Equal(t, int64(st.Batches), batches.Load())
+	require.Greater(t, st.Batches, uint64(0))
+	// At least one phase (two for a phase 1) per search, each of 4
+	// shard calls: batches make fewer requests than calls.
+	calls := int64(st.Calls) + single.Load()
+	require.GreaterOrEqual(t, calls, int64(4*searches))
+	require.Less(t, batches.Load()+single.Load(), calls, "batched: %+v, %d alone", st, single.Load())
+}
+
+// gate is a shard whose TermStats waits until its gate opens or its
+// context ends, or fails at once.
+type gate struct {
+	index.Shard
+	open chan struct{}
+	err  error
+}
+
+func (g *gate) String() string { return "gate" }
+
+func (g *gate) TermStats(ctx context.Context, _ *index.ShardRequest) (*index.TermStats, error) {
+	if g.err != nil {
+		return nil, g.err
+	}
+	select {
+	case <-g.open:
+		return &index.TermStats{DocCount: 7}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestBatchAnswersEachCallOnItsOwn: in one batch, each shard's answer
+// comes as soon as it is done, an error is its shard's alone (a shard
+// not hosted, a bad request, a panic), and a call whose context ends
+// gives up alone.
+func TestBatchAnswersEachCallOnItsOwn(t *testing.T) {
+	for attempt := 0; ; attempt++ {
+		require.Less(t, attempt, 50, "the calls never travelled together")
+		if batchedOnce(t) {
+			return
+		}
+	}
+}
+
+// batchedOnce makes one call to each of six shards at once and checks
+// their answers, unless they did not travel in one batch.
+func batchedOnce(t *testing.T) bool {
+	slow, stuck := &gate{open: make(chan struct{})}, &gate{open: make(chan struct{})}
+	defer close(stuck.open)
+	shards := map[int]index.Shard{
+		0: &gate{open: closed()},
+		1: slow,
+		2: &gate{err: index.ErrBadRequest},
+		3: &gate{err: errors.New("disk on fire")},
+		5: stuck, // its caller gives up on it
+	}
+	h, err := NewHandler(HandlerOptions{Lookup: func(gen, s int) (index.Shard, bool) {
+		sh, ok := shards[s]
+		return sh, ok && gen == 1
+	}})
+	require.NoError(t, err)
+	srv, _, batches := countingServer(t, h)
+	s, err := NewServer(srv.URL, ClientOptions{})
+	require.NoError(t, err)
+	clients := make([]*Client, 6) // shard 4 is not hosted
+	for i := range clients {
+		clients[i], err = s.Shard(1, i)
+		require.NoError(t, err)
+	}
+	sr := &index.ShardRequest{Request: &index.Request{Query: "bus"}}
+	errs := make([]error, len(clients))
+	answers := make([]*index.TermStats, len(clients))
+	ended := make([]time.Time, len(clients))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		cctx := context.Background()
+		if i == 5 {
+			cctx = ctx
+		}
+		wg.Go(func() {
+			answers[i], errs[i] = c.TermStats(cctx, sr)
+			ended[i] = time.Now()
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	opened := time.Now()
+	close(slow.open)
+	wg.Wait()
+	if batches.Load() != 1 || s.BatchStats().Calls != uint64(len(clients)) {
+		return false // they went apart
+	}
+	require.NoError(t, errs[0])
+	require.Equal(t, uint64(7), answers[0].DocCount)
+	require.True(t, ended[0].Before(opened), "the fast shard's answer did not wait for the slow one's")
+	require.NoError(t, errs[1])
+	require.ErrorIs(t, errs[2], index.ErrBadRequest)
+	require.Error(t, errs[3])
+	require.NotErrorIs(t, errs[3], index.ErrBadRequest)
+	require.ErrorIs(t, errs[4], ErrUnknownShard)
+	require.ErrorIs(t, errs[5], context.Canceled)
+	require.True(t, ended[5].Before(opened), "the call given up on waited for the batch")
+	return true
+}
+
+func closed() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
