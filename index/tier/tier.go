@@ -234,17 +234,26 @@ func (t *Tier) setServers(found []string) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for base := range t.servers {
+	for base, st := range t.servers {
 		if !want[base] {
 			t.opts.Logger.Info("shard server gone from the cluster's metadata", "server", base)
+			for _, c := range st.clients {
+				c.Close()
+			}
 			delete(t.servers, base)
 		}
 	}
 	for base := range want {
-		if t.servers[base] == nil {
-			t.opts.Logger.Info("shard server found", "server", base)
-			t.servers[base] = &serverState{clients: map[[2]int]*remote.Client{}}
+		if t.servers[base] != nil {
+			continue
 		}
+		rs, err := remote.NewServer(base, t.opts.Client)
+		if err != nil {
+			t.opts.Logger.Warn("shard server announced with an unusable URL", "server", base, "err", err)
+			continue
+		}
+		t.opts.Logger.Info("shard server found", "server", base)
+		t.servers[base] = &serverState{remote: rs, clients: map[[2]int]*remote.Client{}}
 	}
 }
 
