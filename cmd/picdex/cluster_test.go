@@ -526,7 +526,18 @@ func TestCluster(t *testing.T) {
 		if won == 0 {
 			t.Errorf("no hedge answered first with one replica slow:\n%s", grepLines(string(metrics), "picdex_query_hedges"))
 		}
-		t.Logf("%v hedged calls answered first", won)
+		batched := 0.0
+		for line := range strings.SplitSeq(string(metrics), "\n") {
+			if strings.HasPrefix(line, "picdex_query_batched_calls_total{") {
+				var v float64
+				fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+				batched += v
+			}
+		}
+		if batched == 0 {
+			t.Errorf("no shard calls travelled together to a shard server hosting several shards:\n%s", grepLines(string(metrics), "picdex_query_batch"))
+		}
+		t.Logf("%v hedged calls answered first; %v shard calls travelled in batches", won, batched)
 	})
 }
 

@@ -143,6 +143,7 @@ type tierCollector struct {
 	hits, misses, collapsed, evictions, entries      *prometheus.Desc
 	calls, failures, outstanding, ejected, healthy   *prometheus.Desc
 	hedges, hedgesWon, retries, generation, servable *prometheus.Desc
+	batches, batchedCalls                            *prometheus.Desc
 }
 
 func newTierCollector(t *tier.Tier, c *cache.Searcher) *tierCollector {
@@ -150,27 +151,29 @@ func newTierCollector(t *tier.Tier, c *cache.Searcher) *tierCollector {
 		return prometheus.NewDesc("picdex_query_"+name, help, labels, nil)
 	}
 	return &tierCollector{t: t, cache: c,
-		hits:        d("cache_hits_total", "Searches answered from the result cache."),
-		misses:      d("cache_misses_total", "Searches the result cache ran."),
-		collapsed:   d("cache_collapsed_total", "Searches that waited for an identical one running (collapsed forwarding)."),
-		evictions:   d("cache_evictions_total", "Results evicted from the result cache."),
-		entries:     d("cache_entries", "Results in the result cache."),
-		calls:       d("replica_calls_total", "Shard calls sent to a replica.", "shard", "replica"),
-		failures:    d("replica_failures_total", "Shard calls a replica failed.", "shard", "replica"),
-		outstanding: d("replica_outstanding", "Shard calls a replica has not answered yet.", "shard", "replica"),
-		ejected:     d("replica_ejected", "1 while a replica is ejected after failing calls in a row.", "shard", "replica"),
-		healthy:     d("replica_healthy", "1 while a replica's shard server answers its health checks.", "shard", "replica"),
-		hedges:      d("hedges_total", "Shard calls hedged to a second replica past the shard's recent p95.", "shard"),
-		hedgesWon:   d("hedges_won_total", "Hedged calls the second replica answered first.", "shard"),
-		retries:     d("retries_total", "Failed shard calls retried on another replica.", "shard"),
-		generation:  d("live_generation", "The generation searches run on."),
-		servable:    d("ready", "1 when every shard of the live generation has a healthy, caught-up replica."),
+		hits:         d("cache_hits_total", "Searches answered from the result cache."),
+		misses:       d("cache_misses_total", "Searches the result cache ran."),
+		collapsed:    d("cache_collapsed_total", "Searches that waited for an identical one running (collapsed forwarding)."),
+		evictions:    d("cache_evictions_total", "Results evicted from the result cache."),
+		entries:      d("cache_entries", "Results in the result cache."),
+		calls:        d("replica_calls_total", "Shard calls sent to a replica.", "shard", "replica"),
+		failures:     d("replica_failures_total", "Shard calls a replica failed.", "shard", "replica"),
+		outstanding:  d("replica_outstanding", "Shard calls a replica has not answered yet.", "shard", "replica"),
+		ejected:      d("replica_ejected", "1 while a replica is ejected after failing calls in a row.", "shard", "replica"),
+		healthy:      d("replica_healthy", "1 while a replica's shard server answers its health checks.", "shard", "replica"),
+		hedges:       d("hedges_total", "Shard calls hedged to a second replica past the shard's recent p95.", "shard"),
+		hedgesWon:    d("hedges_won_total", "Hedged calls the second replica answered first.", "shard"),
+		retries:      d("retries_total", "Failed shard calls retried on another replica.", "shard"),
+		generation:   d("live_generation", "The generation searches run on."),
+		servable:     d("ready", "1 when every shard of the live generation has a healthy, caught-up replica."),
+		batches:      d("batches_total", "Requests to a shard server that carried several shard calls of one search.", "server"),
+		batchedCalls: d("batched_calls_total", "Shard calls that travelled in those requests.", "server"),
 	}
 }
 
 func (c *tierCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.collapsed, c.evictions, c.entries, c.calls, c.failures,
-		c.outstanding, c.ejected, c.healthy, c.hedges, c.hedgesWon, c.retries, c.generation, c.servable} {
+		c.outstanding, c.ejected, c.healthy, c.hedges, c.hedgesWon, c.retries, c.generation, c.servable, c.batches, c.batchedCalls} {
 		ch <- d
 	}
 }
@@ -208,6 +211,10 @@ func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.hedges, st.Hedges, st.Shard)
 		counter(c.hedgesWon, st.HedgesWon, st.Shard)
 		counter(c.retries, st.Retries, st.Shard)
+	}
+	for _, s := range c.t.Servers() {
+		counter(c.batches, s.Batches.Batches, s.URL)
+		counter(c.batchedCalls, s.Batches.Calls, s.URL)
 	}
 	if g, ok := c.t.Generation(); ok {
 		gauge(c.generation, float64(g.ID))

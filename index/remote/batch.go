@@ -88,8 +88,8 @@ func (s *Server) forget(gen int) {
 
 // BatchStats count the batches a Server sent.
 type BatchStats struct {
-	Batches uint64 // requests that carried more than one shard call
-	Calls   uint64 // shard calls they carried
+	Batches uint64 `json:"batches"` // requests that carried more than one shard call
+	Calls   uint64 `json:"calls"`   // shard calls they carried
 }
 
 // BatchStats returns the Server's counters.

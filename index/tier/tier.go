@@ -483,6 +483,9 @@ type ServerStatus struct {
 	Healthy  bool                 `json:"healthy"`
 	Error    string               `json:"error,omitempty"`
 	Replicas []remote.ReplicaInfo `json:"replicas"`
+	// Batches counts the shard calls that went to it several in one
+	// request.
+	Batches remote.BatchStats `json:"batches"`
 }
 
 // Servers returns the shard servers' state, for metrics and /v1/stats.
@@ -491,7 +494,7 @@ func (t *Tier) Servers() []ServerStatus {
 	defer t.mu.Unlock()
 	out := make([]ServerStatus, 0, len(t.servers))
 	for base, st := range t.servers {
-		s := ServerStatus{URL: base, Healthy: st.healthy, Replicas: st.info.Replicas}
+		s := ServerStatus{URL: base, Healthy: st.healthy, Replicas: st.info.Replicas, Batches: st.remote.BatchStats()}
 		if st.err != nil {
 			s.Error = st.err.Error()
 		}
