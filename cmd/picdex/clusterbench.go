@@ -216,8 +216,12 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 	// Plain bleve, in this process.
 	t0 = time.Now()
 	bleveDir := filepath.Join(scratch, "bleve")
-	if err := indexbench.LoadBleveDefault(ctx, bleveDir, recs); err != nil {
-		return err
+	// Bounded, but generously: bleve loads about 2,000 records a second.
+	lctx, cancel := context.WithTimeout(ctx, time.Duration(len(recs)/100)*time.Second+5*time.Minute)
+	err = indexbench.LoadBleveDefault(lctx, bleveDir, recs)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("loading bleve: %w", err)
 	}
 	bl, err := bleve.Open(bleveDir)
 	if err != nil {
