@@ -2,6 +2,7 @@ package apibench
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 
@@ -68,9 +70,12 @@ func TestMixedSearchesAreCheapAndValid(t *testing.T) {
 	base, v := fixture(t)
 	client := NewClient(4)
 	r := rand.New(rand.NewPCG(1, 2))
-	mixed := v.Mixed()
-	for range 300 {
+	mixed, geo := v.Mixed(), v.MixedGeo()
+	for i := range 600 {
 		c := mixed(r)
+		if i%2 == 1 {
+			c = geo(r)
+		}
 		status, body, err := do(context.Background(), client, base, "", c)
 		if err != nil || status != http.StatusOK {
 			t.Fatalf("%s: %d %v %s", c.Path, status, err, body)
@@ -80,6 +85,48 @@ func TestMixedSearchesAreCheapAndValid(t *testing.T) {
 		if err != nil || cost.Expensive {
 			t.Fatalf("%s: cost %+v, %v", c.Path, cost, err)
 		}
+	}
+}
+
+// TestBleveSearchHandler: plain bleve answers every search of MixedGeo,
+// and its stand-ins for the place searches find photos.
+func TestBleveSearchHandler(t *testing.T) {
+	recs, err := indexbench.SynthCorpus(context.Background(), 1000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir() + "/bleve"
+	if err := indexbench.LoadBleveDefault(context.Background(), dir, recs); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := bleve.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	srv := httptest.NewServer(BleveSearchHandler(idx))
+	defer srv.Close()
+	geo := NewVocabulary(recs).MixedGeo()
+	r := rand.New(rand.NewPCG(1, 2))
+	found := map[string]int{}
+	for range 300 {
+		c := geo(r)
+		status, body, err := do(context.Background(), srv.Client(), srv.URL, "", c)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("%s: %d %v %s", c.Path, status, err, body)
+		}
+		var res struct{ Total int }
+		if err := json.Unmarshal(body, &res); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"near=", "bbox="} {
+			if strings.Contains(c.Path, p) && res.Total > 0 {
+				found[p]++
+			}
+		}
+	}
+	if found["near="] == 0 || found["bbox="] == 0 {
+		t.Errorf("place searches with hits: %v", found)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	blevesearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -114,7 +115,7 @@ func qpsCorpus(ctx context.Context, w io.Writer, o Options, dir, name string, re
 	}
 	handlers := []http.Handler{picdexHandler(multi), BleveHandler(bl), picdexHandler(single)}
 	for i, h := range handlers {
-		url, stop, err := listen(h)
+		url, stop, err := Listen(h)
 		if err != nil {
 			return err
 		}
@@ -223,8 +224,9 @@ func picdexHandler(ix *index.Index) http.Handler {
 	})
 }
 
-// listen serves h with api.NewServer on a loopback port.
-func listen(h http.Handler) (string, func(), error) {
+// Listen serves h with api.NewServer on a loopback port and returns its
+// base URL and a func that closes it.
+func Listen(h http.Handler) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
@@ -243,24 +245,31 @@ func BleveHandler(idx bleve.Index) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := bleve.NewSearchRequestOptions(bleve.NewMatchQuery(r.URL.Query().Get("q")), 10, 0, false)
 		req.Fields = []string{"*"}
-		res, err := idx.SearchInContext(r.Context(), req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		type hit struct {
-			ID     string         `json:"id"`
-			Score  float64        `json:"score"`
-			Fields map[string]any `json:"fields"`
-		}
-		out := struct {
-			Total uint64 `json:"total"`
-			Hits  []hit  `json:"hits"`
-		}{Total: res.Total, Hits: make([]hit, len(res.Hits))}
-		for i, h := range res.Hits {
-			out.Hits[i] = hit{ID: h.ID, Score: h.Score, Fields: h.Fields}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out)
+		writeBleve(w, r, idx, req)
 	})
+}
+
+// writeBleve runs req and writes its total, hits with their stored fields
+// and facets as JSON, or a 400 with bleve's error.
+func writeBleve(w http.ResponseWriter, r *http.Request, idx bleve.Index, req *bleve.SearchRequest) {
+	res, err := idx.SearchInContext(r.Context(), req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	type hit struct {
+		ID     string         `json:"id"`
+		Score  float64        `json:"score"`
+		Fields map[string]any `json:"fields"`
+	}
+	out := struct {
+		Total  uint64                   `json:"total"`
+		Hits   []hit                    `json:"hits"`
+		Facets blevesearch.FacetResults `json:"facets,omitempty"`
+	}{Total: res.Total, Hits: make([]hit, len(res.Hits)), Facets: res.Facets}
+	for i, h := range res.Hits {
+		out.Hits[i] = hit{ID: h.ID, Score: h.Score, Fields: h.Fields}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
 }

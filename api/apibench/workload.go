@@ -19,6 +19,9 @@ type Vocabulary struct {
 	Makes   []string
 	PHashes []string
 	Phrases []string // two words that follow each other in a title
+	// Points are the first 1,000 locations of the corpus, where its
+	// photos were taken.
+	Points []record.Location
 }
 
 // NewVocabulary reads the vocabulary of a corpus.
@@ -44,6 +47,9 @@ func NewVocabulary(recs []record.Record) *Vocabulary {
 		}
 		if r.Camera != nil && r.Camera.Make != "" {
 			makes[r.Camera.Make]++
+		}
+		if r.Location != nil && len(v.Points) < 1000 {
+			v.Points = append(v.Points, *r.Location)
 		}
 		if r.PHash != "" && len(v.PHashes) < 1000 {
 			v.PHashes = append(v.PHashes, r.PHash)
@@ -119,6 +125,30 @@ func (v *Vocabulary) Mixed() Workload {
 			return search("make", pick(r, v.Makes), "facet", "camera.model", "size", "24")
 		}
 		return search("q", pick(r, top), "from", "24", "size", "24")
+	}
+}
+
+// MixedGeo is Mixed with place searches in it: a tenth of the searches
+// are a word near a photo's location (50 km) with facets, a twentieth a
+// box of four degrees around one, newest first. The rest are Mixed's, in
+// its proportions.
+func (v *Vocabulary) MixedGeo() Workload {
+	mixed := v.Mixed()
+	top := v.Words[:min(len(v.Words), 500)]
+	return func(r *rand.Rand) Call {
+		if len(v.Points) == 0 {
+			return mixed(r)
+		}
+		p := v.Points[r.IntN(len(v.Points))]
+		switch n := r.IntN(100); {
+		case n < 10:
+			return search("q", pick(r, top), "near", fmt.Sprintf("%.5f,%.5f,50", p.Lat, p.Lon), "facet", "tags")
+		case n < 15:
+			top, bottom := min(90, p.Lat+2), max(-90, p.Lat-2)
+			left, right := max(-180, p.Lon-2), min(180, p.Lon+2)
+			return search("bbox", fmt.Sprintf("%.5f,%.5f,%.5f,%.5f", top, left, bottom, right), "sort", "-taken_at", "size", "24")
+		}
+		return mixed(r)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -15,7 +16,7 @@ import (
 var benchCmd = &command{
 	name:     "bench",
 	synopsis: "measure the index and the crawlers against their baselines and targets",
-	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D]",
+	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|cluster|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D] [--freshness D]",
 	help: `
 Bench runs the index library's benchmarks, each next to its baseline in the
 same process, and prints medians and ratios with PASS/FAIL against the
@@ -48,8 +49,29 @@ targets:
              Tate collection when present: --queries one-to-four-word
              title queries at concurrency 8, interleaved (targets: QPS
              >= 1.5x bleve's, p99 no higher)
+  cluster    a cluster of separate picdex processes on loopback — a
+             Kafka-wire broker (kfake) in this process, a router, two
+             shard servers with half of the --shards shards each (one
+             replica), a query server with its result cache off — fed N
+             gen records through picdex.images (timed until both shard
+             servers have applied them); "picdex serve" over the same
+             records (bulk "picdex index" into --shards shards); plain
+             bleve (default mapping) in this process. Then --repeat
+             interleaved rounds of --conns connections for --duration
+             each of loadgen's mixed searches with place searches added
+             (bleve gets the closest query of each: see
+             apibench.BleveSearchHandler), medians of QPS, p50 and p99
+             per system (targets: cluster QPS >= 0.7x serve's and >= 1.5x
+             bleve's, cluster p99 < 50 ms, no failures); one labelled
+             round with the query server's cache on; and freshness:
+             records produced at 1,000/s for --freshness, each batch's
+             time from publishing to being found through the query
+             server (target p99 < 1 s). Defaults for this suite: --n
+             1000000, --shards 8, --conns 16, --duration 20s, --repeat 3;
+             at 1,000,000 records it takes about half an hour, so "all"
+             leaves it out
 
-"all" runs every suite. The machine should be otherwise idle; the figures
+"all" runs every suite but cluster. The machine should be otherwise idle; the figures
 are medians over --repeat runs.`,
 }
 
@@ -59,7 +81,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	c := benchCmd
 	fs := c.flags()
 	var o indexbench.Options
-	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance, crawl, overload, http, qps or all")
+	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance, crawl, overload, http, qps, cluster or all")
 	fs.IntVar(&o.N, "n", indexbench.DefaultN, "synthetic records per corpus")
 	fs.IntVar(&o.Shards, "shards", indexbench.DefaultShards, "shards of the picdex index")
 	fs.IntVar(&o.Repeat, "repeat", indexbench.DefaultRepeat, "runs per measurement (medians are reported)")
@@ -74,6 +96,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	var ao apibench.Options
 	fs.IntVar(&ao.Conns, "conns", 500, "connections of the http suite")
 	fs.DurationVar(&ao.Duration, "duration", 30*time.Second, "length of each http suite run")
+	freshFor := fs.Duration("freshness", 20*time.Second, "how long the cluster suite produces records at 1,000/s to measure freshness")
 	fs.StringVar(&ao.Data, "data", "", "serve this existing index `directory` in the overload and http suites instead of building one (its records should be those of gen --n N --seed S, which the searches are drawn from)")
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
@@ -81,6 +104,9 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	}
 	if len(rest) > 0 {
 		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	if o.Suite == "cluster" {
+		return runClusterBench(ctx, e, fs, o, ao, *freshFor)
 	}
 	co.Repeat = o.Repeat
 	if err := co.Validate(); err != nil {
@@ -132,6 +158,43 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		err = apibench.Run(ctx, e.stdout, ao)
 	}
 	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// runClusterBench runs the cluster suite, whose defaults differ from the
+// other suites' where a flag was not given.
+func runClusterBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench.Options, ao apibench.Options, freshFor time.Duration) int {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	or := func(name string, given, def int) int {
+		if set[name] {
+			return given
+		}
+		return def
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)
+		return 1
+	}
+	co := clusterBenchOptions{
+		Binary: bin, Dir: o.Dir, Seed: o.Seed, Freshness: freshFor,
+		N: or("n", o.N, clusterDefaultN), Shards: or("shards", o.Shards, 8),
+		Repeat: or("repeat", o.Repeat, 3), Conns: or("conns", ao.Conns, clusterDefaultConc),
+		Duration: 20 * time.Second,
+	}
+	if set["duration"] {
+		co.Duration = ao.Duration
+	}
+	if err := co.validate(); err != nil {
+		return benchCmd.usageError(e, fs, err.Error())
+	}
+	if err := clusterBench(ctx, e.stdout, co); err != nil {
 		if !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(e.stderr, "picdex bench: %v\n", err)
 		}

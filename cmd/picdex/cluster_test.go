@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,96 +28,31 @@ import (
 // proc is a picdex process of a cluster test, restartable on the same
 // address.
 type proc struct {
-	t    *testing.T
-	name string
-	args []string
-	addr string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	done chan struct{}
+	t *testing.T
+	*child
 }
 
 // freeAddr returns a loopback address nothing listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopbackAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func startProc(t *testing.T, name, addr string, args ...string) *proc {
-	p := &proc{t: t, name: name, args: args, addr: addr}
+	p := &proc{t: t, child: newChild(picdexBin, name, addr, args...)}
 	p.start()
 	t.Cleanup(func() { p.kill() })
 	return p
 }
 
 func (p *proc) start() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cmd = exec.Command(picdexBin, p.args...)
-	p.logs = &bytes.Buffer{}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
+	if err := p.child.start(); err != nil {
 		p.t.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.done = make(chan struct{})
-	logs, done, cmd := p.logs, p.done, p.cmd
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-		cmd.Wait()
-		close(done)
-	}()
-}
-
-// kill stops the process with SIGKILL and waits for it.
-func (p *proc) kill() {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
-
-func (p *proc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-func (p *proc) url(path string) string { return "http://" + p.addr + path }
-
-// getJSON GETs u into v and returns the status (0 when the request failed).
-func getJSON(u string, v any) (int, error) {
-	resp, err := http.Get(u)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if v != nil && resp.StatusCode == 200 {
-		if err := json.Unmarshal(b, v); err != nil {
-			return resp.StatusCode, fmt.Errorf("%w: %.200s", err, b)
-		}
-	}
-	return resp.StatusCode, nil
 }
 
 // clusterHarness is a whole cluster on loopback: a broker, routers, shard
@@ -193,13 +125,6 @@ func newCluster(t *testing.T) *clusterHarness {
 		t.Log("haproxy is not installed (.ci/run installs it): the load-balancer part is skipped")
 	}
 	return h
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 func (h *clusterHarness) waitReady(u string, p *proc) {

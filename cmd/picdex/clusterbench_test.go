@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestBenchCluster runs the cluster suite on a tiny corpus: every system
+// answers with no failures, freshness finds every batch, and the
+// scratch directory is gone afterwards.
+func TestBenchCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster of processes and builds three indexes")
+	}
+	dir := t.TempDir()
+	r := runPicdex(t, nil, "bench", "--suite", "cluster", "--n", "3000", "--duration", "1s", "--repeat", "1",
+		"--freshness", "2s", "--dir", dir).want(t, 0)
+	for _, system := range []string{"cluster", "serve", "bleve"} {
+		re := regexp.MustCompile(`(?m)^  ` + system + ` +median +\d+ QPS, p50 [0-9.]+ ms, p99 [0-9.]+ ms; failed 0$`)
+		if !re.MatchString(r.stdout) {
+			t.Errorf("no median line for %s with no failures:\n%s", system, r.stdout)
+		}
+	}
+	for _, want := range []string{"cluster / serve QPS", "cluster / bleve QPS", "failed 0 (target 0) PASS",
+		"cluster with the result cache on", "produce → searchable", "0 of 40 batches not found", "produce → applied"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("the suite left %d entries in --dir, e.g. %s", len(left), left[0].Name())
+	}
+}
