@@ -10,6 +10,9 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	bq "github.com/blevesearch/bleve/v2/search/query"
 )
 
 // Searcher is the one interface at the centre of picdex: a shard set, a
@@ -200,6 +203,42 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		defer release()
 	}
 	low := cost.Expensive
+	res, err := f.search(ctx, req, p, scored, an, cost, low, false)
+	if errors.Is(err, errStaleStats) {
+		f.counters.stale.Add(1)
+		res, err = f.search(ctx, req, p, scored, an, cost, low, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.TookMS = time.Since(start).Milliseconds()
+	return res, nil
+}
+
+// moved reports whether a shard whose statistics were kept for version
+// kept[i] (0: not kept) holds another version now.
+func (f *Fanout) moved(kept []uint64) bool {
+	for i, v := range kept {
+		if v == 0 {
+			continue
+		}
+		if cur, ok := f.shards[i].(VersionedShard).ContentVersion(); !ok || cur != v {
+			return true
+		}
+	}
+	return false
+}
+
+// errStaleStats: a shard was scored with statistics kept for a version it
+// no longer holds (a write landed as the search ran, or since a remote
+// shard's version was last read), which may lack its new terms and
+// documents; the search is run once more, afresh.
+var errStaleStats = errors.New("kept statistics went stale during the search")
+
+// search runs one search of the validated p: statistics, phase 2, the
+// fetch of the page. Unless last, it fails with errStaleStats when kept
+// statistics went stale meanwhile.
+func (f *Fanout) search(ctx context.Context, req *Request, p *plan, scored bq.Query, an analysis.Analyzer, cost Cost, low, last bool) (*Result, error) {
 	status := ShardStatus{Total: len(f.shards), Failures: []ShardFailure{}}
 	alive := make([]bool, len(f.shards))
 	for i := range alive {
@@ -219,8 +258,10 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 
 	var stats *TermStats
+	var kept []uint64
 	if scored != nil {
-		if stats, err = f.termStats(ctx, req, p, an, low, fail); err != nil {
+		var err error
+		if stats, kept, err = f.termStats(ctx, req, p, an, low, fail); err != nil {
 			return nil, err
 		}
 	}
@@ -245,6 +286,9 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("search phase 2: %w", err)
+	}
+	if !last && f.moved(kept) {
+		return nil, errStaleStats
 	}
 	res := &Result{Hits: []Hit{}}
 	var lists [][]ShardHit
@@ -318,7 +362,6 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		res.NextCursor = encodeCursor(p.sort, values)
 	}
 	res.Facets = mergeFacets(p.facets, facetParts)
-	res.TookMS = time.Since(start).Milliseconds()
 	res.Cost = cost
 	return res, nil
 }

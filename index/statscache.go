@@ -33,13 +33,16 @@ type FanoutStats struct {
 	StatsCached uint64
 	// StatsRounds is the searches that asked the shards (phase 1).
 	StatsRounds uint64
+	// StatsStale is the searches run twice because a shard's contents
+	// changed while it was scored with statistics kept for the old ones.
+	StatsStale uint64
 }
 
-type fanoutCounters struct{ cached, rounds atomic.Uint64 }
+type fanoutCounters struct{ cached, rounds, stale atomic.Uint64 }
 
 // Stats returns the fan-out's counters.
 func (f *Fanout) Stats() FanoutStats {
-	return FanoutStats{StatsCached: f.counters.cached.Load(), StatsRounds: f.counters.rounds.Load()}
+	return FanoutStats{StatsCached: f.counters.cached.Load(), StatsRounds: f.counters.rounds.Load(), StatsStale: f.counters.stale.Load()}
 }
 
 // maxCachedTerms bounds the (field, term) statistics kept per shard; past
@@ -148,8 +151,10 @@ func statKeys(p *plan, an analysis.Analyzer) (keys []fieldTerm, ok bool) {
 // termStats returns the global statistics for scoring p: summed from
 // what the shards' versions are known to hold when every term is known,
 // else from a phase 1 (kept for next time). Shards that fail phase 1 are
-// passed to fail and left out of the sums.
-func (f *Fanout) termStats(ctx context.Context, req *Request, p *plan, an analysis.Analyzer, low bool, fail func(int, error)) (*TermStats, error) {
+// passed to fail and left out of the sums. kept is, per shard, the
+// version whose kept statistics went into the sums (0: the shard's came
+// from phase 1).
+func (f *Fanout) termStats(ctx context.Context, req *Request, p *plan, an analysis.Analyzer, low bool, fail func(int, error)) (_ *TermStats, kept []uint64, _ error) {
 	keys, known := statKeys(p, an)
 	versions := make([]uint64, len(f.shards))
 	stable := make([]bool, len(f.shards))
@@ -169,14 +174,16 @@ func (f *Fanout) termStats(ctx context.Context, req *Request, p *plan, an analys
 		}
 		if hit {
 			f.counters.cached.Add(1)
-			return st, nil
+			return st, versions, nil
 		}
 	}
+	kept = make([]uint64, len(f.shards))
 	f.counters.rounds.Add(1)
 	phase1 := &ShardRequest{Request: req, Budget: f.opts.Budget, LowPriority: low, plan: p}
 	parts, errs := callShards(ctx, f, low, func(ctx context.Context, i int, s Shard) (*TermStats, error) {
 		if known && stable[i] {
 			if part := newTermStats(); f.cache[i].addTo(part, versions[i], keys) {
+				kept[i] = versions[i]
 				return part, nil
 			}
 		}
@@ -192,11 +199,11 @@ func (f *Fanout) termStats(ctx context.Context, req *Request, p *plan, an analys
 	})
 	for _, err := range errs {
 		if errors.Is(err, ErrBadRequest) {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("search phase 1: %w", err)
+		return nil, nil, fmt.Errorf("search phase 1: %w", err)
 	}
 	stats := newTermStats()
 	for i, part := range parts {
@@ -206,5 +213,5 @@ func (f *Fanout) termStats(ctx context.Context, req *Request, p *plan, an analys
 		}
 		stats.Add(part)
 	}
-	return stats, nil
+	return stats, kept, nil
 }

@@ -124,3 +124,41 @@ func TestKeptAnalysesHighlightAlike(t *testing.T) {
 	}
 	require.LessOrEqual(t, kept.known.bytes, maxAnalyzedBytes)
 }
+
+// writeDuring is a shard that takes a write, once, as phase 2 begins.
+type writeDuring struct {
+	Shard
+	write func()
+}
+
+func (w *writeDuring) ContentVersion() (uint64, bool) { return w.Shard.(VersionedShard).ContentVersion() }
+
+func (w *writeDuring) SearchShard(ctx context.Context, req *ShardRequest) (*ShardResult, error) {
+	if w.write != nil {
+		w.write()
+		w.write = nil
+	}
+	return w.Shard.SearchShard(ctx, req)
+}
+
+// TestWriteDuringKeptStatistics: a write that lands while a search is
+// scored with kept statistics makes the fan-out search again, afresh, so
+// the answer is that of the new contents with their own statistics.
+func TestWriteDuringKeptStatistics(t *testing.T) {
+	ix := openWith(t, 1, skewedCorpus(300, 3))
+	shard := &writeDuring{Shard: ix.Shards()[0]}
+	f := NewFanout([]Shard{shard}, FanoutOptions{})
+	plain := NewFanout(hideVersions(ix.Shards()), FanoutOptions{})
+	req := Request{Query: "quokka zephyr", Size: new(50)}
+	mustSearch(t, f, req)
+	mustSearch(t, f, req)
+	require.EqualValues(t, 1, f.Stats().StatsCached, "statistics kept")
+
+	shard.write = func() {
+		require.NoError(t, ix.Apply(context.Background(), []record.Record{{ID: "img-new", URL: "https://example.com/new.jpg", Title: "quokka quokka quokka zephyr"}}))
+	}
+	got := mustSearch(t, f, req)
+	require.EqualValues(t, 1, f.Stats().StatsStale, "searched again")
+	requireSameHits(t, mustSearch(t, plain, req), got, "after the write")
+	require.Equal(t, "img-new", got.Hits[0].ID)
+}

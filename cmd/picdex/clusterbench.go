@@ -247,6 +247,9 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 		}
 		return r, err
 	}
+	// Every system's segments merged as far as scorch takes them, so no
+	// round shares the CPU with another system's background merges.
+	fmt.Fprintf(w, "  waited %s for the indexes' merges to settle\n", indexbench.Settle(ctx, scratch, 10*time.Minute).Round(time.Second))
 	for _, s := range systems {
 		if _, err := load(s.url, min(warmUpAtMost, o.Duration), uint64(o.Seed)); err != nil {
 			return err

@@ -238,10 +238,11 @@ func BuildIndex(ctx context.Context, dir string, shards int, recs []record.Recor
 	return ix, time.Since(start), nil
 }
 
-// settle waits until the index's files stop changing, that is until
-// scorch's background merges are done, so latencies measure a quiet
-// index; it gives up after limit.
-func settle(ctx context.Context, dir string, limit time.Duration) time.Duration {
+// Settle waits until the index files (.zap segments) under dir stop
+// changing, that is until scorch's background merges are done, so
+// latencies measure a quiet index; it gives up after limit, and returns
+// how long it waited.
+func Settle(ctx context.Context, dir string, limit time.Duration) time.Duration {
 	start := time.Now()
 	last, stable := "", 0
 	for time.Since(start) < limit && stable < 3 {
@@ -295,7 +296,7 @@ func querySuite(ctx context.Context, w io.Writer, o Options, scratch string, rec
 		return err
 	}
 	defer ix.Close()
-	waited := settle(ctx, dir, 2*time.Minute)
+	waited := Settle(ctx, dir, 2*time.Minute)
 	fmt.Fprintf(w, "built index in %s (%.0f records/s); waited %s for merges to settle\n",
 		took.Round(time.Millisecond), float64(len(recs))/took.Seconds(), waited.Round(time.Second))
 

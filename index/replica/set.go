@@ -149,8 +149,17 @@ type Set struct {
 	retries uint64
 
 	// content is the version of what the members hold, as the caller
-	// last said (SetContentVersion); 0 is unknown.
-	content atomic.Uint64
+	// last said (SetContentVersion); 0 is unknown. It holds while no
+	// member reports having applied more than contentAt (-1: no bound).
+	content   atomic.Uint64
+	contentAt atomic.Int64
+	reporters atomic.Pointer[[]OffsetReporter] // the members that report their offset
+}
+
+// OffsetReporter is a member's Shard that tells the applied offset its
+// last answer came from (remote.Client does).
+type OffsetReporter interface {
+	LastOffset() int64
 }
 
 // SetContentVersion tells the Set the version of what its members hold:
@@ -158,12 +167,36 @@ type Set struct {
 // only members holding the same contents share; 0 when they differ or it
 // is not known. With a version, the fan-out keeps the shard's term
 // statistics and may skip phase 1 (index.VersionedShard).
-func (s *Set) SetContentVersion(v uint64) { s.content.Store(v) }
+func (s *Set) SetContentVersion(v uint64) { s.SetContentVersionAt(v, -1) }
+
+// SetContentVersionAt is SetContentVersion for the contents of members
+// that have applied their log up to applied: as soon as a member that
+// reports its offset (OffsetReporter) answers from further on, its
+// contents changed, and the version is unknown until set again. So a
+// write applied between two polls of the members makes the fan-out ask
+// for statistics afresh at once, rather than score with the old ones.
+func (s *Set) SetContentVersionAt(v uint64, applied int64) {
+	s.content.Store(0)
+	s.contentAt.Store(applied)
+	s.content.Store(v)
+}
 
 // ContentVersion implements index.VersionedShard.
 func (s *Set) ContentVersion() (uint64, bool) {
 	v := s.content.Load()
-	return v, v != 0
+	if v == 0 {
+		return 0, false
+	}
+	if at := s.contentAt.Load(); at >= 0 {
+		if rs := s.reporters.Load(); rs != nil {
+			for _, r := range *rs {
+				if r.LastOffset() > at {
+					return 0, false
+				}
+			}
+		}
+	}
+	return v, true
 }
 
 // member is a Member and what the Set has seen of it; guarded by Set.mu.
@@ -232,6 +265,13 @@ func (s *Set) Update(members []Member) error {
 		next[i], byID[m.ID] = st, st
 	}
 	s.members, s.byID = next, byID
+	var rs []OffsetReporter
+	for _, m := range members {
+		if r, ok := m.Shard.(OffsetReporter); ok {
+			rs = append(rs, r)
+		}
+	}
+	s.reporters.Store(&rs)
 	return nil
 }
 

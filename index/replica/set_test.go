@@ -459,3 +459,41 @@ func TestWindowPercentile(t *testing.T) {
 	require.Equal(t, time.Duration(295), w.percentile(0.95))
 	require.Equal(t, time.Duration(300), w.percentile(1))
 }
+
+// reporting is a fake that tells the offset its last answer came from.
+type reporting struct {
+	*fake
+	offset atomic.Int64
+}
+
+func (r *reporting) LastOffset() int64 { return r.offset.Load() }
+
+// TestContentVersionEndsWithANewerAnswer: a version set for contents up
+// to an offset stops holding as soon as a member answers from further on
+// (a write applied since the members were last polled), and a new one
+// holds again.
+func TestContentVersionEndsWithANewerAnswer(t *testing.T) {
+	a, b := &reporting{fake: newFake(1)}, &reporting{fake: newFake(2)}
+	a.offset.Store(-1)
+	b.offset.Store(-1)
+	s := NewSet("shard 0", Options{})
+	require.NoError(t, s.Update([]Member{{ID: "a", Shard: a, CaughtUp: true, Healthy: true}, {ID: "b", Shard: b, CaughtUp: true, Healthy: true}}))
+	s.SetContentVersionAt(77, 10)
+	v, ok := s.ContentVersion()
+	require.True(t, ok)
+	require.EqualValues(t, 77, v)
+	a.offset.Store(10) // what the version says
+	_, ok = s.ContentVersion()
+	require.True(t, ok)
+	b.offset.Store(11) // one more message applied
+	_, ok = s.ContentVersion()
+	require.False(t, ok, "a member answered from newer contents")
+	s.SetContentVersionAt(78, 11)
+	v, ok = s.ContentVersion()
+	require.True(t, ok)
+	require.EqualValues(t, 78, v)
+	s.SetContentVersion(79) // no offset: holds whatever members answer
+	b.offset.Store(500)
+	_, ok = s.ContentVersion()
+	require.True(t, ok)
+}

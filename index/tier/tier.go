@@ -375,7 +375,11 @@ func (t *Tier) fill(v *view) {
 				}
 			}
 		}
-		s.SetContentVersion(contentVersion(v.gen.ID, i, at))
+		if cv := contentVersion(v.gen.ID, i, at); cv != 0 {
+			s.SetContentVersionAt(cv, at[0])
+		} else {
+			s.SetContentVersion(0)
+		}
 		if err := s.Update(ms); err != nil {
 			t.opts.Logger.Error("replicas of a shard", "shard", s.String(), "err", err)
 		}
