@@ -346,12 +346,14 @@ func (c *collector) offer(doc uint64, score float64) {
 	if c.want == 0 || (full && c.compare(e, c.hits.e[0]) >= 0) {
 		return
 	}
-	kept := &entry{score: e.score, id: e.id, vals: append([]string(nil), e.vals...)}
 	if full {
-		c.hits.e[0] = kept
+		// The worst kept hit is out: its entry takes the new one.
+		kept := c.hits.e[0]
+		kept.score, kept.id = e.score, e.id
+		copy(kept.vals, e.vals)
 		heap.Fix(&c.hits, 0)
 	} else {
-		heap.Push(&c.hits, kept)
+		heap.Push(&c.hits, &entry{score: e.score, id: e.id, vals: append([]string(nil), e.vals...)})
 	}
 }
 

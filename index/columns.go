@@ -146,6 +146,7 @@ type segmentColumns struct {
 	cols    map[string]*column
 	lengths map[string]*fieldLengths
 	hot     atomic.Pointer[hotPostings] // nil until decoded
+	short   shortLists
 }
 
 // entry returns seg's entry, creating it.
