@@ -16,7 +16,6 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
-	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/picdex/picdex/index/record"
 )
@@ -316,10 +315,17 @@ func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error
 	return raws[0], nil
 }
 
-// Fetch implements Shard.
+// Fetch implements Shard. It reads the stored record alone, from one
+// snapshot for all the ids, rather than asking bleve for each whole
+// document (a reader per id, and a copy of every stored field).
 func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
 	out := make([]json.RawMessage, len(ids))
 	limit, size := s.ceiling.withDefaults().MaxPageBytes, 0
+	snap, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
 	for i, id := range ids {
 		if size > limit {
 			// A page past the limit fails at the fan-out anyway: stop
@@ -330,23 +336,46 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		doc, err := s.idx.Document(id)
-		if err != nil {
+		if out[i], err = storedRecord(snap, id); err != nil {
 			return nil, err
 		}
-		if doc == nil {
-			continue
-		}
-		doc.VisitFields(func(f bindex.Field) {
-			if f.Name() == fieldRaw {
-				// RepairJSON: records stored before ingest repaired
-				// unknown fields may hold invalid UTF-8.
-				out[i] = append(json.RawMessage(nil), record.RepairJSON(f.Value())...)
-			}
-		})
 		size += len(out[i])
 	}
 	return out, nil
+}
+
+// storedRecord returns the stored record JSON of the live document id in
+// snap, or nil when there is none. An id has at most one live document.
+func storedRecord(snap *scorch.IndexSnapshot, id string) (json.RawMessage, error) {
+	for _, ss := range snap.Segments() {
+		dict, err := ss.Segment().Dictionary("_id")
+		if err != nil {
+			return nil, err
+		}
+		pl, err := dict.PostingsList([]byte(id), ss.Deleted(), nil)
+		if err != nil {
+			return nil, err
+		}
+		p, err := pl.Iterator(false, false, false, nil).Next()
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			continue
+		}
+		var raw json.RawMessage
+		err = ss.VisitDocument(p.Number(), func(name string, _ byte, val []byte, _ []uint64) bool {
+			if name != fieldRaw {
+				return true
+			}
+			// RepairJSON: records stored before ingest repaired unknown
+			// fields may hold invalid UTF-8.
+			raw = append(json.RawMessage(nil), record.RepairJSON(val)...)
+			return false
+		})
+		return raw, err
+	}
+	return nil, nil
 }
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }
