@@ -123,7 +123,8 @@ func (h *highlighter) highlight(raw []byte) map[string][]string {
 		Caption string `json:"caption"`
 		Alt     string `json:"alt"`
 	}
-	if json.Unmarshal(raw, &text) != nil {
+	var ok bool
+	if text.Title, text.Caption, text.Alt, ok = recordTexts(raw); !ok && json.Unmarshal(raw, &text) != nil {
 		return nil
 	}
 	var out map[string][]string
