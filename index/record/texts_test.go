@@ -1,11 +1,12 @@
-package index
+package record
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
-var recordTextCases = []string{
+var textsCases = []string{
 	`{"id":"a","title":"Beach at dusk","caption":"waves","alt":"sea","tags":["x","y"],"width":1600,"camera":{"iso":100,"flash":false,"f":-1.5e-3}}`,
 	`{}`,
 	` { "title" : "t" , "alt":"a" } `,
@@ -45,29 +46,35 @@ var recordTextCases = []string{
 	`{"\u0074itle":"escaped key"}`,
 }
 
-// TestRecordTexts holds recordTexts to what json.Unmarshal decodes
+// TestTexts holds Texts to what json.Unmarshal decodes
 // whenever it answers on its own.
-func TestRecordTexts(t *testing.T) {
-	for _, c := range recordTextCases {
-		checkRecordTexts(t, []byte(c))
+func TestTexts(t *testing.T) {
+	for _, c := range textsCases {
+		checkTexts(t, []byte(c))
 	}
+	deep := `{"a":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `,"title":"x"}`
+	checkTexts(t, []byte(deep))
+	checkTexts(t, []byte(deep[:len(deep)-3]))
 	// Plain records are read without encoding/json.
-	for _, c := range recordTextCases[:7] {
-		if _, _, _, ok := recordTexts([]byte(c)); !ok {
+	for _, c := range textsCases[:7] {
+		if _, _, _, ok := Texts([]byte(c)); !ok {
 			t.Errorf("%q: left to encoding/json", c)
 		}
 	}
 }
 
-func FuzzRecordTexts(f *testing.F) {
-	for _, c := range recordTextCases {
+func FuzzTexts(f *testing.F) {
+	for _, c := range textsCases {
 		f.Add([]byte(c))
 	}
-	f.Fuzz(checkRecordTexts)
+	f.Fuzz(checkTexts)
 }
 
-func checkRecordTexts(t *testing.T, raw []byte) {
-	title, caption, alt, ok := recordTexts(raw)
+func checkTexts(t *testing.T, raw []byte) {
+	if got, want := ValidJSON(raw), json.Valid(raw); got != want {
+		t.Fatalf("%q: ValidJSON %v, json.Valid %v", raw, got, want)
+	}
+	title, caption, alt, ok := Texts(raw)
 	if !ok {
 		return // decoded by encoding/json
 	}

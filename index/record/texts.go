@@ -1,4 +1,4 @@
-package index
+package record
 
 import (
 	"bytes"
@@ -6,18 +6,21 @@ import (
 	"unicode/utf8"
 )
 
-// Highlighting reads three strings of each record of the page, and
-// decoding a whole record with encoding/json for them (reflection and a
-// validating pass over every field) was most of a highlight. recordTexts
-// reads them in one pass that checks the syntax as it skips the rest; it
-// hands back only records whose decoding it is sure of, and a caller
-// decodes any other (a key that differs from a wanted one by case alone,
-// a wanted value that is not a string, a syntax error) with encoding/json,
-// so the texts are always what json.Unmarshal gives.
+// A search reads each record of its page twice after fetching it: for the
+// three strings highlighting marks, and to check, before copying it into
+// the answer, that it is valid JSON. encoding/json does both with a state
+// machine called per byte (and reflection, for the strings), which was
+// most of a highlight and of encoding a page. The scanner here checks
+// the syntax as strictly as json.Valid in one plain loop. Texts hands back
+// only records whose decoding it is sure of, and leaves any other (a key
+// that differs from a wanted one by case alone, a wanted value that is
+// not a string, a syntax error) to encoding/json, so the texts are always
+// what json.Unmarshal gives; ValidJSON asks json.Valid whenever the
+// scanner says no.
 
-// recordTexts returns the title, caption and alt of a record's JSON, or
-// ok false when encoding/json must decide.
-func recordTexts(raw []byte) (title, caption, alt string, ok bool) {
+// Texts returns the title, caption and alt of a record's JSON, or ok false
+// when encoding/json must decide.
+func Texts(raw []byte) (title, caption, alt string, ok bool) {
 	s := jsonScan{b: raw}
 	s.space()
 	if !s.byte('{') {
@@ -82,6 +85,19 @@ func recordTexts(raw []byte) (title, caption, alt string, ok bool) {
 	return title, caption, alt, s.i == len(s.b)
 }
 
+// ValidJSON reports whether raw is valid JSON, as json.Valid does.
+func ValidJSON(raw []byte) bool {
+	s := jsonScan{b: raw}
+	s.space()
+	if s.value(0) {
+		s.space()
+		if s.i == len(s.b) {
+			return true
+		}
+	}
+	return json.Valid(raw)
+}
+
 // jsonScan checks JSON syntax as strictly as json.Valid, position by
 // position.
 type jsonScan struct {
@@ -90,7 +106,7 @@ type jsonScan struct {
 }
 
 // maxScanDepth is the nesting past which a record is left to
-// encoding/json.
+// encoding/json (stored records nest MaxDepth deep at most).
 const maxScanDepth = 200
 
 func (s *jsonScan) space() {
