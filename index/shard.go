@@ -59,6 +59,16 @@ type ShardRequest struct {
 	// plan is the request as the fan-out validated it, handed to shards
 	// in the same process so they need not parse it again.
 	plan *plan
+	// lengths is Stats' field lengths as bleve's scorer reads them, made
+	// once for all the shards in the process that get the request.
+	lengthsOnce sync.Once
+	lengths     *search.BM25Stats
+}
+
+// bm25Stats returns Stats.bm25Stats(), made once per request.
+func (sr *ShardRequest) bm25Stats() *search.BM25Stats {
+	sr.lengthsOnce.Do(func() { sr.lengths = sr.Stats.bm25Stats() })
+	return sr.lengths
 }
 
 // validated returns the request's plan, validating it unless the fan-out
@@ -336,7 +346,7 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if out[i], err = storedRecord(snap, id); err != nil {
+		if out[i], err = s.storedRecord(snap, id); err != nil {
 			return nil, err
 		}
 		size += len(out[i])
@@ -345,26 +355,28 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 }
 
 // storedRecord returns the stored record JSON of the live document id in
-// snap, or nil when there is none. An id has at most one live document.
-func storedRecord(snap *scorch.IndexSnapshot, id string) (json.RawMessage, error) {
+// snap, or nil when there is none. An id has at most one live document;
+// a segment's id column finds it (an id of several documents in one
+// segment, all but one deleted, is looked up in the segment's dictionary).
+func (s *localShard) storedRecord(snap *scorch.IndexSnapshot, id string) (json.RawMessage, error) {
 	for _, ss := range snap.Segments() {
-		dict, err := ss.Segment().Dictionary("_id")
+		col, err := s.cols.column(ss.Segment(), "_id")
 		if err != nil {
 			return nil, err
 		}
-		pl, err := dict.PostingsList([]byte(id), ss.Deleted(), nil)
-		if err != nil {
-			return nil, err
+		doc, found, several := col.holder(id)
+		if several {
+			if doc, found, err = liveHolder(ss, id); err != nil {
+				return nil, err
+			}
+		} else if found && ss.Deleted() != nil && ss.Deleted().Contains(uint32(doc)) {
+			found = false
 		}
-		p, err := pl.Iterator(false, false, false, nil).Next()
-		if err != nil {
-			return nil, err
-		}
-		if p == nil {
+		if !found {
 			continue
 		}
 		var raw json.RawMessage
-		err = ss.VisitDocument(p.Number(), func(name string, _ byte, val []byte, _ []uint64) bool {
+		err = ss.VisitDocument(doc, func(name string, _ byte, val []byte, _ []uint64) bool {
 			if name != fieldRaw {
 				return true
 			}
@@ -376,6 +388,24 @@ func storedRecord(snap *scorch.IndexSnapshot, id string) (json.RawMessage, error
 		return raw, err
 	}
 	return nil, nil
+}
+
+// liveHolder looks id up in the segment's dictionary, returning its live
+// document.
+func liveHolder(ss *scorch.SegmentSnapshot, id string) (uint64, bool, error) {
+	dict, err := ss.Segment().Dictionary("_id")
+	if err != nil {
+		return 0, false, err
+	}
+	pl, err := dict.PostingsList([]byte(id), ss.Deleted(), nil)
+	if err != nil {
+		return 0, false, err
+	}
+	p, err := pl.Iterator(false, false, false, nil).Next()
+	if err != nil || p == nil {
+		return 0, false, err
+	}
+	return p.Number(), true, nil
 }
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }
