@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -13,8 +14,8 @@ import (
 // them through zap's iterator (a roaring bitmap walk plus varint-coded
 // frequencies and norms) costs some 30 ns each. So every segment's long
 // lists in the text fields are decoded once, in the background, into flat
-// arrays (12 bytes a posting), which term-at-a-time scoring reads in a few
-// nanoseconds each. Which lists are decoded depends only on the segment
+// arrays (12 bytes a posting, 8 more for its weight once read), which
+// term-at-a-time scoring reads in a few nanoseconds each. Which lists are decoded depends only on the segment
 // (every list of at least hotMinPostings postings), never on the queries
 // seen, so no query is slow for being the first of its kind once a segment
 // is ready; until then, and for short lists, postings come from zap.
@@ -36,6 +37,31 @@ type hotList struct {
 	docs  []uint32
 	freqs []uint32
 	lens  []uint32
+	// weights are the postings' weighted, length-normalized term
+	// frequencies for the field parameters last asked for: those change
+	// only when writes move the field's average length, while computing
+	// them was most of reading a list.
+	weights atomic.Pointer[listWeights]
+}
+
+// listWeights are posting.weightedTFLen of each posting of a list.
+type listWeights struct {
+	weight, avgLen float64
+	tf             []float64
+}
+
+// weighted returns f.weightedTFLen of each posting, computed once for f's
+// weight and average length.
+func (l *hotList) weighted(f *posting) []float64 {
+	if w := l.weights.Load(); w != nil && w.weight == f.weight && w.avgLen == f.avgLen {
+		return w.tf
+	}
+	w := &listWeights{weight: f.weight, avgLen: f.avgLen, tf: make([]float64, len(l.docs))}
+	for i := range l.docs {
+		w.tf[i] = f.weightedTFLen(uint64(l.freqs[i]), float64(l.lens[i]))
+	}
+	l.weights.Store(w)
+	return w.tf
 }
 
 // hotPostings are a segment's decoded long lists.

@@ -220,6 +220,7 @@ func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, lists 
 		if l != nil {
 			// Deleted documents are dropped below, once per document.
 			postings += len(l.docs)
+			tf := l.weighted(f)
 			for i, d := range l.docs {
 				if d >= uint32(docs) {
 					continue
@@ -228,7 +229,7 @@ func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, lists 
 					*w |= 1 << (d & 63)
 					acc[d] = 0
 				}
-				acc[d] += f.weightedTFLen(uint64(l.freqs[i]), float64(l.lens[i]))
+				acc[d] += tf[i]
 			}
 			continue
 		}
