@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/record"
 )
 
 // writeResult answers a search. The hits' records are the index's stored
@@ -17,7 +19,9 @@ import (
 // larger part of encoding a page). The rest is encoded by encoding/json,
 // in the order and with the names of index.Result's tags.
 func (s *server) writeResult(c *gin.Context, res *index.Result) {
-	body, err := encodeResult(res)
+	b := resultBuffers.Get().(*resultBuffer)
+	defer b.release()
+	body, err := b.encode(res)
 	if err != nil {
 		s.writeJSON(c, http.StatusOK, res) // reports the error as writeJSON does
 		return
@@ -25,9 +29,41 @@ func (s *server) writeResult(c *gin.Context, res *index.Result) {
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
+// resultBuffer holds what encoding one result needs, reused search after
+// search: a page of records is tens of kilobytes.
+type resultBuffer struct {
+	out, hit bytes.Buffer
+	enc      *json.Encoder // into hit
+}
+
+var resultBuffers = sync.Pool{New: func() any {
+	b := &resultBuffer{}
+	b.enc = json.NewEncoder(&b.hit)
+	return b
+}}
+
+// maxKeptBuffer is the largest buffer put back for reuse.
+const maxKeptBuffer = 1 << 20
+
+func (b *resultBuffer) release() {
+	if b.out.Cap() > maxKeptBuffer || b.hit.Cap() > maxKeptBuffer {
+		return
+	}
+	b.out.Reset()
+	b.hit.Reset()
+	resultBuffers.Put(b)
+}
+
 var errInvalidRecord = errors.New("a stored record is not valid JSON")
 
 func encodeResult(res *index.Result) ([]byte, error) {
+	b := &resultBuffer{}
+	b.enc = json.NewEncoder(&b.hit)
+	return b.encode(res)
+}
+
+// encode returns res's JSON, valid until the buffer is released.
+func (b *resultBuffer) encode(res *index.Result) ([]byte, error) {
 	head, err := json.Marshal(struct {
 		Total  uint64 `json:"total"`
 		TookMS int64  `json:"took_ms"`
@@ -46,40 +82,49 @@ func encodeResult(res *index.Result) ([]byte, error) {
 	size := len(head) + len(tail) + 16
 	for i := range res.Hits {
 		size += len(res.Hits[i].Image) + len(res.Hits[i].ID) + 64
+		for _, frags := range res.Hits[i].Highlights {
+			for _, f := range frags {
+				size += len(f) + 48 // and its key, escapes of <mark>
+			}
+		}
 	}
-	var b bytes.Buffer
-	b.Grow(size)
-	b.Write(head[:len(head)-1])
-	b.WriteString(`,"hits":[`)
+	out := &b.out
+	out.Grow(size)
+	out.Write(head[:len(head)-1])
+	out.WriteString(`,"hits":[`)
 	for i := range res.Hits {
 		h := &res.Hits[i]
 		if i > 0 {
-			b.WriteByte(',')
+			out.WriteByte(',')
 		}
 		image := h.Image
 		if image == nil {
 			image = json.RawMessage("null")
-		} else if !json.Valid(image) {
+		} else if !record.ValidJSON(image) {
 			return nil, errInvalidRecord
 		}
 		// The hit without its record, whose place is marked by a
 		// null that is replaced: Image is the only RawMessage field.
+		// The encoder escapes as json.Marshal does, and ends with a
+		// newline.
 		h.Image = nil
-		fields, err := json.Marshal(h)
+		b.hit.Reset()
+		err := b.enc.Encode(h)
 		h.Image = image
 		if err != nil {
 			return nil, err
 		}
+		fields := bytes.TrimSuffix(b.hit.Bytes(), []byte("\n"))
 		at := bytes.Index(fields, []byte(`"image":null`))
 		if at < 0 {
 			return nil, errInvalidRecord
 		}
 		at += len(`"image":`)
-		b.Write(fields[:at])
-		b.Write(image)
-		b.Write(fields[at+len("null"):])
+		out.Write(fields[:at])
+		out.Write(image)
+		out.Write(fields[at+len("null"):])
 	}
-	b.WriteString("],")
-	b.Write(tail[1:])
-	return b.Bytes(), nil
+	out.WriteString("],")
+	out.Write(tail[1:])
+	return out.Bytes(), nil
 }

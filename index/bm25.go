@@ -62,7 +62,7 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 	s := q.params(docs, lengths, func(i int) uint64 { return tfrs[i].Count() })
 	s.score, s.vectors = opts.Score != "none", opts.IncludeTermVectors
 	for i, p := range s.fields {
-		p.tfr = tfrs[i]
+		p.tfr, p.tfd = tfrs[i], &bindex.TermFieldDoc{}
 		if p.cur, err = p.tfr.Next(p.tfd); err != nil {
 			closeAll()
 			return nil, err
@@ -76,7 +76,8 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 // document frequency df(i) (of q.fields[i]). The term-at-a-time path calls
 // it with the same global figures, so both score alike.
 func (q *bm25Query) params(docs uint64, lengths *search.BM25Stats, df func(i int) uint64) *bm25Searcher {
-	s := &bm25Searcher{term: q.term, score: true}
+	s := &bm25Searcher{term: q.term, score: true, fields: make([]*posting, len(q.fields))}
+	ps := make([]posting, len(q.fields))
 	for i, f := range q.fields {
 		avg := 1.0
 		if lengths != nil && lengths.DocCount > 0 {
@@ -85,7 +86,8 @@ func (q *bm25Query) params(docs uint64, lengths *search.BM25Stats, df func(i int
 			}
 		}
 		s.df = max(s.df, df(i))
-		s.fields = append(s.fields, &posting{field: f.Name, weight: f.Boost, avgLen: avg, tfd: &bindex.TermFieldDoc{}})
+		ps[i] = posting{field: f.Name, weight: f.Boost, avgLen: avg}
+		s.fields[i] = &ps[i]
 	}
 	s.idf = q.boost * math.Log(1+(float64(docs)-float64(s.df)+0.5)/(float64(s.df)+0.5))
 	return s

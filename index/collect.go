@@ -62,6 +62,8 @@ type collector struct {
 	facetCnt [][]uint32
 	buckets  [][]int32 // facet ordinal → bucket, for numeric facets
 	scratch  entry
+	slab     []entry  // the kept entries, allocated at once on first need
+	slabVals []string // and their sort values
 }
 
 // entry is a hit with its sort values: vals[i] is the value for keys[i]
@@ -346,14 +348,35 @@ func (c *collector) offer(doc uint64, score float64) {
 	if c.want == 0 || (full && c.compare(e, c.hits.e[0]) >= 0) {
 		return
 	}
-	kept := &entry{score: e.score, id: e.id, vals: append([]string(nil), e.vals...)}
 	if full {
-		c.hits.e[0] = kept
+		// The worst kept hit is out: its entry takes the new one.
+		kept := c.hits.e[0]
+		kept.score, kept.id = e.score, e.id
+		copy(kept.vals, e.vals)
 		heap.Fix(&c.hits, 0)
 	} else {
-		heap.Push(&c.hits, kept)
+		heap.Push(&c.hits, c.newEntry(e))
 	}
 }
+
+// newEntry returns a copy of e for the heap, from a slab of as many
+// entries as the heap keeps (one per search_after page, at most).
+func (c *collector) newEntry(e *entry) *entry {
+	if len(c.slab) == 0 {
+		n := min(c.want, maxSlabEntries)
+		c.slab, c.slabVals = make([]entry, n), make([]string, n*len(e.vals))
+	}
+	kept := &c.slab[0]
+	c.slab = c.slab[1:]
+	kept.score, kept.id = e.score, e.id
+	kept.vals, c.slabVals = c.slabVals[:len(e.vals):len(e.vals)], c.slabVals[len(e.vals):]
+	copy(kept.vals, e.vals)
+	return kept
+}
+
+// maxSlabEntries bounds the entries allocated at once: a deep page fills
+// its heap slab after slab.
+const maxSlabEntries = 256
 
 // compare orders two entries by the sort keys, then id: negative when a
 // comes first.

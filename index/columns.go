@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -31,7 +32,47 @@ type column struct {
 
 	pointsOnce sync.Once
 	points     []geoPoint // term → the point it encodes; see geoPoints
+
+	holdersOnce sync.Once
+	holders     []uint32 // term → its document + 1, 0 for none, sharedTerm for several; see holder
 }
+
+// holder returns the one document of the segment that has term, looked up
+// by binary search in the terms; several is true when more than one does
+// (found is false then).
+func (col *column) holder(term string) (doc uint64, found, several bool) {
+	col.holdersOnce.Do(func() {
+		col.holders = make([]uint32, len(col.terms))
+		if len(col.start)-1 >= sharedTerm-1 {
+			// A document + 1 could read as sharedTerm: every term is
+			// looked up in the dictionary instead.
+			for o := range col.holders {
+				col.holders[o] = sharedTerm
+			}
+			return
+		}
+		for d := range len(col.start) - 1 {
+			for _, o := range col.values(uint64(d)) {
+				if col.holders[o] == 0 {
+					col.holders[o] = uint32(d) + 1
+				} else {
+					col.holders[o] = sharedTerm
+				}
+			}
+		}
+	})
+	o, ok := slices.BinarySearch(col.terms, term)
+	switch {
+	case !ok || col.holders[o] == 0:
+		return 0, false, false
+	case col.holders[o] == sharedTerm:
+		return 0, false, true
+	}
+	return uint64(col.holders[o] - 1), true, false
+}
+
+// sharedTerm marks, in column.holders, a term of several documents.
+const sharedTerm = 1<<32 - 1
 
 // geoPoint is a location, when ok.
 type geoPoint struct {
@@ -146,6 +187,7 @@ type segmentColumns struct {
 	cols    map[string]*column
 	lengths map[string]*fieldLengths
 	hot     atomic.Pointer[hotPostings] // nil until decoded
+	short   shortLists
 }
 
 // entry returns seg's entry, creating it.

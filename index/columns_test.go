@@ -87,3 +87,24 @@ func TestColumnsFollowWrites(t *testing.T) {
 		check(round)
 	}
 }
+
+func TestColumnHolder(t *testing.T) {
+	// Documents 0..3 with ids a, b, b, (none): b is held by two.
+	col := &column{terms: []string{"a", "b", "c"}, start: []uint32{0, 1, 2, 3, 3}, ords: []uint32{0, 1, 1}}
+	for _, tc := range []struct {
+		term           string
+		doc            uint64
+		found, several bool
+	}{
+		{"a", 0, true, false},
+		{"b", 0, false, true},
+		{"c", 0, false, false}, // a term of no document
+		{"0", 0, false, false},
+		{"d", 0, false, false},
+	} {
+		doc, found, several := col.holder(tc.term)
+		if doc != tc.doc || found != tc.found || several != tc.several {
+			t.Errorf("holder(%q) = %d, %v, %v; want %d, %v, %v", tc.term, doc, found, several, tc.doc, tc.found, tc.several)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
+
+	"github.com/picdex/picdex/index/record"
 )
 
 // Highlighted fields, and the longest fragment returned for each.
@@ -123,7 +125,8 @@ func (h *highlighter) highlight(raw []byte) map[string][]string {
 		Caption string `json:"caption"`
 		Alt     string `json:"alt"`
 	}
-	if json.Unmarshal(raw, &text) != nil {
+	var ok bool
+	if text.Title, text.Caption, text.Alt, ok = record.Texts(raw); !ok && json.Unmarshal(raw, &text) != nil {
 		return nil
 	}
 	var out map[string][]string

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -13,8 +14,8 @@ import (
 // them through zap's iterator (a roaring bitmap walk plus varint-coded
 // frequencies and norms) costs some 30 ns each. So every segment's long
 // lists in the text fields are decoded once, in the background, into flat
-// arrays (12 bytes a posting), which term-at-a-time scoring reads in a few
-// nanoseconds each. Which lists are decoded depends only on the segment
+// arrays (12 bytes a posting, 8 more for its weight once read), which
+// term-at-a-time scoring reads in a few nanoseconds each. Which lists are decoded depends only on the segment
 // (every list of at least hotMinPostings postings), never on the queries
 // seen, so no query is slow for being the first of its kind once a segment
 // is ready; until then, and for short lists, postings come from zap.
@@ -36,6 +37,31 @@ type hotList struct {
 	docs  []uint32
 	freqs []uint32
 	lens  []uint32
+	// weights are the postings' weighted, length-normalized term
+	// frequencies for the field parameters last asked for: those change
+	// only when writes move the field's average length, while computing
+	// them was most of reading a list.
+	weights atomic.Pointer[listWeights]
+}
+
+// listWeights are posting.weightedTFLen of each posting of a list.
+type listWeights struct {
+	weight, avgLen float64
+	tf             []float64
+}
+
+// weighted returns f.weightedTFLen of each posting, computed once for f's
+// weight and average length.
+func (l *hotList) weighted(f *posting) []float64 {
+	if w := l.weights.Load(); w != nil && w.weight == f.weight && w.avgLen == f.avgLen {
+		return w.tf
+	}
+	w := &listWeights{weight: f.weight, avgLen: f.avgLen, tf: make([]float64, len(l.docs))}
+	for i := range l.docs {
+		w.tf[i] = f.weightedTFLen(uint64(l.freqs[i]), float64(l.lens[i]))
+	}
+	l.weights.Store(w)
+	return w.tf
 }
 
 // hotPostings are a segment's decoded long lists.
@@ -93,6 +119,12 @@ func decodeList(dict segment.TermDictionary, term string, n uint64) (*hotList, b
 	if err != nil {
 		return nil, false, err
 	}
+	return decodePostings(pl, n)
+}
+
+// decodePostings reads the n postings of pl into the flat form; ok is
+// false when a value does not fit it.
+func decodePostings(pl segment.PostingsList, n uint64) (*hotList, bool, error) {
 	l := &hotList{docs: make([]uint32, 0, n), freqs: make([]uint32, 0, n), lens: make([]uint32, 0, n)}
 	it := pl.Iterator(true, true, false, nil)
 	for {
@@ -110,6 +142,87 @@ func decodeList(dict segment.TermDictionary, term string, n uint64) (*hotList, b
 		l.docs = append(l.docs, uint32(p.Number()))
 		l.freqs = append(l.freqs, uint32(p.Frequency()))
 		l.lens = append(l.lens, uint32(np.NormUint64()))
+	}
+}
+
+// The short lists, under hotMinPostings, are most of the lists a query
+// opens, and for them finding the list costs more than reading it: a
+// lookup in the field's FST, then a postings list and an iterator set up,
+// per field, per segment, per shard. So a segment keeps the short lists
+// it was asked for, decoded (a list the dictionary lacks as an empty
+// one), up to a bound in postings proportional to its size; past it, it
+// starts afresh. A kept list is the segment's data, which never changes,
+// not an answer to a query, so nothing in it goes stale.
+
+// shortListCache turns the keeping of short lists off, for tests that
+// compare with zap's reading.
+var shortListCache = true
+
+// shortListBudget is how many postings, per document of the segment plus
+// a floor, a segment keeps in short lists (12 bytes each, and a map entry
+// per list).
+const (
+	shortListsPerDoc = 4
+	shortListsFloor  = 1 << 16
+)
+
+type shortLists struct {
+	mu       sync.RWMutex
+	lists    map[hotKey]*hotList
+	postings int // kept, counting an empty list as one
+}
+
+// postings returns field's list of term in seg: a decoded one (long, or
+// short and kept) as l, or else zap's postings list as pl.
+func (sc *segmentColumns) postings(seg segment.Segment, field, term string) (l *hotList, pl segment.PostingsList, err error) {
+	if l = sc.hot.Load().lookup(field, term); l != nil {
+		return l, nil, nil
+	}
+	k := hotKey{field, term}
+	if shortListCache {
+		sc.short.mu.RLock()
+		l = sc.short.lists[k]
+		sc.short.mu.RUnlock()
+		if l != nil {
+			return l, nil, nil
+		}
+	}
+	dict, err := seg.Dictionary(field)
+	if err != nil {
+		return nil, nil, err
+	}
+	// No preallocated list: zap's reuse of one for a term the dictionary
+	// lacks leaves it pointing at no segment. Deleted documents are
+	// dropped by the caller, so the list is the segment's, whatever the
+	// snapshot.
+	if pl, err = dict.PostingsList([]byte(term), nil, nil); err != nil {
+		return nil, nil, err
+	}
+	n := pl.Count()
+	if !shortListCache || n >= hotMinPostings {
+		return nil, pl, nil
+	}
+	l, ok, err := decodePostings(pl, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, pl, nil
+	}
+	sc.short.keep(k, l, shortListsFloor+shortListsPerDoc*int(seg.Count()))
+	return l, nil, nil
+}
+
+// keep adds a decoded short list, starting afresh past budget postings.
+func (s *shortLists) keep(k hotKey, l *hotList, budget int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lists == nil || s.postings+len(l.docs)+1 > budget {
+		s.lists, s.postings = map[hotKey]*hotList{}, 0
+	}
+	if _, ok := s.lists[k]; !ok {
+		s.lists[k] = l
+		s.postings += len(l.docs) + 1
 	}
 }
 

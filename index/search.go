@@ -74,7 +74,7 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		return nil, err
 	}
 	if tree != nil {
-		if err := tree.prepare(sr.Stats, sr.Stats.bm25Stats(), snap); err != nil {
+		if err := tree.prepare(sr.Stats, sr.bm25Stats(), snap); err != nil {
 			return nil, err
 		}
 		err = c.runText(ctx, tree, filter, s.idx.Mapping())

@@ -69,6 +69,16 @@ type ShardRequest struct {
 	// shards of a fan-out's phase (which never changes a request it
 	// sent).
 	wire atomic.Pointer[[]byte]
+	// lengths is Stats' field lengths as bleve's scorer reads them, made
+	// once for all the shards in the process that get the request.
+	lengthsOnce sync.Once
+	lengths     *search.BM25Stats
+}
+
+// bm25Stats returns Stats.bm25Stats(), made once per request.
+func (sr *ShardRequest) bm25Stats() *search.BM25Stats {
+	sr.lengthsOnce.Do(func() { sr.lengths = sr.Stats.bm25Stats() })
+	return sr.lengths
 }
 
 // validated returns the request's plan, validating it unless the fan-out
@@ -325,7 +335,9 @@ func (s *localShard) get(ctx context.Context, id string) (json.RawMessage, error
 	return raws[0], nil
 }
 
-// Fetch implements Shard.
+// Fetch implements Shard. It reads the stored record alone, from one
+// snapshot for all the ids, rather than asking bleve for each whole
+// document (a reader per id, and a copy of every stored field).
 func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage, error) {
 	snap, err := s.snapshot()
 	if err != nil {
@@ -343,62 +355,24 @@ func (s *localShard) Fetch(ctx context.Context, ids []string) ([]json.RawMessage
 // nil for an id the shard does not hold) until they pass limit bytes: a
 // page past the limit with records left to read fails with a
 // *BudgetError, the records read so far in out.
-//
-// It looks every id up in each segment at once and reads only the
-// stored fields up to the record, rather than building each document in
-// full as the index's Document does.
 func (s *localShard) loadRecords(ctx context.Context, snap *scorch.IndexSnapshot, ids []string, out []json.RawMessage, limit int) error {
-	at := make(map[string][]int, len(ids)) // the id's places in ids
+	size := 0
 	for i, id := range ids {
-		at[id] = append(at[id], i)
-	}
-	pending, size := ids, 0
-	for _, ss := range snap.Segments() {
-		if len(at) == 0 {
-			break
+		if size > limit {
+			// A page past the limit fails at the fan-out anyway: stop
+			// loading it here.
+			return &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
+				What: "bytes of records in the page; ask for fewer hits (size)"}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		nums, err := ss.DocNumbers(pending)
+		raw, err := s.storedRecord(snap, id)
 		if err != nil {
 			return err
 		}
-		for it := nums.Iterator(); it.HasNext(); {
-			if size > limit {
-				// A page past the limit fails at the fan-out anyway:
-				// stop loading it here.
-				return &BudgetError{Limit: "max_page_bytes", Param: "size", Max: limit,
-					What: "bytes of records in the page; ask for fewer hits (size)"}
-			}
-			var id string
-			var raw json.RawMessage
-			err := ss.VisitDocument(uint64(it.Next()), func(field string, _ byte, v []byte, _ []uint64) bool {
-				switch field {
-				case "_id":
-					id = string(v)
-				case fieldRaw:
-					// RepairJSON: records stored before ingest repaired
-					// unknown fields may hold invalid UTF-8.
-					raw = append(json.RawMessage(nil), record.RepairJSON(v)...)
-				}
-				return id == "" || raw == nil
-			})
-			if err != nil {
-				return err
-			}
-			for _, i := range at[id] {
-				out[i] = raw
-				size += len(raw)
-			}
-			delete(at, id)
-		}
-		if len(at) < len(pending) {
-			pending = pending[:0:0]
-			for id := range at {
-				pending = append(pending, id)
-			}
-		}
+		out[i] = raw
+		size += len(raw)
 	}
 	return nil
 }
@@ -425,6 +399,60 @@ func (s *localShard) inlineRecords(ctx context.Context, snap *scorch.IndexSnapsh
 		hits[i].Image = recs[i]
 	}
 	return nil
+}
+
+// storedRecord returns the stored record JSON of the live document id in
+// snap, or nil when there is none. An id has at most one live document;
+// a segment's id column finds it (an id of several documents in one
+// segment, all but one deleted, is looked up in the segment's dictionary).
+func (s *localShard) storedRecord(snap *scorch.IndexSnapshot, id string) (json.RawMessage, error) {
+	for _, ss := range snap.Segments() {
+		col, err := s.cols.column(ss.Segment(), "_id")
+		if err != nil {
+			return nil, err
+		}
+		doc, found, several := col.holder(id)
+		if several {
+			if doc, found, err = liveHolder(ss, id); err != nil {
+				return nil, err
+			}
+		} else if found && ss.Deleted() != nil && ss.Deleted().Contains(uint32(doc)) {
+			found = false
+		}
+		if !found {
+			continue
+		}
+		var raw json.RawMessage
+		err = ss.VisitDocument(doc, func(name string, _ byte, val []byte, _ []uint64) bool {
+			if name != fieldRaw {
+				return true
+			}
+			// RepairJSON: records stored before ingest repaired unknown
+			// fields may hold invalid UTF-8.
+			raw = append(json.RawMessage(nil), record.RepairJSON(val)...)
+			return false
+		})
+		return raw, err
+	}
+	return nil, nil
+}
+
+// liveHolder looks id up in the segment's dictionary, returning its live
+// document.
+func liveHolder(ss *scorch.SegmentSnapshot, id string) (uint64, bool, error) {
+	dict, err := ss.Segment().Dictionary("_id")
+	if err != nil {
+		return 0, false, err
+	}
+	pl, err := dict.PostingsList([]byte(id), ss.Deleted(), nil)
+	if err != nil {
+		return 0, false, err
+	}
+	p, err := pl.Iterator(false, false, false, nil).Next()
+	if err != nil || p == nil {
+		return 0, false, err
+	}
+	return p.Number(), true, nil
 }
 
 func (s *localShard) docCount() (uint64, error) { return s.idx.DocCount() }

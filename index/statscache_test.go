@@ -131,7 +131,9 @@ type writeDuring struct {
 	write func()
 }
 
-func (w *writeDuring) ContentVersion() (uint64, bool) { return w.Shard.(VersionedShard).ContentVersion() }
+func (w *writeDuring) ContentVersion() (uint64, bool) {
+	return w.Shard.(VersionedShard).ContentVersion()
+}
 
 func (w *writeDuring) SearchShard(ctx context.Context, req *ShardRequest) (*ShardResult, error) {
 	if w.write != nil {

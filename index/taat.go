@@ -139,11 +139,20 @@ type normLength interface{ NormUint64() uint64 }
 // taatBuffers is the dense accumulator of one segment's evaluation, and
 // the lists of matches it produces, reused segment after segment.
 type taatBuffers struct {
-	acc   []float64 // per document: accumulated weighted term frequency
-	seen  []uint64  // bitset of documents with acc set
+	acc   []float64 // per document: accumulated weighted term frequency, or score
+	seen  []uint64  // bitset of documents with acc set; all clear between uses
+	count []uint32  // per document: parts matched, for a union
 	lists []segMatches
 	used  int        // lists handed out for the current segment
 	guard *walkGuard // of the search, checked once per leaf
+}
+
+// grow makes room in the accumulator for a segment of docs documents.
+func (b *taatBuffers) grow(docs int) {
+	if cap(b.acc) < docs {
+		b.acc = make([]float64, docs)
+		b.seen = make([]uint64, (docs+63)/64)
+	}
 }
 
 // list returns an empty match list with room for n, valid until reset.
@@ -166,7 +175,7 @@ var taatPool = sync.Pool{New: func() any { return &taatBuffers{} }}
 
 // eval computes the node's matches in one segment; deleted documents are
 // skipped.
-func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, hot *hotPostings, buf *taatBuffers) (segMatches, error) {
+func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, lists *segmentColumns, buf *taatBuffers) (segMatches, error) {
 	switch n.op {
 	case opNone:
 		return segMatches{}, nil
@@ -174,38 +183,44 @@ func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, hot *hotPo
 		if err := buf.guard.check(); err != nil {
 			return segMatches{}, err
 		}
-		return n.evalLeaf(seg, deleted, hot, buf)
+		return n.evalLeaf(seg, deleted, lists, buf)
 	}
-	parts := make([]segMatches, len(n.kids))
-	for i, k := range n.kids {
-		var err error
-		if parts[i], err = k.eval(seg, deleted, hot, buf); err != nil {
+	var small [8]segMatches
+	parts := small[:0]
+	if len(n.kids) > len(small) {
+		parts = make([]segMatches, 0, len(n.kids))
+	}
+	for _, k := range n.kids {
+		part, err := k.eval(seg, deleted, lists, buf)
+		if err != nil {
 			return segMatches{}, err
 		}
-		if n.op == opAnd && len(parts[i].docs) == 0 {
+		if n.op == opAnd && len(part.docs) == 0 {
 			return segMatches{}, nil
 		}
+		parts = append(parts, part)
 	}
 	if n.op == opAnd {
 		return intersect(parts), nil
 	}
-	return union(parts), nil
+	return buf.union(parts, int(seg.Count())), nil
 }
 
-func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, hot *hotPostings, buf *taatBuffers) (segMatches, error) {
+func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, lists *segmentColumns, buf *taatBuffers) (segMatches, error) {
 	docs := int(seg.Count())
-	if cap(buf.acc) < docs {
-		buf.acc = make([]float64, docs)
-		buf.seen = make([]uint64, (docs+63)/64)
-	}
+	buf.grow(docs)
 	acc, seen := buf.acc[:docs], buf.seen[:(docs+63)/64]
-	term := []byte(n.leaf.term)
 	postings := 0
 	hasDeleted := deleted != nil && !deleted.IsEmpty()
 	for _, f := range n.p.fields {
-		if l := hot.lookup(f.field, n.leaf.term); l != nil {
+		l, pl, err := lists.postings(seg, f.field, n.leaf.term)
+		if err != nil {
+			return segMatches{}, err
+		}
+		if l != nil {
 			// Deleted documents are dropped below, once per document.
 			postings += len(l.docs)
+			tf := l.weighted(f)
 			for i, d := range l.docs {
 				if d >= uint32(docs) {
 					continue
@@ -214,19 +229,9 @@ func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, hot *h
 					*w |= 1 << (d & 63)
 					acc[d] = 0
 				}
-				acc[d] += f.weightedTFLen(uint64(l.freqs[i]), float64(l.lens[i]))
+				acc[d] += tf[i]
 			}
 			continue
-		}
-		dict, err := seg.Dictionary(f.field)
-		if err != nil {
-			return segMatches{}, err
-		}
-		// No preallocated list: zap's reuse of one for a term the
-		// dictionary lacks leaves it pointing at no segment.
-		pl, err := dict.PostingsList(term, deleted, nil)
-		if err != nil {
-			return segMatches{}, err
 		}
 		postings += int(pl.Count())
 		it := pl.Iterator(true, true, false, nil)
@@ -270,12 +275,11 @@ func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, hot *h
 }
 
 // intersect keeps the documents in every part, adding their scores in
-// part order.
+// part order. It writes over the first part, which it alone reads.
 func intersect(parts []segMatches) segMatches {
 	out := parts[0]
 	for _, p := range parts[1:] {
-		var next segMatches
-		i, j := 0, 0
+		k, i, j := 0, 0, 0
 		for i < len(out.docs) && j < len(p.docs) {
 			switch {
 			case out.docs[i] < p.docs[j]:
@@ -283,43 +287,53 @@ func intersect(parts []segMatches) segMatches {
 			case out.docs[i] > p.docs[j]:
 				j++
 			default:
-				next.docs = append(next.docs, out.docs[i])
-				next.scores = append(next.scores, out.scores[i]+p.scores[j])
+				out.docs[k] = out.docs[i]
+				out.scores[k] = out.scores[i] + p.scores[j]
+				k++
 				i++
 				j++
 			}
 		}
-		out = next
+		out.docs, out.scores = out.docs[:k], out.scores[:k]
 	}
 	return out
 }
 
-// union keeps the documents in any part: the sum of their scores, in
-// part order, times the share of parts they are in.
-func union(parts []segMatches) segMatches {
-	var out segMatches
-	pos := make([]int, len(parts))
-	for {
-		next, any := uint32(0), false
-		for i, p := range parts {
-			if pos[i] < len(p.docs) && (!any || p.docs[pos[i]] < next) {
-				next, any = p.docs[pos[i]], true
-			}
-		}
-		if !any {
-			return out
-		}
-		sum, matched := 0.0, 0
-		for i, p := range parts {
-			if pos[i] < len(p.docs) && p.docs[pos[i]] == next {
-				sum += p.scores[pos[i]]
-				matched++
-				pos[i]++
-			}
-		}
-		out.docs = append(out.docs, next)
-		out.scores = append(out.scores, sum*float64(matched)/float64(len(parts)))
+// union keeps the documents of a segment of docs documents that are in
+// any part: the sum of their scores, in part order, times the share of
+// parts they are in. The sums build up in the dense accumulator, part
+// after part, so each document's additions come in the same order as a
+// merge of the parts would make them.
+func (b *taatBuffers) union(parts []segMatches, docs int) segMatches {
+	b.grow(docs)
+	if cap(b.count) < docs {
+		b.count = make([]uint32, docs)
 	}
+	acc, seen, count := b.acc[:docs], b.seen[:(docs+63)/64], b.count[:docs]
+	n := 0
+	for _, p := range parts {
+		n += len(p.docs)
+		for i, d := range p.docs {
+			if w := &seen[d>>6]; *w&(1<<(d&63)) == 0 {
+				*w |= 1 << (d & 63)
+				acc[d], count[d] = 0, 0
+			}
+			acc[d] += p.scores[i]
+			count[d]++
+		}
+	}
+	out := b.list(min(n, docs))
+	share := float64(len(parts))
+	for i, w := range seen {
+		for w != 0 {
+			d := i<<6 + bits.TrailingZeros64(w)
+			w &= w - 1
+			out.docs = append(out.docs, uint32(d))
+			out.scores = append(out.scores, acc[d]*float64(count[d])/share)
+		}
+		seen[i] = 0
+	}
+	return out
 }
 
 // runText collects the matches of a text tree, restricted by an optional
@@ -346,7 +360,7 @@ func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query
 			continue
 		}
 		buf.reset()
-		res, err := tree.eval(ss.Segment(), ss.Deleted(), c.cols.hotPostings(ss.Segment()), buf)
+		res, err := tree.eval(ss.Segment(), ss.Deleted(), c.cols.entry(ss.Segment()), buf)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -30,21 +29,32 @@ func TestTermAtATimeMatchesSearchers(t *testing.T) {
 		corpus = append(corpus, r)
 	}
 	corpus = append(corpus, skewedCorpus(300, 3)...)
-	for _, hot := range []bool{false, true} {
-		t.Run(fmt.Sprintf("decoded=%v", hot), func(t *testing.T) {
+	// Every reading path gives the same results, to the bit.
+	exact := map[int]*Result{}
+	for _, tc := range []struct {
+		name        string
+		min         uint64 // hotMinPostings
+		short, each bool   // shortListCache; and whether to search twice
+	}{
+		{"zap", 1 << 62, false, false},
+		{"decoded", 1, false, false},
+		{"kept-short", 1 << 62, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			// Decoded lists are built on first search, synchronously, for
-			// every list (or none), so both reading paths are compared.
-			defer func(m uint64, s bool) { hotMinPostings, hotBuildSync = m, s }(hotMinPostings, hotBuildSync)
-			hotMinPostings, hotBuildSync = 1<<62, true
-			if hot {
-				hotMinPostings = 1
-			}
-			compareTermAtATime(t, corpus)
+			// every list (or none), and short lists are kept (or not), so
+			// every reading path is compared.
+			defer func(m uint64, s, c bool) { hotMinPostings, hotBuildSync, shortListCache = m, s, c }(hotMinPostings, hotBuildSync, shortListCache)
+			hotMinPostings, hotBuildSync, shortListCache = tc.min, true, tc.short
+			compareTermAtATime(t, corpus, tc.each, exact)
 		})
 	}
 }
 
-func compareTermAtATime(t *testing.T, corpus []record.Record) {
+// compareTermAtATime compares term-at-a-time results with bleve's
+// searchers', and exactly with those in exact (filled on first use); twice
+// searches every query a second time, to read what the first one kept.
+func compareTermAtATime(t *testing.T, corpus []record.Record, twice bool, exact map[int]*Result) {
 	ix := openWith(t, 3, corpus)
 	// Updates and deletes leave deleted documents in older segments.
 	ctx := context.Background()
@@ -76,8 +86,19 @@ func compareTermAtATime(t *testing.T, corpus []record.Record) {
 		defer func() { termAtATime = true }()
 		return mustSearch(t, ix, req)
 	}
-	for _, req := range queries {
+	for qi, req := range queries {
 		want, got := search(req, false), search(req, true)
+		if twice {
+			again := search(req, true)
+			again.TookMS = got.TookMS
+			require.Equal(t, got, again, "%+v: searched again", req)
+		}
+		if e, ok := exact[qi]; ok {
+			e.TookMS = got.TookMS
+			require.Equal(t, e, got, "%+v: another reading path", req)
+		} else {
+			exact[qi] = got
+		}
 		require.Equal(t, want.Total, got.Total, "%+v", req)
 		require.Equal(t, len(want.Hits), len(got.Hits), "%+v", req)
 		for i := range want.Hits {

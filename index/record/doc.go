@@ -10,7 +10,9 @@
 // in an unknown one (name or value), becomes U+FFFD (the escape \ufffd
 // inside a JSON string), as encoding/json decodes it. Stored JSON is
 // therefore always valid UTF-8; RepairJSON applies the same repair to
-// records stored by versions that kept such bytes.
+// records stored by versions that kept such bytes. Texts and ValidJSON read
+// stored records on the query path in one plain pass, and always agree
+// with json.Unmarshal and json.Valid (they ask them when unsure).
 //
 // An invalid record is reported whole: Parse and Normalize check every
 // field and return an Errors holding one FieldError per problem, in schema
