@@ -141,8 +141,13 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 			a.err = ctx.Err()
 			return a
 		}
-		cctx, cancel := context.WithTimeout(ctx, f.opts.ShardTimeout)
-		defer cancel()
+		cctx := ctx
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > f.opts.ShardTimeout {
+			// No timer of its own when the search ends first anyway.
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithTimeout(ctx, f.opts.ShardTimeout)
+			defer cancel()
+		}
 		a.v, a.err = fn(cctx, i, sh)
 		return a
 	}
