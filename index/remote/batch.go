@@ -346,11 +346,15 @@ func decodeBatch(data []byte) (shards []int, req []byte, err error) {
 		return nil, nil, errBatchFormat
 	}
 	shards = make([]int, n)
+	seen := make(map[uint64]bool, n)
 	for i := range shards {
 		v := r.uvarint()
-		if v > 1<<30 {
+		if v > 1<<30 || seen[v] {
+			// A shard named twice is no call the client makes: refused,
+			// rather than searched as many times as a batch names it.
 			r.err = errBatchFormat
 		}
+		seen[v] = true
 		shards[i] = int(v)
 	}
 	if r.err != nil {

@@ -1,10 +1,12 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,4 +181,47 @@ func closed() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
+}
+
+// TestBadBatches: a batch that does not decode, names a shard twice or
+// carries a bad shard request is refused whole with a 400, and asks no
+// shard anything.
+func TestBadBatches(t *testing.T) {
+	var calls atomic.Int64
+	f := &fakeShard{do: func(context.Context) error { calls.Add(1); return nil }}
+	srv, _ := fakeServer(t, f, HandlerOptions{MaxBodyBytes: 1 << 12})
+	good, _ := index.EncodeShardRequest(bus)
+	for name, body := range map[string][]byte{
+		"garbage":        []byte("garbage"),
+		"shard twice":    encodeBatch([]int{0, 0}, good),
+		"huge count":     {0xff, 0xff, 0xff, 0xff, 0x0f},
+		"cut request":    encodeBatch([]int{0}, good[:len(good)-3]),
+		"no request":     encodeBatch([]int{0}, nil),
+		"shard too high": encodeBatch([]int{1 << 31}, good),
+	} {
+		resp, err := http.Post(srv.URL+"/internal/v1/generations/2/batch/search", index.WireContentType, bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+	}
+	require.Zero(t, calls.Load(), "no shard was asked")
+}
+
+// FuzzDecodeBatch: any bytes decode to a batch or to an error, never a
+// panic, and a decoded batch encodes to one that decodes alike.
+func FuzzDecodeBatch(f *testing.F) {
+	good, _ := index.EncodeShardRequest(bus)
+	f.Add(encodeBatch([]int{0, 3, 7}, good))
+	f.Add(encodeBatch(nil, nil))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		shards, req, err := decodeBatch(data)
+		if err != nil {
+			return
+		}
+		shards2, req2, err := decodeBatch(encodeBatch(shards, req))
+		if err != nil || !slices.Equal(shards, shards2) || !bytes.Equal(req, req2) {
+			t.Fatalf("%x: %v %x, again %v %x (%v)", data, shards, req, shards2, req2, err)
+		}
+	})
 }
