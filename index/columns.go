@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -32,6 +33,9 @@ type column struct {
 
 	pointsOnce sync.Once
 	points     []geoPoint // term → the point it encodes; see geoPoints
+
+	latOnce sync.Once
+	lat     *latIndex // the points by latitude; see byLatitude
 
 	holdersOnce sync.Once
 	holders     []uint32 // term → its document + 1, 0 for none, sharedTerm for several; see holder
@@ -98,6 +102,73 @@ func (col *column) geoPoints() []geoPoint {
 	})
 	return col.points
 }
+
+// latIndex is a geopoint column's points in order of latitude, with the
+// documents that hold each, so that a geo filter looks only at the points
+// of its latitude band instead of at every document.
+type latIndex struct {
+	ords  []uint32  // the terms that are points, by latitude
+	lats  []float64 // their latitudes, ascending
+	start []uint32  // term o's documents are docs[start[o]:start[o+1]]
+	docs  []uint32
+}
+
+// byLatitude builds, once per column of a geopoint field, its latIndex.
+func (col *column) byLatitude() *latIndex {
+	col.latOnce.Do(func() {
+		points := col.geoPoints()
+		li := &latIndex{start: make([]uint32, len(col.terms)+1)}
+		type point struct {
+			lat float64
+			o   uint32
+		}
+		var ps []point
+		for o, p := range points {
+			if p.ok {
+				ps = append(ps, point{p.lat, uint32(o)})
+			}
+		}
+		slices.SortFunc(ps, func(a, b point) int { return cmp.Compare(a.lat, b.lat) })
+		li.ords, li.lats = make([]uint32, len(ps)), make([]float64, len(ps))
+		for i, p := range ps {
+			li.ords[i], li.lats[i] = p.o, p.lat
+		}
+		for _, o := range col.ords {
+			if points[o].ok {
+				li.start[o+1]++
+			}
+		}
+		for o := range points {
+			li.start[o+1] += li.start[o]
+		}
+		li.docs = make([]uint32, li.start[len(points)])
+		next := slices.Clone(li.start[:len(points)])
+		for d := range len(col.start) - 1 {
+			for _, o := range col.values(uint64(d)) {
+				if points[o].ok {
+					li.docs[next[o]] = uint32(d)
+					next[o]++
+				}
+			}
+		}
+		col.lat = li
+	})
+	return col.lat
+}
+
+// band returns the positions [i, j) of the points with latitudes in
+// [lo, hi].
+func (li *latIndex) band(lo, hi float64) (i, j int) {
+	i, _ = slices.BinarySearch(li.lats, lo)
+	j = i
+	for j < len(li.lats) && li.lats[j] <= hi {
+		j++
+	}
+	return i, j
+}
+
+// holders returns the documents that hold term o.
+func (li *latIndex) holders(o uint32) []uint32 { return li.docs[li.start[o]:li.start[o+1]] }
 
 // values returns the ordinals of document doc's terms, smallest first.
 func (c *column) values(doc uint64) []uint32 { return c.ords[c.start[doc]:c.start[doc+1]] }

@@ -105,20 +105,56 @@ func (q *geoQuery) contains(p geoPoint) bool {
 		geo.BoundingBoxContains(p.lon, p.lat, -180, b.bottom, b.right, b.top)
 }
 
+// latBand returns latitudes that every point the filter contains lies
+// between, with a margin: a box's own, and for a distance at most km over
+// the shortest length of a degree of latitude (110.5 km), taken as 100.
+func (q *geoQuery) latBand() (lo, hi float64) {
+	const margin = 1e-3
+	if q.near != nil {
+		d := q.near.km/100 + margin
+		return max(q.near.lat-d, -90), min(q.near.lat+d, 90)
+	}
+	return q.box.bottom - margin, q.box.top + margin
+}
+
+// match tests, in each segment, only the points of the filter's latitude
+// band (byLatitude), then takes the live documents that hold the points
+// it contains.
 func (q *geoQuery) match(ctx context.Context, snap *scorch.IndexSnapshot) (*roaring.Bitmap, error) {
 	guard := q.guard
 	guard.ctx = ctx
-	return eachLiveDoc(snap, q.cols, fieldLocation, &guard, func(col *column) func(doc uint64) bool {
-		points := col.geoPoints()
-		return func(doc uint64) bool {
-			for _, o := range col.values(doc) {
-				if p := points[o]; p.ok && q.contains(p) {
-					return true
+	lo, hi := q.latBand()
+	out := roaring.New()
+	var base uint64
+	for _, ss := range snap.Segments() {
+		seg := ss.Segment()
+		n := seg.Count()
+		if base+n > 1<<32 {
+			return nil, fmt.Errorf("a shard of more than 2^32 documents")
+		}
+		col, err := q.cols.column(seg, fieldLocation)
+		if err != nil {
+			return nil, err
+		}
+		points, li := col.geoPoints(), col.byLatitude()
+		deleted := ss.Deleted()
+		i, j := li.band(lo, hi)
+		for _, o := range li.ords[i:j] {
+			if err := guard.step(); err != nil {
+				return nil, err
+			}
+			if !q.contains(points[o]) {
+				continue
+			}
+			for _, d := range li.holders(o) {
+				if deleted == nil || !deleted.Contains(d) {
+					out.Add(uint32(base) + d)
 				}
 			}
-			return false
 		}
-	})
+		base += n
+	}
+	return out, guard.ctx.Err()
 }
 
 // eachLiveDoc returns the global numbers of the live documents of snap
