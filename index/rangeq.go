@@ -125,36 +125,50 @@ func (q *geoQuery) match(ctx context.Context, snap *scorch.IndexSnapshot) (*roar
 	guard.ctx = ctx
 	lo, hi := q.latBand()
 	out := roaring.New()
-	var base uint64
-	for _, ss := range snap.Segments() {
-		seg := ss.Segment()
-		n := seg.Count()
-		if base+n > 1<<32 {
-			return nil, fmt.Errorf("a shard of more than 2^32 documents")
-		}
-		col, err := q.cols.column(seg, fieldLocation)
-		if err != nil {
-			return nil, err
-		}
+	err := eachSegment(snap, q.cols, fieldLocation, func(ss *scorch.SegmentSnapshot, col *column, base uint32) error {
 		points, li := col.geoPoints(), col.byLatitude()
 		deleted := ss.Deleted()
 		i, j := li.band(lo, hi)
 		for _, o := range li.ords[i:j] {
 			if err := guard.step(); err != nil {
-				return nil, err
+				return err
 			}
 			if !q.contains(points[o]) {
 				continue
 			}
 			for _, d := range li.holders(o) {
 				if deleted == nil || !deleted.Contains(d) {
-					out.Add(uint32(base) + d)
+					out.Add(base + d)
 				}
 			}
 		}
-		base += n
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, guard.ctx.Err()
+}
+
+// eachSegment calls fn with every segment of snap, its column of field
+// and the global number of its first document.
+func eachSegment(snap *scorch.IndexSnapshot, cols *columnCache, field string, fn func(ss *scorch.SegmentSnapshot, col *column, base uint32) error) error {
+	var base uint64
+	for _, ss := range snap.Segments() {
+		n := ss.Segment().Count()
+		if base+n > 1<<32 {
+			return fmt.Errorf("a shard of more than 2^32 documents")
+		}
+		col, err := cols.column(ss.Segment(), field)
+		if err != nil {
+			return err
+		}
+		if err := fn(ss, col, uint32(base)); err != nil {
+			return err
+		}
+		base += n
+	}
+	return nil
 }
 
 // eachLiveDoc returns the global numbers of the live documents of snap
@@ -163,29 +177,24 @@ func (q *geoQuery) match(ctx context.Context, snap *scorch.IndexSnapshot) (*roar
 func eachLiveDoc(snap *scorch.IndexSnapshot, cols *columnCache, field string, guard *walkGuard,
 	match func(col *column) func(doc uint64) bool) (*roaring.Bitmap, error) {
 	out := roaring.New()
-	var base uint64
-	for _, ss := range snap.Segments() {
-		seg := ss.Segment()
-		n := seg.Count()
-		if base+n > 1<<32 {
-			return nil, fmt.Errorf("a shard of more than 2^32 documents")
+	err := eachSegment(snap, cols, field, func(ss *scorch.SegmentSnapshot, col *column, base uint32) error {
+		test := match(col)
+		if test == nil {
+			return nil
 		}
-		col, err := cols.column(seg, field)
-		if err != nil {
-			return nil, err
-		}
-		if test := match(col); test != nil {
-			deleted := ss.Deleted()
-			for doc := range n {
-				if err := guard.step(); err != nil {
-					return nil, err
-				}
-				if test(doc) && (deleted == nil || !deleted.Contains(uint32(doc))) {
-					out.Add(uint32(base + doc))
-				}
+		deleted := ss.Deleted()
+		for doc := range ss.Segment().Count() {
+			if err := guard.step(); err != nil {
+				return err
+			}
+			if test(doc) && (deleted == nil || !deleted.Contains(uint32(doc))) {
+				out.Add(base + uint32(doc))
 			}
 		}
-		base += n
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, guard.ctx.Err()
 }
