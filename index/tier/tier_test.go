@@ -219,11 +219,7 @@ func TestLaggingReplicaIsALastResort(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	tr.Refresh(ctx)
-	for _, s := range tr.Sets() {
-		st := s.Stats()
-		require.Len(t, st.Members, 1, "%s", st.Shard)
-		require.Equal(t, good.URL, st.Members[0].ID)
-	}
+	onlyMember(t, tr, good.URL)
 	good.Close()
 	tr.Refresh(ctx)
 	require.Error(t, tr.Ready(ctx), "no caught-up replica: not ready")
@@ -248,11 +244,7 @@ func TestCutOffReplicaIsALastResort(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	tr.Refresh(ctx)
-	for _, s := range tr.Sets() {
-		st := s.Stats()
-		require.Len(t, st.Members, 1, "%s", st.Shard)
-		require.Equal(t, inContact.URL, st.Members[0].ID)
-	}
+	onlyMember(t, tr, inContact.URL)
 	age.Store(200)
 	tr.Refresh(ctx)
 	for _, s := range tr.Sets() {
@@ -336,4 +328,15 @@ func TestDiscoveredServers(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Shards.Failed)
 	require.Len(t, tr.Servers(), 1)
+}
+
+// onlyMember requires every shard's replica set to hold the replica of
+// server base alone.
+func onlyMember(t *testing.T, tr *Tier, base string) {
+	t.Helper()
+	for _, s := range tr.Sets() {
+		st := s.Stats()
+		require.Len(t, st.Members, 1, "%s", st.Shard)
+		require.Equal(t, base, st.Members[0].ID)
+	}
 }
