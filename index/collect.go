@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -64,6 +65,33 @@ type collector struct {
 	scratch  entry
 	slab     []entry  // the kept entries, allocated at once on first need
 	slabVals []string // and their sort values
+
+	// The worst kept hit's place in the current segment's sorted term
+	// lists, one per sort key and the last for the id: a candidate is
+	// compared with it by ordinals, without looking up its strings.
+	// Valid while worstSet holds; the heap's top or the segment changing
+	// clears it.
+	worst    []ordBound
+	worstSet bool
+}
+
+// ordBound is where a value falls in a sorted term list: at ord, which
+// holds the value itself when exact. ok is false where ordinals cannot
+// decide (a missing value, a distance).
+type ordBound struct {
+	ord       uint32
+	exact, ok bool
+}
+
+// cmp compares the term at ordinal o with the bound's value.
+func (b ordBound) cmp(o uint32) int {
+	switch {
+	case o < b.ord:
+		return -1
+	case b.exact && o == b.ord:
+		return 0
+	}
+	return 1
 }
 
 // entry is a hit with its sort values: vals[i] is the value for keys[i]
@@ -110,6 +138,7 @@ func newCollector(snap *scorch.IndexSnapshot, cols *columnCache, p *plan, ranges
 	c.facetCnt = make([][]uint32, len(p.facets))
 	c.buckets = make([][]int32, len(p.facets))
 	c.scratch.vals = make([]string, len(p.sort))
+	c.worst = make([]ordBound, len(p.sort)+1)
 	c.hits.c = c
 	return c, nil
 }
@@ -211,6 +240,7 @@ func (c *collector) enter(i int) error {
 		c.flushFacets()
 	}
 	c.cur = i
+	c.worstSet = false
 	if i < 0 {
 		return nil
 	}
@@ -320,6 +350,9 @@ func (c *collector) offer(doc uint64, score float64) {
 	if full && c.keys[0].field == "_score" && score < c.hits.e[0].score {
 		return
 	}
+	if full && c.behindWorst(doc, score) {
+		return
+	}
 	e := &c.scratch
 	e.score = score
 	o, _ := c.ids.first(doc)
@@ -357,6 +390,69 @@ func (c *collector) offer(doc uint64, score float64) {
 	} else {
 		heap.Push(&c.hits, c.newEntry(e))
 	}
+	c.worstSet = false
+}
+
+// behindWorst reports whether a document of the current segment sorts at
+// or after the worst kept hit, deciding by ordinals in the segment's
+// sorted term lists: a full heap turns most candidates away this way,
+// without their sort strings. false when it comes first or ordinals
+// cannot tell.
+func (c *collector) behindWorst(doc uint64, score float64) bool {
+	if !c.worstSet {
+		c.placeWorst()
+	}
+	w := c.hits.e[0]
+	for k, key := range c.keys {
+		r := 0
+		switch key.field {
+		case "_score":
+			switch {
+			case score < w.score:
+				r = -1
+			case score > w.score:
+				r = 1
+			}
+		case "_id":
+			o, _ := c.ids.first(doc)
+			r = c.worst[len(c.keys)].cmp(o)
+		default:
+			b := c.worst[k]
+			if !b.ok {
+				return false
+			}
+			o, has := c.sortCols[k].first(doc)
+			if !has {
+				return false
+			}
+			r = b.cmp(o)
+		}
+		if key.desc {
+			r = -r
+		}
+		if r != 0 {
+			return r > 0
+		}
+	}
+	return true // the same as the worst on every key, the id (always the last) too
+}
+
+// placeWorst finds the worst kept hit's values in the current segment's
+// term lists.
+func (c *collector) placeWorst() {
+	w := c.hits.e[0]
+	place := func(terms []string, v string) ordBound {
+		o, exact := slices.BinarySearch(terms, v)
+		return ordBound{ord: uint32(o), exact: exact, ok: true}
+	}
+	for k := range c.keys {
+		c.worst[k] = ordBound{}
+		if col := c.sortCols[k]; col != nil && w.vals[k] != search.LowTerm && w.vals[k] != search.HighTerm {
+			c.worst[k] = place(col.terms, w.vals[k])
+		}
+	}
+	c.worst[len(c.keys)] = place(c.ids.terms, w.id)
+	c.worstSet = true
 }
 
 // newEntry returns a copy of e for the heap, from a slab of as many

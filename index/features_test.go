@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -558,4 +559,84 @@ func TestInterruptedShardCreation(t *testing.T) {
 	ix, err = Open(dir, Options{})
 	require.NoError(t, err)
 	require.NoError(t, ix.Close())
+}
+
+// TestSortTiesAcrossSegments: with every score alike and few distinct
+// sort values, spread over several segments of one shard and with ids
+// rewritten in later ones, every sort gives the order its keys and the
+// id say, on every page (the collector turns candidates away by ordinals
+// in each segment's term lists, so this holds it to the strings).
+func TestSortTiesAcrossSegments(t *testing.T) {
+	ix, err := Open(t.TempDir(), Options{Shards: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { ix.Close() })
+	latest := map[string]record.Record{}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for batch := range 6 {
+		var recs []record.Record
+		for range 40 {
+			id := fmt.Sprintf("t%03d", rng.IntN(150))
+			r := record.Record{ID: id, URL: "u/" + id, Title: "harbour"}
+			if k := rng.IntN(6); k > 0 {
+				r.TakenAt = fmt.Sprintf("20%02d-01-01", 10+k)
+				r.Width = 100 * k
+			}
+			r.Caption = fmt.Sprint("batch ", batch) // scores stay alike: the query is on the title
+			recs = append(recs, r)
+			latest[id] = r
+		}
+		require.NoError(t, ix.Apply(context.Background(), recs))
+	}
+	ids := make([]string, 0, len(latest))
+	for id := range latest {
+		ids = append(ids, id)
+	}
+	// value returns a record's sort value, "" for none (which sorts last
+	// either way).
+	value := func(id, field string) string {
+		switch field {
+		case "taken_at":
+			return latest[id].TakenAt
+		case "width":
+			if w := latest[id].Width; w > 0 {
+				return fmt.Sprintf("%05d", w)
+			}
+		}
+		return ""
+	}
+	for _, keys := range [][]string{nil, {"-taken_at"}, {"taken_at"}, {"-_id"}, {"width", "-taken_at"}, {"-width", "_id"}} {
+		want := slices.Clone(ids)
+		slices.SortFunc(want, func(a, b string) int {
+			for _, k := range keys {
+				f, desc := strings.TrimPrefix(k, "-"), strings.HasPrefix(k, "-")
+				if f == "_id" {
+					if desc {
+						return strings.Compare(b, a)
+					}
+					return strings.Compare(a, b)
+				}
+				va, vb := value(a, f), value(b, f)
+				switch {
+				case va == vb:
+					continue
+				case va == "":
+					return 1
+				case vb == "":
+					return -1
+				case desc:
+					return strings.Compare(vb, va)
+				}
+				return strings.Compare(va, vb)
+			}
+			return strings.Compare(a, b)
+		})
+		for _, page := range []int{0, 7, 31, 90} {
+			res := mustSearch(t, ix, Request{Query: "harbour", Sort: keys, From: page, Size: new(9)})
+			var got []string
+			for _, h := range res.Hits {
+				got = append(got, h.ID)
+			}
+			require.Equal(t, want[page:min(page+9, len(want))], got, "sort %v from %d", keys, page)
+		}
+	}
 }
