@@ -26,6 +26,10 @@ type Options struct {
 	// existing index, 0 means "as on disk"; another value must match.
 	Shards int
 	Fanout FanoutOptions
+	// Warm builds every shard's search caches in the background after
+	// opening (see Index.Warm and Index.Warmed): for servers, which
+	// should not take searches cold. Bulk loads leave it off.
+	Warm bool
 }
 
 // Validate checks the options.
@@ -54,6 +58,9 @@ type Index struct {
 	dir    string
 	shards []*localShard
 	fan    *Fanout
+
+	stopWarm func()
+	warmDone chan struct{} // closed when the warming Open started ends
 }
 
 // Open opens the index in dir, creating it when absent.
@@ -109,6 +116,9 @@ func Open(dir string, opts Options) (*Index, error) {
 		shards[i] = s
 	}
 	ix.fan = NewFanout(shards, opts.Fanout)
+	if opts.Warm {
+		ix.startWarm()
+	}
 	return ix, nil
 }
 
@@ -341,6 +351,10 @@ func (ix *Index) Stats(ctx context.Context) (Stats, error) {
 
 // Close closes every shard.
 func (ix *Index) Close() error {
+	if ix.stopWarm != nil {
+		ix.stopWarm()
+		<-ix.warmDone
+	}
 	var errs []error
 	for _, s := range ix.shards {
 		if s != nil {

@@ -82,7 +82,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 
 	fresh := isEmptyDir(*data)
-	ix, err := index.Open(*data, index.Options{Shards: *shards, Fanout: index.FanoutOptions{Logger: log}})
+	ix, err := index.Open(*data, index.Options{Shards: *shards, Fanout: index.FanoutOptions{Logger: log}, Warm: true})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 		return 1
@@ -155,6 +155,18 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		reg = newRegistry(&emb.Stats, func() bool { return true })
 	}
 	apiOpts.Registerer, apiOpts.Metrics = reg, metricsHandler(reg)
+	// Not ready while the index warms its caches: a load balancer sends
+	// no searches that would wait for them.
+	kafkaReady := apiOpts.Ready
+	apiOpts.Ready = func(ctx context.Context) error {
+		if !ix.Warmed() {
+			return errors.New("warming the index's caches")
+		}
+		if kafkaReady != nil {
+			return kafkaReady(ctx)
+		}
+		return nil
+	}
 	// After the HTTP server stops: apply what the embedded queue holds,
 	// then stop the indexer, before the index closes.
 	defer func() {

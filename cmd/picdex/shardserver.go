@@ -168,7 +168,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	}()
 	for _, s := range shards {
 		dir := filepath.Join(*data, "g"+strconv.Itoa(gen.ID), "shard-"+strconv.Itoa(s))
-		ix, err := index.Open(dir, index.Options{Shards: 1, Fanout: index.FanoutOptions{Logger: log}})
+		ix, err := index.Open(dir, index.Options{Shards: 1, Fanout: index.FanoutOptions{Logger: log}, Warm: true})
 		if err != nil {
 			ln.Close()
 			fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
@@ -197,9 +197,11 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 		for _, k := range keys {
 			h := hosted[k]
 			st, _ := h.ix.Stats(ctx)
+			warmed := h.ix.Warmed()
 			out.Replicas = append(out.Replicas, remote.ReplicaInfo{
 				Generation: k[0], Shard: k[1], Shards: h.gen.Shards, MappingVersion: h.gen.MappingVersion,
-				Applied: h.rep.Applied(), HighWater: h.rep.HighWater(), Lag: h.rep.Lag(), Docs: st.Docs, Ready: h.rep.Ready(),
+				Applied: h.rep.Applied(), HighWater: h.rep.HighWater(), Lag: h.rep.Lag(), Docs: st.Docs,
+				Ready: h.rep.Ready() && warmed, Warming: !warmed,
 				ContactAgeMs: contactAge(h.rep.Contact()),
 			})
 		}

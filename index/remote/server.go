@@ -39,7 +39,10 @@ type ReplicaInfo struct {
 	HighWater      int64  `json:"high_water"` // the partition's high-water mark
 	Lag            int64  `json:"lag"`
 	Docs           uint64 `json:"docs"`
-	Ready          bool   `json:"ready"` // caught up and serving
+	Ready          bool   `json:"ready"` // caught up, warmed and serving
+	// Warming is true while the replica's index builds its search caches
+	// after opening (not ready then).
+	Warming bool `json:"warming,omitempty"`
 	// ContactAgeMs is how long ago the broker last told the replica the
 	// end of its partition, in milliseconds (-1: never). Applied and Lag
 	// are only as current as that.
@@ -429,7 +432,10 @@ func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
 	in := h.opts.Info(r.Context())
 	var waiting []string
 	for _, rep := range in.Replicas {
-		if !rep.Ready {
+		switch {
+		case rep.Warming:
+			waiting = append(waiting, fmt.Sprintf("generation %d shard %d (warming its caches)", rep.Generation, rep.Shard))
+		case !rep.Ready:
 			waiting = append(waiting, fmt.Sprintf("generation %d shard %d (lag %d)", rep.Generation, rep.Shard, rep.Lag))
 		}
 	}
