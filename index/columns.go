@@ -219,8 +219,9 @@ func buildColumn(seg segment.Segment, field string) (*column, error) {
 	}
 	c := &column{start: make([]uint32, docs+1)}
 	var postings []uint64 // (doc<<32 | ord), in term order
+	var terms stringArena
 	err := walkPostings(seg, field, false, func(term string) {
-		c.terms = append(c.terms, term)
+		c.terms = append(c.terms, terms.add(term))
 	}, func(p segment.Posting) {
 		if n := p.Number(); n < docs {
 			postings = append(postings, n<<32|uint64(len(c.terms)-1))

@@ -29,7 +29,7 @@
 //   - The manifest fixes the shard count and routing of a directory.
 //   - Filters never change scores; filter-only searches score 0.
 //   - Near-duplicate search (Filter.Similar) reports every image within the
-//     distance and no other (multi-index hashing, verified distances).
+//     distance and no other (every hash compared, distances exact).
 //   - Every error caused by the request wraps ErrBadRequest.
 //   - No search costs more than its Budget allows: the patterns and terms
 //     of the query are counted before any shard works, expansions while
