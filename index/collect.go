@@ -69,10 +69,10 @@ type collector struct {
 	// The worst kept hit's place in the current segment's sorted term
 	// lists, one per sort key and the last for the id: a candidate is
 	// compared with it by ordinals, without looking up its strings.
-	// Valid while worstSet holds; the heap's top or the segment changing
-	// clears it.
-	worst    []ordBound
-	worstSet bool
+	// worst[k] is valid while placed[k] holds; the heap's top or the
+	// segment changing clears them.
+	worst  []ordBound
+	placed []bool
 }
 
 // ordBound is where a value falls in a sorted term list: at ord, which
@@ -138,7 +138,7 @@ func newCollector(snap *scorch.IndexSnapshot, cols *columnCache, p *plan, ranges
 	c.facetCnt = make([][]uint32, len(p.facets))
 	c.buckets = make([][]int32, len(p.facets))
 	c.scratch.vals = make([]string, len(p.sort))
-	c.worst = make([]ordBound, len(p.sort)+1)
+	c.worst, c.placed = make([]ordBound, len(p.sort)+1), make([]bool, len(p.sort)+1)
 	c.hits.c = c
 	return c, nil
 }
@@ -240,7 +240,7 @@ func (c *collector) enter(i int) error {
 		c.flushFacets()
 	}
 	c.cur = i
-	c.worstSet = false
+	clear(c.placed)
 	if i < 0 {
 		return nil
 	}
@@ -390,7 +390,7 @@ func (c *collector) offer(doc uint64, score float64) {
 	} else {
 		heap.Push(&c.hits, c.newEntry(e))
 	}
-	c.worstSet = false
+	clear(c.placed)
 }
 
 // behindWorst reports whether a document of the current segment sorts at
@@ -399,9 +399,6 @@ func (c *collector) offer(doc uint64, score float64) {
 // without their sort strings. false when it comes first or ordinals
 // cannot tell.
 func (c *collector) behindWorst(doc uint64, score float64) bool {
-	if !c.worstSet {
-		c.placeWorst()
-	}
 	w := c.hits.e[0]
 	for k, key := range c.keys {
 		r := 0
@@ -415,9 +412,9 @@ func (c *collector) behindWorst(doc uint64, score float64) bool {
 			}
 		case "_id":
 			o, _ := c.ids.first(doc)
-			r = c.worst[len(c.keys)].cmp(o)
+			r = c.worstAt(len(c.keys)).cmp(o)
 		default:
-			b := c.worst[k]
+			b := c.worstAt(k)
 			if !b.ok {
 				return false
 			}
@@ -437,22 +434,29 @@ func (c *collector) behindWorst(doc uint64, score float64) bool {
 	return true // the same as the worst on every key, the id (always the last) too
 }
 
-// placeWorst finds the worst kept hit's values in the current segment's
-// term lists.
-func (c *collector) placeWorst() {
+// worstAt returns the worst kept hit's place in the current segment's
+// terms of sort key k (k = len(keys): the id), finding it on first need:
+// a candidate decided by its score needs none.
+func (c *collector) worstAt(k int) ordBound {
+	if c.placed[k] {
+		return c.worst[k]
+	}
 	w := c.hits.e[0]
-	place := func(terms []string, v string) ordBound {
-		o, exact := slices.BinarySearch(terms, v)
-		return ordBound{ord: uint32(o), exact: exact, ok: true}
+	b := ordBound{}
+	switch {
+	case k == len(c.keys):
+		b = place(c.ids.terms, w.id)
+	case c.sortCols[k] != nil && w.vals[k] != search.LowTerm && w.vals[k] != search.HighTerm:
+		b = place(c.sortCols[k].terms, w.vals[k])
 	}
-	for k := range c.keys {
-		c.worst[k] = ordBound{}
-		if col := c.sortCols[k]; col != nil && w.vals[k] != search.LowTerm && w.vals[k] != search.HighTerm {
-			c.worst[k] = place(col.terms, w.vals[k])
-		}
-	}
-	c.worst[len(c.keys)] = place(c.ids.terms, w.id)
-	c.worstSet = true
+	c.worst[k], c.placed[k] = b, true
+	return b
+}
+
+// place finds v in sorted terms.
+func place(terms []string, v string) ordBound {
+	o, exact := slices.BinarySearch(terms, v)
+	return ordBound{ord: uint32(o), exact: exact, ok: true}
 }
 
 // newEntry returns a copy of e for the heap, from a slab of as many
