@@ -301,6 +301,9 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 		r.PerSecond(), msText(r.All.P50), msText(r.All.P99), failures(r), r.PerSecond()/cq)
 	cached.stop(childGrace)
 
+	if err := slowReplica(ctx, w, o, spawn, b, shardServers, strings.Join(halves[0], ","), vocab); err != nil {
+		return err
+	}
 	if err := freshness(ctx, w, o, brokers, qs, shardServers); err != nil {
 		return err
 	}
