@@ -46,6 +46,10 @@ type Message struct {
 	Offset     int64
 	Key, Value []byte
 	ProducedAt time.Time // zero when the producer did not say
+	// Read is when this process read the message from its log; zero
+	// when the reader did not say. A micro-batch's wait counts from its
+	// first message's.
+	Read time.Time
 	// Origin is where a routed message was first read; zero for one read
 	// where it was produced.
 	Origin Origin

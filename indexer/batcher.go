@@ -47,6 +47,13 @@ func batchDefaults(records *int, wait *time.Duration, logger **slog.Logger, defa
 // run applies micro-batches of what arrives on in — records messages, or
 // what came within wait of the first — and after each calls commit with
 // the next offset of every partition in it.
+//
+// The wait counts from when the batch's first message was read
+// (Message.Read), not from when the batcher takes it: messages read
+// while the previous batch was being applied have waited already, and
+// a batch that has waited its time goes at once with what has arrived.
+// So a message waits at most wait plus one apply, not an apply, the
+// wait and another apply.
 func (b *batcher) run(ctx context.Context, in <-chan Message, commit func(next map[int]int64) error) error {
 	for {
 		var batch []Message
@@ -56,9 +63,23 @@ func (b *batcher) run(ctx context.Context, in <-chan Message, commit func(next m
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		wait := time.NewTimer(b.wait)
+		left := b.wait
+		if read := batch[0].Read; !read.IsZero() {
+			left = b.wait - time.Since(read)
+		}
+		wait := time.NewTimer(max(left, 0))
 	fill:
 		for len(batch) < b.records {
+			if left <= 0 {
+				// Its time is up: what has arrived meanwhile, no more.
+				select {
+				case m := <-in:
+					batch = append(batch, m)
+					continue
+				default:
+					break fill
+				}
+			}
 			select {
 			case m := <-in:
 				batch = append(batch, m)

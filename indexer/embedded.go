@@ -97,7 +97,7 @@ func (e *Embedded) Run(ctx context.Context) error {
 				}
 				for _, it := range items {
 					select {
-					case in <- Message{Topic: EmbeddedTopic, Partition: p, Offset: it.Offset, Key: it.Key, Value: it.Value, ProducedAt: it.ProducedAt}:
+					case in <- Message{Topic: EmbeddedTopic, Partition: p, Offset: it.Offset, Key: it.Key, Value: it.Value, ProducedAt: it.ProducedAt, Read: time.Now()}:
 					case <-ctx.Done():
 						return
 					}

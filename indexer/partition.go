@@ -131,7 +131,7 @@ func (l partitionLog) read(ctx context.Context, from int64, wait time.Duration, 
 }
 
 func toMessage(topic string, part int, m kafka.Message) Message {
-	msg := Message{Topic: topic, Partition: part, Offset: m.Offset, Key: m.Key, Value: m.Value}
+	msg := Message{Topic: topic, Partition: part, Offset: m.Offset, Key: m.Key, Value: m.Value, Read: time.Now()}
 	for _, h := range m.Headers {
 		switch h.Key {
 		case queue.HeaderProducedAt:

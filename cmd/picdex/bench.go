@@ -63,7 +63,14 @@ targets:
              apibench.BleveSearchHandler), medians of QPS, p50 and p99
              per system (targets: cluster QPS >= 0.7x serve's and >= 1.5x
              bleve's, cluster p99 < 50 ms, no failures); one labelled
-             round with the query server's cache on; and freshness:
+             round with the query server's cache on; a slow replica:
+             two more query servers (hedging on and off) reach the first
+             shard server's shards through two proxies, as two replicas,
+             one of which holds back every 5th shard call by 4x the
+             normal p99; the same bounded searches at 4 connections run
+             normal, slow and hedged, slow and not hedged, normal not
+             hedged, --repeat rounds (target: hedged p99 within 2x of
+             normal); and freshness:
              records produced at 1,000/s for --freshness, each batch's
              time from publishing to being found through the query
              server (target p99 < 1 s). Defaults for this suite: --n

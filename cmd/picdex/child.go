@@ -159,21 +159,40 @@ func getJSON(u string, v any) (int, error) {
 
 // doJSON sends req and decodes a 200 answer into v.
 func doJSON(req *http.Request, v any) (int, error) {
-	resp, err := http.DefaultClient.Do(req)
+	code, b, err := httpDo(req)
 	if err != nil {
 		return 0, err
+	}
+	if v != nil && code == 200 {
+		if err := json.Unmarshal(b, v); err != nil {
+			return code, fmt.Errorf("%w: %.200s", err, b)
+		}
+	}
+	return code, nil
+}
+
+// getText GETs u and returns the body of its 200 answer.
+func getText(u string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	code, b, err := httpDo(req)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("GET %s: %d %.200s", u, code, b)
+	}
+	return string(b), err
+}
+
+// httpDo sends req and reads the answer.
+func httpDo(req *http.Request) (int, []byte, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if v != nil && resp.StatusCode == 200 {
-		if err := json.Unmarshal(b, v); err != nil {
-			return resp.StatusCode, fmt.Errorf("%w: %.200s", err, b)
-		}
-	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, b, err
 }
 
 func tail(s string, n int) string {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -420,25 +418,18 @@ func TestCluster(t *testing.T) {
 
 	t.Run("slow replica hedged", func(t *testing.T) {
 		// A query server that reaches shard server 0 through a proxy
-		// delaying a fifth of its answers by 150 ms: hedged calls answer
-		// from the other replica, and no search fails.
-		slow := slowProxy(t, h.shards[0].addr, 150*time.Millisecond, 5)
+		// holding back a fifth of its shard calls by 150 ms: hedged calls
+		// answer from the other replica, and no search fails.
+		slow, err := startDelayProxy(h.shards[0].addr, 150*time.Millisecond, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.close()
 		addr := freeAddr(t)
 		q := startProc(t, "query-server-slow", addr, "query-server", "--brokers", h.broker,
-			"--shard-servers", strings.Join([]string{slow, h.shards[1].addr, h.shards[2].addr}, ","), "--addr", addr,
+			"--shard-servers", strings.Join([]string{slow.addr(), h.shards[1].addr, h.shards[2].addr}, ","), "--addr", addr,
 			"--partitions", "4", "--api-key-file", h.keyFile, "--cache-entries", "0")
 		h.waitReady(q.url("/readyz"), q)
-		sum := func(metrics, prefix string) float64 {
-			total := 0.0
-			for line := range strings.SplitSeq(metrics, "\n") {
-				if strings.HasPrefix(line, prefix+"{") {
-					var v float64
-					fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
-					total += v
-				}
-			}
-			return total
-		}
 		// Rounds of 400 searches until a hedge has won (whether one does
 		// in a round depends on timing, slower under the race detector),
 		// at most 5 rounds; no search may fail in any.
@@ -456,7 +447,7 @@ func TestCluster(t *testing.T) {
 			}
 			_, body := httpGet(t, q.url("/metrics"))
 			metrics = string(body)
-			won, batched = sum(metrics, "picdex_query_hedges_won_total"), sum(metrics, "picdex_query_batched_calls_total")
+			won, batched = metricSum(metrics, "picdex_query_hedges_won_total"), metricSum(metrics, "picdex_query_batched_calls_total")
 		}
 		if failed > 0 {
 			t.Errorf("%d of %d searches failed with one replica slow", failed, searches)
@@ -469,51 +460,6 @@ func TestCluster(t *testing.T) {
 		}
 		t.Logf("%d searches: %v hedged calls answered first; %v shard calls travelled in batches", searches, won, batched)
 	})
-}
-
-// slowProxy forwards connections to target, holding back every nth
-// chunk of the answers by delay, and returns its address.
-func slowProxy(t *testing.T, target string, delay time.Duration, nth int) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var chunks atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				go io.Copy(u, c)
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := u.Read(buf)
-					if n > 0 {
-						if chunks.Add(1)%int64(nth) == 0 {
-							time.Sleep(delay)
-						}
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 func grepLines(s, prefix string) string {

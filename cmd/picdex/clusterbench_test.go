@@ -8,7 +8,8 @@ import (
 )
 
 // TestBenchCluster runs the cluster suite on a tiny corpus: every system
-// answers with no failures, freshness finds every batch, and the
+// answers with no failures, the slow-replica part holds calls back and
+// fails none, freshness finds every batch, and the
 // scratch directory is gone afterwards.
 func TestBenchCluster(t *testing.T) {
 	if testing.Short() {
@@ -22,6 +23,10 @@ func TestBenchCluster(t *testing.T) {
 		if !re.MatchString(r.stdout) {
 			t.Errorf("no median line for %s with no failures:\n%s", system, r.stdout)
 		}
+	}
+	// The slow-replica part: every set-up answered every search.
+	if !regexp.MustCompile(`(?m)^  slow replica p99 / normal p99: hedged [0-9.]+× \(target ≤ 2×\) (PASS|FAIL), not hedged [0-9.]+× \(of the normal p99 not hedged\); [1-9][0-9]* calls held back; failed 0 \(target 0\) PASS$`).MatchString(r.stdout) {
+		t.Errorf("no slow-replica line with calls held back and no failures:\n%s", r.stdout)
 	}
 	for _, want := range []string{"cluster / serve QPS", "cluster / bleve QPS", "failed 0 (target 0) PASS",
 		"cluster with the result cache on", "produce → searchable", "0 of 40 batches not found", "produce → applied"} {

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -12,13 +13,13 @@ import (
 )
 
 // Latencies of the hedging benchmark: a shard call takes benchBase, and
-// on the slow replica one call in benchSlowOneIn takes benchSlow more.
+// on the slow replica one call in slowOneIn (a sub-benchmark's) takes
+// benchSlow more.
 const (
-	benchBase      = 2 * time.Millisecond
-	benchSlow      = 40 * time.Millisecond
-	benchSlowOneIn = 20 // 5%
-	benchCalls     = 1200
-	benchWorkers   = 4
+	benchBase    = 2 * time.Millisecond
+	benchSlow    = 40 * time.Millisecond
+	benchCalls   = 1200
+	benchWorkers = 4
 )
 
 // sleeper is a replica call that takes d unless its context ends first.
@@ -35,13 +36,13 @@ func sleeper(d func() time.Duration) func(context.Context) error {
 	}
 }
 
-// benchSet is a Set of two replicas, the second slow on some calls when
-// slow is set.
-func benchSet(slow, hedged bool) *Set {
+// benchSet is a Set of two replicas, the second slow on one call in
+// slowOneIn when slow is set.
+func benchSet(slow, hedged bool, slowOneIn int) *Set {
 	fast, other := newFake(1), newFake(2)
 	fast.do = sleeper(func() time.Duration { return benchBase })
 	other.do = sleeper(func() time.Duration {
-		if slow && rand.IntN(benchSlowOneIn) == 0 {
+		if slow && rand.IntN(slowOneIn) == 0 {
 			return benchBase + benchSlow
 		}
 		return benchBase
@@ -85,16 +86,23 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // BenchmarkHedging measures, side by side in each round, the p99 of shard
-// calls with both replicas normal, with one replica slow on 5% of calls
-// and no hedging, and the same with hedging; it reports the medians over
-// rounds and the ratios to normal (the target: hedged within 2×).
-// Run it with -benchtime=5x (one round an iteration, ~3 s each).
+// calls with both replicas normal, with one replica slow on 5% (and 20%)
+// of its calls and no hedging, and the same with hedging; it reports the
+// medians over rounds and the ratios to normal (the target:
+// hedged within 2×). Run it with -benchtime=5x (one round an iteration,
+// ~3 s each).
 func BenchmarkHedging(b *testing.B) {
+	for _, oneIn := range []int{20, 5} {
+		b.Run(fmt.Sprintf("slow=%d%%", 100/oneIn), func(b *testing.B) { benchHedging(b, oneIn) })
+	}
+}
+
+func benchHedging(b *testing.B, slowOneIn int) {
 	var normal, slow, hedged, normal50, hedged50 []time.Duration
 	for b.Loop() {
-		n50, n99 := p99(benchSet(false, true))
-		_, s99 := p99(benchSet(true, false))
-		h50, h99 := p99(benchSet(true, true))
+		n50, n99 := p99(benchSet(false, true, slowOneIn))
+		_, s99 := p99(benchSet(true, false, slowOneIn))
+		h50, h99 := p99(benchSet(true, true, slowOneIn))
 		normal, slow, hedged = append(normal, n99), append(slow, s99), append(hedged, h99)
 		normal50, hedged50 = append(normal50, n50), append(hedged50, h50)
 	}
