@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -83,13 +85,38 @@ type Fanout struct {
 	cache    []shardStats
 	counters fanoutCounters
 	analyzed analyzedTexts // for highlights
+	// local is whether every shard is in this process (no call waits on
+	// a network), and active how many searches are running: see busy.
+	local  bool
+	active atomic.Int64
+}
+
+// inProcess is implemented by shards whose calls run in this process on
+// the caller's goroutine, using the CPU all the while.
+type inProcess interface{ inProcess() }
+
+// busy reports whether a search's in-process shard calls should run one
+// after another on the calling goroutine rather than a goroutine each:
+// every shard is local and at least as many searches run as there are
+// cores, so the other cores have work and a goroutine per shard would
+// add only its cost (the start, a stack grown to a shard call's depth,
+// the hand-off of the answer) to the same CPU time. A lone search still
+// spreads its shards over the cores, for its latency.
+func (f *Fanout) busy() bool {
+	return f.local && f.active.Load() >= int64(runtime.GOMAXPROCS(0))
 }
 
 // NewFanout returns a Searcher over shards; it does not own them.
 func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 	opts.setDefaults()
-	return &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), admit: newAdmission(opts.Admission), opts: opts,
-		cache: make([]shardStats, len(shards))}
+	f := &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), admit: newAdmission(opts.Admission), opts: opts,
+		cache: make([]shardStats, len(shards)), local: true}
+	for _, sh := range shards {
+		if _, ok := sh.(inProcess); !ok {
+			f.local = false
+		}
+	}
+	return f
 }
 
 func (f *Fanout) String() string { return fmt.Sprintf("fanout(%d shards)", len(f.shards)) }
@@ -110,7 +137,9 @@ var ErrPartial = errors.New("some shards failed and allow_partial is false")
 // after another (for low-priority searches). It returns when every call
 // has, or when ctx ends: a call still running then gets ctx's error in its
 // slot and goes on alone until it notices (shard work checks its context),
-// holding its semaphore slot until then.
+// holding its semaphore slot until then. When the fan-out is busy the
+// calls run one after another on this goroutine; a call running as ctx
+// ends is then waited for, until it notices.
 func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(context.Context, int, Shard) (T, error)) ([]T, []error) {
 	type answer struct {
 		i   int
@@ -119,8 +148,6 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 	}
 	out := make([]T, len(f.shards))
 	errs := make([]error, len(f.shards))
-	done := make([]bool, len(f.shards))
-	answers := make(chan answer, len(f.shards))
 	call := func(i int, sh Shard) (a answer) {
 		a.i = i
 		defer func() {
@@ -151,6 +178,15 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 		a.v, a.err = fn(cctx, i, sh)
 		return a
 	}
+	if f.busy() {
+		for i, sh := range f.shards {
+			a := call(i, sh)
+			out[i], errs[i] = a.v, a.err
+		}
+		return out, errs
+	}
+	done := make([]bool, len(f.shards))
+	answers := make(chan answer, len(f.shards))
 	if sequential {
 		go func() {
 			for i, sh := range f.shards {
@@ -208,6 +244,8 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		defer release()
 	}
 	low := cost.Expensive
+	f.active.Add(1)
+	defer f.active.Add(-1)
 	res, err := f.search(ctx, req, p, scored, an, cost, low, false)
 	if errors.Is(err, errStaleStats) {
 		f.counters.stale.Add(1)
@@ -343,7 +381,7 @@ func (f *Fanout) search(ctx context.Context, req *Request, p *plan, scored bq.Qu
 	}
 	if p.highlight && stats != nil {
 		hl := &highlighter{an: an, terms: stats.DocFreq, known: &f.analyzed}
-		if err := hl.highlightAll(ctx, merged, low); err != nil {
+		if err := hl.highlightAll(ctx, merged, low || f.busy()); err != nil {
 			return nil, fmt.Errorf("highlighting: %w", err)
 		}
 	}

@@ -583,3 +583,5 @@ func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStat
 	}
 	return st, nil
 }
+
+func (s *localShard) inProcess() {}
