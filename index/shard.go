@@ -73,6 +73,10 @@ type ShardRequest struct {
 	// once for all the shards in the process that get the request.
 	lengthsOnce sync.Once
 	lengths     *search.BM25Stats
+	// tree is the plain-text query's tree prepared from Stats, made once
+	// for all the shards in the process that get the request (sharedTree).
+	treeOnce sync.Once
+	tree     *textNode
 }
 
 // bm25Stats returns Stats.bm25Stats(), made once per request.

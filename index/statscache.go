@@ -120,14 +120,11 @@ func (c *shardStats) store(version uint64, part *TermStats) {
 // each opens exactly its term in each of its fields); ok is false for
 // any other query, whose terms only a shard can tell.
 func statKeys(p *plan, an analysis.Analyzer) (keys []fieldTerm, ok bool) {
-	q, err := translator{text: an}.query(p)
-	if err != nil || q == nil {
+	q := p.plainText(an)
+	if q == nil {
 		return nil, false
 	}
-	tree, ok := textTree(q)
-	if !ok {
-		return nil, false
-	}
+	tree, _ := textTree(q)
 	seen := map[fieldTerm]bool{}
 	var walk func(n *textNode)
 	walk = func(n *textNode) {

@@ -2,11 +2,13 @@ package index
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/bits"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
@@ -96,10 +98,61 @@ func textKids(op textOp, qs []bq.Query) (*textNode, bool) {
 	return n, true
 }
 
+// plainText returns p's scored query as the text analyzer an translates
+// it, when it is a tree that term-at-a-time evaluation covers, else nil.
+// Such a query is plain words on text fields and holds nothing of any
+// shard (no expansion of a pattern, no column), so the fan-out's
+// statistics keys and every shard in the process can share the one
+// translation of a search. Made once per plan.
+func (p *plan) plainText(an analysis.Analyzer) bq.Query {
+	p.textOnce.Do(func() {
+		q, err := translator{text: an}.query(p)
+		if err != nil || q == nil {
+			return
+		}
+		if _, ok := textTree(q); ok {
+			p.text = q
+		}
+	})
+	return p.text
+}
+
+// sharedTree returns the tree of the request's plain-text query prepared
+// from its global statistics, made once for every shard in the process
+// that runs the request; nil when the request did not come from a
+// fan-out in this process, has no statistics, its query is not plain
+// text, or a (field, term) is missing from the statistics (each shard
+// then prepares its own, with its own count in its place).
+func (sr *ShardRequest) sharedTree() *textNode {
+	sr.treeOnce.Do(func() {
+		if sr.plan == nil || sr.plan.req != sr.Request || sr.Stats == nil {
+			return
+		}
+		an, err := textAnalyzerOnce()
+		if err != nil {
+			return
+		}
+		q := sr.plan.plainText(an)
+		if q == nil {
+			return
+		}
+		tree, _ := textTree(q)
+		if tree.prepare(sr.Stats, sr.bm25Stats(), nil) == nil {
+			sr.tree = tree
+		}
+	})
+	return sr.tree
+}
+
+// errNotGlobal: a (field, term) is missing from the global statistics
+// and there is no shard to count it on.
+var errNotGlobal = errors.New("term statistics not in the global sums")
+
 // prepare fixes every leaf's idf and field statistics from the global
 // statistics, as the leaf's bleve searcher would over the statistics
 // reader: a (field, term) phase 1 did not record (none in practice) falls
-// back to the shard's own count, as that reader does.
+// back to the shard's own count in snap, as that reader does, or fails
+// with errNotGlobal without a snap.
 func (n *textNode) prepare(global *TermStats, lengths *search.BM25Stats, snap *scorch.IndexSnapshot) error {
 	if n.op != opLeaf {
 		for _, k := range n.kids {
@@ -115,6 +168,10 @@ func (n *textNode) prepare(global *TermStats, lengths *search.BM25Stats, snap *s
 		field := n.leaf.fields[i].Name
 		if df, ok := global.docFreq(field, term); ok {
 			return df
+		}
+		if snap == nil {
+			err = errNotGlobal
+			return 0
 		}
 		tfr, e := snap.TermFieldReader(context.Background(), term, field, false, false, false)
 		if e != nil {
