@@ -148,7 +148,7 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 	}
 	out := make([]T, len(f.shards))
 	errs := make([]error, len(f.shards))
-	call := func(i int, sh Shard) (a answer) {
+	call := func(ctx context.Context, i int, sh Shard) (a answer) {
 		a.i = i
 		defer func() {
 			if r := recover(); r != nil {
@@ -168,19 +168,18 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 			a.err = ctx.Err()
 			return a
 		}
-		cctx := ctx
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > f.opts.ShardTimeout {
-			// No timer of its own when the search ends first anyway.
-			var cancel context.CancelFunc
-			cctx, cancel = context.WithTimeout(ctx, f.opts.ShardTimeout)
-			defer cancel()
-		}
+		cctx, cancel := f.shardContext(ctx)
+		defer cancel()
 		a.v, a.err = fn(cctx, i, sh)
 		return a
 	}
 	if f.busy() {
+		// The calls share one deadline, ShardTimeout from the start of
+		// the phase, as side by side they would: one timer, not one each.
+		pctx, cancel := f.shardContext(ctx)
+		defer cancel()
 		for i, sh := range f.shards {
-			a := call(i, sh)
+			a := call(pctx, i, sh)
 			out[i], errs[i] = a.v, a.err
 		}
 		return out, errs
@@ -190,12 +189,12 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 	if sequential {
 		go func() {
 			for i, sh := range f.shards {
-				answers <- call(i, sh)
+				answers <- call(ctx, i, sh)
 			}
 		}()
 	} else {
 		for i, sh := range f.shards {
-			go func() { answers <- call(i, sh) }()
+			go func() { answers <- call(ctx, i, sh) }()
 		}
 	}
 	for range f.shards {
@@ -212,6 +211,15 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 		}
 	}
 	return out, errs
+}
+
+// shardContext bounds shard calls by the shard timeout; with no timer
+// of its own when ctx ends first anyway.
+func (f *Fanout) shardContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= f.opts.ShardTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, f.opts.ShardTimeout)
 }
 
 // Search implements Searcher.
