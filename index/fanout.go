@@ -83,6 +83,7 @@ type Fanout struct {
 	// version (VersionedShard), so that a search whose terms are all
 	// known skips phase 1.
 	cache    []shardStats
+	base     atomic.Pointer[keptBase] // of cache, at the latest versions summed
 	counters fanoutCounters
 	analyzed analyzedTexts // for highlights
 	// local is whether every shard is in this process (no call waits on
