@@ -1,11 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,8 +19,9 @@ import (
 // writeResult answers a search. The hits' records are the index's stored
 // JSON: each is checked to be valid and copied as it is, where
 // json.Marshal would compact and re-escape every byte of it again (the
-// larger part of encoding a page). The rest is encoded by encoding/json,
-// in the order and with the names of index.Result's tags.
+// larger part of encoding a page). The hits' other members are written
+// here, as encoding/json writes them; the rest is encoded by
+// encoding/json, in the order and with the names of index.Result's tags.
 func (s *server) writeResult(c *gin.Context, res *index.Result) {
 	b := resultBuffers.Get().(*resultBuffer)
 	defer b.release()
@@ -32,34 +36,27 @@ func (s *server) writeResult(c *gin.Context, res *index.Result) {
 // resultBuffer holds what encoding one result needs, reused search after
 // search: a page of records is tens of kilobytes.
 type resultBuffer struct {
-	out, hit bytes.Buffer
-	enc      *json.Encoder // into hit
+	out  []byte
+	keys []string // of a hit's highlights, sorted
 }
 
-var resultBuffers = sync.Pool{New: func() any {
-	b := &resultBuffer{}
-	b.enc = json.NewEncoder(&b.hit)
-	return b
-}}
+var resultBuffers = sync.Pool{New: func() any { return &resultBuffer{} }}
 
 // maxKeptBuffer is the largest buffer put back for reuse.
 const maxKeptBuffer = 1 << 20
 
 func (b *resultBuffer) release() {
-	if b.out.Cap() > maxKeptBuffer || b.hit.Cap() > maxKeptBuffer {
+	if cap(b.out) > maxKeptBuffer {
 		return
 	}
-	b.out.Reset()
-	b.hit.Reset()
+	b.out = b.out[:0]
 	resultBuffers.Put(b)
 }
 
 var errInvalidRecord = errors.New("a stored record is not valid JSON")
 
 func encodeResult(res *index.Result) ([]byte, error) {
-	b := &resultBuffer{}
-	b.enc = json.NewEncoder(&b.hit)
-	return b.encode(res)
+	return (&resultBuffer{}).encode(res)
 }
 
 // encode returns res's JSON, valid until the buffer is released.
@@ -88,43 +85,144 @@ func (b *resultBuffer) encode(res *index.Result) ([]byte, error) {
 			}
 		}
 	}
-	out := &b.out
-	out.Grow(size)
-	out.Write(head[:len(head)-1])
-	out.WriteString(`,"hits":[`)
+	out := slices.Grow(b.out[:0], size)
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, `,"hits":[`...)
 	for i := range res.Hits {
-		h := &res.Hits[i]
 		if i > 0 {
-			out.WriteByte(',')
+			out = append(out, ',')
 		}
-		image := h.Image
-		if image == nil {
-			image = json.RawMessage("null")
-		} else if !record.ValidJSON(image) {
-			return nil, errInvalidRecord
-		}
-		// The hit without its record, whose place is marked by a
-		// null that is replaced: Image is the only RawMessage field.
-		// The encoder escapes as json.Marshal does, and ends with a
-		// newline.
-		h.Image = nil
-		b.hit.Reset()
-		err := b.enc.Encode(h)
-		h.Image = image
-		if err != nil {
+		if out, err = b.appendHit(out, &res.Hits[i]); err != nil {
 			return nil, err
 		}
-		fields := bytes.TrimSuffix(b.hit.Bytes(), []byte("\n"))
-		at := bytes.Index(fields, []byte(`"image":null`))
-		if at < 0 {
-			return nil, errInvalidRecord
-		}
-		at += len(`"image":`)
-		out.Write(fields[:at])
-		out.Write(image)
-		out.Write(fields[at+len("null"):])
 	}
-	out.WriteString("],")
-	out.Write(tail[1:])
-	return out.Bytes(), nil
+	out = append(out, "],"...)
+	out = append(out, tail[1:]...)
+	b.out = out
+	return out, nil
+}
+
+// appendHit appends h as encoding/json would encode it, in the order of
+// index.Hit's members, its record as it is stored.
+func (b *resultBuffer) appendHit(out []byte, h *index.Hit) ([]byte, error) {
+	if math.IsNaN(h.Score) || math.IsInf(h.Score, 0) {
+		return nil, &json.UnsupportedValueError{Str: strconv.FormatFloat(h.Score, 'g', -1, 64)}
+	}
+	out = append(out, `{"id":`...)
+	out = appendJSONString(out, h.ID)
+	out = append(out, `,"score":`...)
+	out = appendJSONFloat(out, h.Score)
+	if h.Distance != nil {
+		out = append(out, `,"distance":`...)
+		out = strconv.AppendInt(out, int64(*h.Distance), 10)
+	}
+	out = append(out, `,"image":`...)
+	switch {
+	case h.Image == nil:
+		out = append(out, "null"...)
+	case !record.ValidJSON(h.Image):
+		return nil, errInvalidRecord
+	default:
+		out = append(out, h.Image...)
+	}
+	if len(h.Highlights) > 0 {
+		out = append(out, `,"highlights":{`...)
+		b.keys = b.keys[:0]
+		for k := range h.Highlights {
+			b.keys = append(b.keys, k)
+		}
+		slices.Sort(b.keys)
+		for i, k := range b.keys {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendJSONString(out, k)
+			out = append(out, ':')
+			frags := h.Highlights[k]
+			if frags == nil {
+				out = append(out, "null"...)
+				continue
+			}
+			out = append(out, '[')
+			for j, f := range frags {
+				if j > 0 {
+					out = append(out, ',')
+				}
+				out = appendJSONString(out, f)
+			}
+			out = append(out, ']')
+		}
+		out = append(out, '}')
+	}
+	return append(out, '}'), nil
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64: the
+// shortest form that reads back the same, in exponent form below 1e-6
+// and from 1e21 on, with the exponent's leading zero dropped.
+func appendJSONFloat(out []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	out = strconv.AppendFloat(out, f, format, -1, 64)
+	if n := len(out); format == 'e' && n >= 4 && out[n-4] == 'e' && out[n-3] == '-' && out[n-2] == '0' {
+		out[n-2] = out[n-1]
+		out = out[:n-1]
+	}
+	return out
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json
+// escapes it by default: quotes, backslashes and control characters, <,
+// > and & (HTML-safe), U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
+func appendJSONString(out []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	out = append(out, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			out = append(out, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				out = append(out, '\\', c)
+			case '\n':
+				out = append(out, '\\', 'n')
+			case '\r':
+				out = append(out, '\\', 'r')
+			case '\t':
+				out = append(out, '\\', 't')
+			case '\b':
+				out = append(out, '\\', 'b')
+			case '\f':
+				out = append(out, '\\', 'f')
+			default:
+				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			out = append(out, s[start:i]...)
+			out = append(out, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			out = append(out, s[start:i]...)
+			out = append(out, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	out = append(out, s[start:]...)
+	return append(out, '"')
 }
