@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -109,9 +108,9 @@ func (b *resultBuffer) appendHit(out []byte, h *index.Hit) ([]byte, error) {
 		return nil, &json.UnsupportedValueError{Str: strconv.FormatFloat(h.Score, 'g', -1, 64)}
 	}
 	out = append(out, `{"id":`...)
-	out = appendJSONString(out, h.ID)
+	out = record.AppendJSONString(out, h.ID)
 	out = append(out, `,"score":`...)
-	out = appendJSONFloat(out, h.Score)
+	out = record.AppendJSONFloat(out, h.Score)
 	if h.Distance != nil {
 		out = append(out, `,"distance":`...)
 		out = strconv.AppendInt(out, int64(*h.Distance), 10)
@@ -136,7 +135,7 @@ func (b *resultBuffer) appendHit(out []byte, h *index.Hit) ([]byte, error) {
 			if i > 0 {
 				out = append(out, ',')
 			}
-			out = appendJSONString(out, k)
+			out = record.AppendJSONString(out, k)
 			out = append(out, ':')
 			frags := h.Highlights[k]
 			if frags == nil {
@@ -148,81 +147,11 @@ func (b *resultBuffer) appendHit(out []byte, h *index.Hit) ([]byte, error) {
 				if j > 0 {
 					out = append(out, ',')
 				}
-				out = appendJSONString(out, f)
+				out = record.AppendJSONString(out, f)
 			}
 			out = append(out, ']')
 		}
 		out = append(out, '}')
 	}
 	return append(out, '}'), nil
-}
-
-// appendJSONFloat appends f as encoding/json writes a float64: the
-// shortest form that reads back the same, in exponent form below 1e-6
-// and from 1e21 on, with the exponent's leading zero dropped.
-func appendJSONFloat(out []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	out = strconv.AppendFloat(out, f, format, -1, 64)
-	if n := len(out); format == 'e' && n >= 4 && out[n-4] == 'e' && out[n-3] == '-' && out[n-2] == '0' {
-		out[n-2] = out[n-1]
-		out = out[:n-1]
-	}
-	return out
-}
-
-// appendJSONString appends s as a JSON string the way encoding/json
-// escapes it by default: quotes, backslashes and control characters, <,
-// > and & (HTML-safe), U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
-func appendJSONString(out []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	out = append(out, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			out = append(out, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				out = append(out, '\\', c)
-			case '\n':
-				out = append(out, '\\', 'n')
-			case '\r':
-				out = append(out, '\\', 'r')
-			case '\t':
-				out = append(out, '\\', 't')
-			case '\b':
-				out = append(out, '\\', 'b')
-			case '\f':
-				out = append(out, '\\', 'f')
-			default:
-				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			out = append(out, s[start:i]...)
-			out = append(out, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			out = append(out, s[start:i]...)
-			out = append(out, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	out = append(out, s[start:]...)
-	return append(out, '"')
 }
