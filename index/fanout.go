@@ -342,7 +342,7 @@ func (f *Fanout) search(ctx context.Context, req *Request, p *plan, scored bq.Qu
 	if !last && f.moved(kept) {
 		return nil, errStaleStats
 	}
-	res := &Result{Hits: []Hit{}}
+	res := &Result{}
 	var lists [][]ShardHit
 	var facetParts []map[string][]FacetValue
 	for i, r := range results {
@@ -394,6 +394,7 @@ func (f *Fanout) search(ctx context.Context, req *Request, p *plan, scored bq.Qu
 			return nil, fmt.Errorf("highlighting: %w", err)
 		}
 	}
+	res.Hits = make([]Hit, 0, len(merged))
 	for i := range merged {
 		if merged[i].Image == nil {
 			continue // its shard failed to fetch it; reported in status

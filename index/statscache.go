@@ -212,14 +212,24 @@ func statKeys(p *plan, an analysis.Analyzer) (keys []fieldTerm, ok bool) {
 		return nil, false
 	}
 	tree, _ := textTree(q)
-	seen := map[fieldTerm]bool{}
+	// A few words' keys are told apart by a look along the list; a map
+	// takes over for many.
+	var seen map[fieldTerm]bool
 	var walk func(n *textNode)
 	walk = func(n *textNode) {
 		if n.op == opLeaf {
 			for _, f := range n.leaf.fields {
 				k := fieldTerm{f.Name, n.leaf.term}
-				if !seen[k] {
-					seen[k] = true
+				if seen == nil && len(keys) >= 32 {
+					seen = make(map[fieldTerm]bool, 2*len(keys))
+					for _, k := range keys {
+						seen[k] = true
+					}
+				}
+				if (seen == nil && !slices.Contains(keys, k)) || (seen != nil && !seen[k]) {
+					if seen != nil {
+						seen[k] = true
+					}
 					keys = append(keys, k)
 				}
 			}

@@ -71,7 +71,8 @@ func TestStatKeysAreWhatPhaseOneRecords(t *testing.T) {
 	ix := openWith(t, 1, skewedCorpus(200, 5))
 	an, err := textAnalyzerOnce()
 	require.NoError(t, err)
-	for _, q := range []string{"zephyr", "red red bus", "title:zephyr lantern", "e-mail", "bus OR train", "running walking", "the zephyr", "東京タワー"} {
+	for _, q := range []string{"zephyr", "red red bus", "title:zephyr lantern", "e-mail", "bus OR train", "running walking", "the zephyr", "東京タワー",
+		"red bus train zephyr lantern city beach sunset red bus night market"} { // past 32 keys, repeats
 		req := &Request{Query: q}
 		p, err := req.validate()
 		require.NoError(t, err)
