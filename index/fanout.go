@@ -230,12 +230,17 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	scored, err := translateQuery(p)
+	an, err := textAnalyzerOnce()
 	if err != nil {
 		return nil, err
 	}
-	an, err := textAnalyzerOnce()
-	if err != nil {
+	// Only whether there is a scored part matters here; plain words have
+	// one, translated once for the whole search, and another query is
+	// translated to find out, and to report what is wrong with it.
+	var scored bq.Query
+	if q := p.plainText(an); q != nil {
+		scored = q
+	} else if scored, err = translateQuery(p); err != nil {
 		return nil, err
 	}
 	cost, err := p.cost(an, f.opts.Budget)
