@@ -80,6 +80,12 @@ func TestStatKeysAreWhatPhaseOneRecords(t *testing.T) {
 		require.True(t, ok, q)
 		st, err := ix.shards[0].TermStats(context.Background(), &ShardRequest{Request: req, plan: p})
 		require.NoError(t, err)
+		// Counted directly, as the searcher tree records them.
+		countPlainTerms = false
+		tree, err := ix.shards[0].TermStats(context.Background(), &ShardRequest{Request: req, plan: p})
+		countPlainTerms = true
+		require.NoError(t, err)
+		require.Equal(t, tree, st, q)
 		var recorded []fieldTerm
 		for f, terms := range st.DocFreq {
 			for term := range maps.Keys(terms) {
