@@ -1,10 +1,12 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -16,8 +18,9 @@ import (
 // writeResult answers a search. The hits' records are the index's stored
 // JSON: each is checked to be valid and copied as it is, where
 // json.Marshal would compact and re-escape every byte of it again (the
-// larger part of encoding a page). The rest is encoded by encoding/json,
-// in the order and with the names of index.Result's tags.
+// larger part of encoding a page). The hits' other members are written
+// here, as encoding/json writes them; the rest is encoded by
+// encoding/json, in the order and with the names of index.Result's tags.
 func (s *server) writeResult(c *gin.Context, res *index.Result) {
 	b := resultBuffers.Get().(*resultBuffer)
 	defer b.release()
@@ -32,34 +35,27 @@ func (s *server) writeResult(c *gin.Context, res *index.Result) {
 // resultBuffer holds what encoding one result needs, reused search after
 // search: a page of records is tens of kilobytes.
 type resultBuffer struct {
-	out, hit bytes.Buffer
-	enc      *json.Encoder // into hit
+	out  []byte
+	keys []string // of a hit's highlights, sorted
 }
 
-var resultBuffers = sync.Pool{New: func() any {
-	b := &resultBuffer{}
-	b.enc = json.NewEncoder(&b.hit)
-	return b
-}}
+var resultBuffers = sync.Pool{New: func() any { return &resultBuffer{} }}
 
 // maxKeptBuffer is the largest buffer put back for reuse.
 const maxKeptBuffer = 1 << 20
 
 func (b *resultBuffer) release() {
-	if b.out.Cap() > maxKeptBuffer || b.hit.Cap() > maxKeptBuffer {
+	if cap(b.out) > maxKeptBuffer {
 		return
 	}
-	b.out.Reset()
-	b.hit.Reset()
+	b.out = b.out[:0]
 	resultBuffers.Put(b)
 }
 
 var errInvalidRecord = errors.New("a stored record is not valid JSON")
 
 func encodeResult(res *index.Result) ([]byte, error) {
-	b := &resultBuffer{}
-	b.enc = json.NewEncoder(&b.hit)
-	return b.encode(res)
+	return (&resultBuffer{}).encode(res)
 }
 
 // encode returns res's JSON, valid until the buffer is released.
@@ -88,43 +84,74 @@ func (b *resultBuffer) encode(res *index.Result) ([]byte, error) {
 			}
 		}
 	}
-	out := &b.out
-	out.Grow(size)
-	out.Write(head[:len(head)-1])
-	out.WriteString(`,"hits":[`)
+	out := slices.Grow(b.out[:0], size)
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, `,"hits":[`...)
 	for i := range res.Hits {
-		h := &res.Hits[i]
 		if i > 0 {
-			out.WriteByte(',')
+			out = append(out, ',')
 		}
-		image := h.Image
-		if image == nil {
-			image = json.RawMessage("null")
-		} else if !record.ValidJSON(image) {
-			return nil, errInvalidRecord
-		}
-		// The hit without its record, whose place is marked by a
-		// null that is replaced: Image is the only RawMessage field.
-		// The encoder escapes as json.Marshal does, and ends with a
-		// newline.
-		h.Image = nil
-		b.hit.Reset()
-		err := b.enc.Encode(h)
-		h.Image = image
-		if err != nil {
+		if out, err = b.appendHit(out, &res.Hits[i]); err != nil {
 			return nil, err
 		}
-		fields := bytes.TrimSuffix(b.hit.Bytes(), []byte("\n"))
-		at := bytes.Index(fields, []byte(`"image":null`))
-		if at < 0 {
-			return nil, errInvalidRecord
-		}
-		at += len(`"image":`)
-		out.Write(fields[:at])
-		out.Write(image)
-		out.Write(fields[at+len("null"):])
 	}
-	out.WriteString("],")
-	out.Write(tail[1:])
-	return out.Bytes(), nil
+	out = append(out, "],"...)
+	out = append(out, tail[1:]...)
+	b.out = out
+	return out, nil
+}
+
+// appendHit appends h as encoding/json would encode it, in the order of
+// index.Hit's members, its record as it is stored.
+func (b *resultBuffer) appendHit(out []byte, h *index.Hit) ([]byte, error) {
+	if math.IsNaN(h.Score) || math.IsInf(h.Score, 0) {
+		return nil, &json.UnsupportedValueError{Str: strconv.FormatFloat(h.Score, 'g', -1, 64)}
+	}
+	out = append(out, `{"id":`...)
+	out = record.AppendJSONString(out, h.ID)
+	out = append(out, `,"score":`...)
+	out = record.AppendJSONFloat(out, h.Score)
+	if h.Distance != nil {
+		out = append(out, `,"distance":`...)
+		out = strconv.AppendInt(out, int64(*h.Distance), 10)
+	}
+	out = append(out, `,"image":`...)
+	switch {
+	case h.Image == nil:
+		out = append(out, "null"...)
+	case !record.ValidJSON(h.Image):
+		return nil, errInvalidRecord
+	default:
+		out = append(out, h.Image...)
+	}
+	if len(h.Highlights) > 0 {
+		out = append(out, `,"highlights":{`...)
+		b.keys = b.keys[:0]
+		for k := range h.Highlights {
+			b.keys = append(b.keys, k)
+		}
+		slices.Sort(b.keys)
+		for i, k := range b.keys {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = record.AppendJSONString(out, k)
+			out = append(out, ':')
+			frags := h.Highlights[k]
+			if frags == nil {
+				out = append(out, "null"...)
+				continue
+			}
+			out = append(out, '[')
+			for j, f := range frags {
+				if j > 0 {
+					out = append(out, ',')
+				}
+				out = record.AppendJSONString(out, f)
+			}
+			out = append(out, ']')
+		}
+		out = append(out, '}')
+	}
+	return append(out, '}'), nil
 }

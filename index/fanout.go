@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -81,15 +83,41 @@ type Fanout struct {
 	// version (VersionedShard), so that a search whose terms are all
 	// known skips phase 1.
 	cache    []shardStats
+	base     atomic.Pointer[keptBase] // of cache, at the latest versions summed
 	counters fanoutCounters
 	analyzed analyzedTexts // for highlights
+	// local is whether every shard is in this process (no call waits on
+	// a network), and active how many searches are running: see busy.
+	local  bool
+	active atomic.Int64
+}
+
+// inProcess is implemented by shards whose calls run in this process on
+// the caller's goroutine, using the CPU all the while.
+type inProcess interface{ inProcess() }
+
+// busy reports whether a search's in-process shard calls should run one
+// after another on the calling goroutine rather than a goroutine each:
+// every shard is local and at least as many searches run as there are
+// cores, so the other cores have work and a goroutine per shard would
+// add only its cost (the start, a stack grown to a shard call's depth,
+// the hand-off of the answer) to the same CPU time. A lone search still
+// spreads its shards over the cores, for its latency.
+func (f *Fanout) busy() bool {
+	return f.local && f.active.Load() >= int64(runtime.GOMAXPROCS(0))
 }
 
 // NewFanout returns a Searcher over shards; it does not own them.
 func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 	opts.setDefaults()
-	return &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), admit: newAdmission(opts.Admission), opts: opts,
-		cache: make([]shardStats, len(shards))}
+	f := &Fanout{shards: shards, sem: make(chan struct{}, opts.MaxConcurrency), admit: newAdmission(opts.Admission), opts: opts,
+		cache: make([]shardStats, len(shards)), local: true}
+	for _, sh := range shards {
+		if _, ok := sh.(inProcess); !ok {
+			f.local = false
+		}
+	}
+	return f
 }
 
 func (f *Fanout) String() string { return fmt.Sprintf("fanout(%d shards)", len(f.shards)) }
@@ -110,7 +138,9 @@ var ErrPartial = errors.New("some shards failed and allow_partial is false")
 // after another (for low-priority searches). It returns when every call
 // has, or when ctx ends: a call still running then gets ctx's error in its
 // slot and goes on alone until it notices (shard work checks its context),
-// holding its semaphore slot until then.
+// holding its semaphore slot until then. When the fan-out is busy the
+// calls run one after another on this goroutine; a call running as ctx
+// ends is then waited for, until it notices.
 func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(context.Context, int, Shard) (T, error)) ([]T, []error) {
 	type answer struct {
 		i   int
@@ -119,9 +149,7 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 	}
 	out := make([]T, len(f.shards))
 	errs := make([]error, len(f.shards))
-	done := make([]bool, len(f.shards))
-	answers := make(chan answer, len(f.shards))
-	call := func(i int, sh Shard) (a answer) {
+	call := func(ctx context.Context, i int, sh Shard) (a answer) {
 		a.i = i
 		defer func() {
 			if r := recover(); r != nil {
@@ -141,25 +169,33 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 			a.err = ctx.Err()
 			return a
 		}
-		cctx := ctx
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > f.opts.ShardTimeout {
-			// No timer of its own when the search ends first anyway.
-			var cancel context.CancelFunc
-			cctx, cancel = context.WithTimeout(ctx, f.opts.ShardTimeout)
-			defer cancel()
-		}
+		cctx, cancel := f.shardContext(ctx)
+		defer cancel()
 		a.v, a.err = fn(cctx, i, sh)
 		return a
 	}
+	if f.busy() {
+		// The calls share one deadline, ShardTimeout from the start of
+		// the phase, as side by side they would: one timer, not one each.
+		pctx, cancel := f.shardContext(ctx)
+		defer cancel()
+		for i, sh := range f.shards {
+			a := call(pctx, i, sh)
+			out[i], errs[i] = a.v, a.err
+		}
+		return out, errs
+	}
+	done := make([]bool, len(f.shards))
+	answers := make(chan answer, len(f.shards))
 	if sequential {
 		go func() {
 			for i, sh := range f.shards {
-				answers <- call(i, sh)
+				answers <- call(ctx, i, sh)
 			}
 		}()
 	} else {
 		for i, sh := range f.shards {
-			go func() { answers <- call(i, sh) }()
+			go func() { answers <- call(ctx, i, sh) }()
 		}
 	}
 	for range f.shards {
@@ -178,6 +214,15 @@ func callShards[T any](ctx context.Context, f *Fanout, sequential bool, fn func(
 	return out, errs
 }
 
+// shardContext bounds shard calls by the shard timeout; with no timer
+// of its own when ctx ends first anyway.
+func (f *Fanout) shardContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= f.opts.ShardTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, f.opts.ShardTimeout)
+}
+
 // Search implements Searcher.
 func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	start := time.Now()
@@ -185,12 +230,17 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	scored, err := translateQuery(p)
+	an, err := textAnalyzerOnce()
 	if err != nil {
 		return nil, err
 	}
-	an, err := textAnalyzerOnce()
-	if err != nil {
+	// Only whether there is a scored part matters here; plain words have
+	// one, translated once for the whole search, and another query is
+	// translated to find out, and to report what is wrong with it.
+	var scored bq.Query
+	if q := p.plainText(an); q != nil {
+		scored = q
+	} else if scored, err = translateQuery(p); err != nil {
 		return nil, err
 	}
 	cost, err := p.cost(an, f.opts.Budget)
@@ -208,6 +258,8 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		defer release()
 	}
 	low := cost.Expensive
+	f.active.Add(1)
+	defer f.active.Add(-1)
 	res, err := f.search(ctx, req, p, scored, an, cost, low, false)
 	if errors.Is(err, errStaleStats) {
 		f.counters.stale.Add(1)
@@ -295,7 +347,7 @@ func (f *Fanout) search(ctx context.Context, req *Request, p *plan, scored bq.Qu
 	if !last && f.moved(kept) {
 		return nil, errStaleStats
 	}
-	res := &Result{Hits: []Hit{}}
+	res := &Result{}
 	var lists [][]ShardHit
 	var facetParts []map[string][]FacetValue
 	for i, r := range results {
@@ -343,10 +395,11 @@ func (f *Fanout) search(ctx context.Context, req *Request, p *plan, scored bq.Qu
 	}
 	if p.highlight && stats != nil {
 		hl := &highlighter{an: an, terms: stats.DocFreq, known: &f.analyzed}
-		if err := hl.highlightAll(ctx, merged, low); err != nil {
+		if err := hl.highlightAll(ctx, merged, low || f.busy()); err != nil {
 			return nil, fmt.Errorf("highlighting: %w", err)
 		}
 	}
+	res.Hits = make([]Hit, 0, len(merged))
 	for i := range merged {
 		if merged[i].Image == nil {
 			continue // its shard failed to fetch it; reported in status

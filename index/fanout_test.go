@@ -179,3 +179,29 @@ func TestInlineRecordsOfALopsidedPage(t *testing.T) {
 	gj, _ := json.Marshal(got)
 	require.Equal(t, string(wj), string(gj))
 }
+
+// TestBusyFanoutSameResults: with the cores busy, a search's shard calls
+// and highlights run one after another on its own goroutine, and every
+// answer is the same as when they run spread over goroutines.
+func TestBusyFanoutSameResults(t *testing.T) {
+	ix := openWith(t, 3, skewedCorpus(600, 9))
+	require.True(t, ix.fan.local, "local shards run in process")
+	queries := []Request{
+		{Query: "beach"},
+		{Query: "beach sunset city"},
+		{Query: "+beach +sunset"},
+		{Query: "bea*"},
+		{Query: "title:beach", Facets: []string{"tags", "format", "width"}},
+		{Query: "bus", Sort: []string{"-width", "_score"}, Size: new(30), From: 5},
+		{Facets: []string{"license", "source"}},
+	}
+	for _, req := range queries {
+		idle := mustSearch(t, ix, req)
+		ix.fan.active.Add(1 << 20)
+		require.True(t, ix.fan.busy())
+		busy := mustSearch(t, ix, req)
+		ix.fan.active.Add(-1 << 20)
+		busy.TookMS = idle.TookMS
+		require.Equal(t, idle, busy, "%+v", req)
+	}
+}

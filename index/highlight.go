@@ -94,12 +94,21 @@ func (a *analyzedTexts) tokens(an analysis.Analyzer, text string) []hlToken {
 
 // highlightAll highlights the fetched hits of a page, spread over the
 // available cores: re-analysing a page of records is a visible share of a
-// search's latency (a low-priority search uses one). It stops at ctx's
-// deadline.
-func (h *highlighter) highlightAll(ctx context.Context, hits []ShardHit, low bool) error {
+// search's latency. One core, on this goroutine, does it all for a
+// low-priority search, or when the cores are busy with other searches
+// (one keeps them so). It stops at ctx's deadline.
+func (h *highlighter) highlightAll(ctx context.Context, hits []ShardHit, one bool) error {
+	mark := func(i int) {
+		if hits[i].Image != nil {
+			hits[i].Highlights = h.highlight(hits[i].Image)
+		}
+	}
 	workers := min(runtime.GOMAXPROCS(0), (len(hits)+3)/4)
-	if low {
-		workers = min(workers, 1)
+	if one || workers <= 1 {
+		for i := 0; i < len(hits) && ctx.Err() == nil; i++ {
+			mark(i)
+		}
+		return ctx.Err()
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -108,9 +117,7 @@ func (h *highlighter) highlightAll(ctx context.Context, hits []ShardHit, low boo
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < len(hits) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				if hits[i].Image != nil {
-					hits[i].Highlights = h.highlight(hits[i].Image)
-				}
+				mark(i)
 			}
 		}()
 	}

@@ -9,8 +9,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+
+	bq "github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/picdex/picdex/index/query"
 	"github.com/picdex/picdex/index/record"
@@ -183,6 +186,11 @@ type plan struct {
 	facets    []facetSpec
 	similar   *similarSpec
 	highlight bool
+
+	// text is the scored query as the text analyzer translates it, when
+	// it is a term-at-a-time tree (see plainText); made once.
+	textOnce sync.Once
+	text     bq.Query
 }
 
 // distanceKey orders near-duplicate searches by Hamming distance.

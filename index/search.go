@@ -19,17 +19,26 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 	}
 	defer done()
 	tr := translator{text: s.an.text, expand: sr.Stats.expander(), cols: &s.cols, guard: s.guard(ctx, sr)}
-	if tr.expand == nil {
-		// Asked without phase 1: the shard's own terms, within the budget.
-		ex, err := s.newExpansion(ctx, snap, p, sr)
-		if err != nil {
+	var tree *textNode
+	if termAtATime {
+		// Plain words from a fan-out in this process: translated and
+		// prepared once for all its shards.
+		tree = sr.sharedTree()
+	}
+	shared := tree != nil
+	var scored bq.Query
+	if !shared {
+		if tr.expand == nil {
+			// Asked without phase 1: the shard's own terms, within the budget.
+			ex, err := s.newExpansion(ctx, snap, p, sr)
+			if err != nil {
+				return nil, err
+			}
+			tr.expand = ex.terms
+		}
+		if scored, err = tr.query(p); err != nil {
 			return nil, err
 		}
-		tr.expand = ex.terms
-	}
-	scored, err := tr.query(p)
-	if err != nil {
-		return nil, err
 	}
 	var dist map[string]int
 	var ids []string
@@ -46,25 +55,8 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 	if err != nil {
 		return nil, err
 	}
-	var tree *textNode
-	if scored != nil && sr.Stats != nil && termAtATime {
+	if !shared && scored != nil && sr.Stats != nil && termAtATime {
 		tree, _ = textTree(scored)
-	}
-	var q bq.Query
-	switch {
-	case scored != nil:
-		if sr.Stats != nil {
-			scored = &statsQuery{inner: scored, global: sr.Stats}
-		}
-		if filter != nil {
-			b := bq.NewBooleanQuery([]bq.Query{scored}, nil, nil)
-			b.AddFilter(filter)
-			q = b
-		} else {
-			q = scored
-		}
-	case filter != nil:
-		q = filter
 	}
 
 	s.cols.retain(snap)
@@ -74,12 +66,14 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		return nil, err
 	}
 	if tree != nil {
-		if err := tree.prepare(sr.Stats, sr.bm25Stats(), snap); err != nil {
-			return nil, err
+		if !shared {
+			if err := tree.prepare(sr.Stats, sr.bm25Stats(), snap); err != nil {
+				return nil, err
+			}
 		}
 		err = c.runText(ctx, tree, filter, s.idx.Mapping())
 	} else {
-		err = c.run(ctx, q, s.idx.Mapping(), scored != nil)
+		err = c.run(ctx, searchQuery(scored, filter, sr.Stats), s.idx.Mapping(), scored != nil)
 	}
 	if err != nil {
 		return nil, err
@@ -91,6 +85,27 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 		}
 	}
 	return res, nil
+}
+
+// searchQuery is the query bleve's searchers run for phase 2: the scored
+// part with the global statistics, restricted by the filter (nil when
+// there is neither: every live document).
+func searchQuery(scored, filter bq.Query, stats *TermStats) bq.Query {
+	switch {
+	case scored != nil:
+		if stats != nil {
+			scored = &statsQuery{inner: scored, global: stats}
+		}
+		if filter == nil {
+			return scored
+		}
+		b := bq.NewBooleanQuery([]bq.Query{scored}, nil, nil)
+		b.AddFilter(filter)
+		return b
+	case filter != nil:
+		return filter
+	}
+	return nil
 }
 
 // guard is what the walks of one shard call check: the call's deadline,

@@ -73,6 +73,10 @@ type ShardRequest struct {
 	// once for all the shards in the process that get the request.
 	lengthsOnce sync.Once
 	lengths     *search.BM25Stats
+	// tree is the plain-text query's tree prepared from Stats, made once
+	// for all the shards in the process that get the request (sharedTree).
+	treeOnce sync.Once
+	tree     *textNode
 }
 
 // bm25Stats returns Stats.bm25Stats(), made once per request.
@@ -556,6 +560,11 @@ func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStat
 	if err != nil {
 		return nil, err
 	}
+	if countPlainTerms {
+		if keys, ok := statKeys(p, s.an.text); ok {
+			return s.plainTermStats(ctx, snap, st, keys)
+		}
+	}
 	tr := translator{text: s.an.text, cols: &s.cols, guard: s.guard(ctx, sr), expand: func(mt multiTerm) ([]string, error) {
 		terms, err := ex.terms(mt)
 		if err != nil {
@@ -578,6 +587,39 @@ func (s *localShard) TermStats(ctx context.Context, sr *ShardRequest) (*TermStat
 	}
 	searcher.Close()
 	st.DocFreq = sq.recorded.DocFreq
+	if st.FieldLength, err = s.fieldLengths(st.DocCount); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *localShard) inProcess() {}
+
+// countPlainTerms enables plainTermStats; tests turn it off to compare
+// with what the searcher tree records.
+var countPlainTerms = true
+
+// plainTermStats completes st for plain words, which open exactly their
+// terms in their fields (keys, see statKeys): each is counted as the
+// searcher tree would open it, without building the tree.
+func (s *localShard) plainTermStats(ctx context.Context, snap *scorch.IndexSnapshot, st *TermStats, keys []fieldTerm) (*TermStats, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		tfr, err := snap.TermFieldReader(ctx, []byte(k.term), k.field, true, true, false)
+		if err != nil {
+			return nil, queryBuildError(err)
+		}
+		terms := st.DocFreq[k.field]
+		if terms == nil {
+			terms = map[string]uint64{}
+			st.DocFreq[k.field] = terms
+		}
+		terms[k.term] = tfr.Count()
+		tfr.Close()
+	}
+	var err error
 	if st.FieldLength, err = s.fieldLengths(st.DocCount); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -91,6 +92,92 @@ func (c *shardStats) addTo(dst *TermStats, version uint64, keys []fieldTerm) boo
 	return true
 }
 
+// addFreqs adds the shard's document frequency of each of keys to df
+// when it has them all at version, and reports whether it did (df is of
+// no use otherwise).
+func (c *shardStats) addFreqs(df []uint64, version uint64, keys []fieldTerm) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.valid || c.version != version {
+		return false
+	}
+	for i, k := range keys {
+		n, ok := c.docFreq[k]
+		if !ok {
+			return false
+		}
+		df[i] += n
+	}
+	return true
+}
+
+// keptBase is the part of the kept statistics that no search's terms
+// change: the shards' document counts and field lengths summed, at the
+// shards' versions. It is summed once per change of any shard rather
+// than per search.
+type keptBase struct {
+	versions    []uint64
+	docCount    uint64
+	fieldLength map[string]uint64 // read only: shared by every search's statistics
+}
+
+// keptSums returns the global statistics of keys summed from what every
+// shard is known to hold at its version, when every shard is stable and
+// has every key kept at that version.
+func (f *Fanout) keptSums(versions []uint64, stable []bool, keys []fieldTerm) (*TermStats, bool) {
+	for _, ok := range stable {
+		if !ok {
+			return nil, false
+		}
+	}
+	df := make([]uint64, len(keys))
+	for i := range f.shards {
+		if !f.cache[i].addFreqs(df, versions[i], keys) {
+			return nil, false
+		}
+	}
+	b := f.base.Load()
+	if b == nil || !slices.Equal(b.versions, versions) {
+		if b = f.sumBase(versions); b == nil {
+			return nil, false
+		}
+		f.base.Store(b)
+	}
+	st := newTermStats()
+	st.DocCount, st.FieldLength = b.docCount, b.fieldLength
+	for i, k := range keys {
+		terms := st.DocFreq[k.field]
+		if terms == nil {
+			terms = map[string]uint64{}
+			st.DocFreq[k.field] = terms
+		}
+		terms[k.term] += df[i]
+	}
+	return st, true
+}
+
+// sumBase sums the kept document counts and field lengths of every shard
+// at versions; nil when a shard has none kept at its version.
+func (f *Fanout) sumBase(versions []uint64) *keptBase {
+	b := &keptBase{versions: slices.Clone(versions), fieldLength: map[string]uint64{}}
+	for i := range f.shards {
+		c := &f.cache[i]
+		c.mu.RLock()
+		ok := c.valid && c.version == versions[i]
+		if ok {
+			b.docCount += c.docCount
+			for field, n := range c.fieldLength {
+				b.fieldLength[field] += n
+			}
+		}
+		c.mu.RUnlock()
+		if !ok {
+			return nil
+		}
+	}
+	return b
+}
+
 // store keeps what a phase 1 at version reported.
 func (c *shardStats) store(version uint64, part *TermStats) {
 	if part == nil || part.FieldLength == nil {
@@ -120,22 +207,29 @@ func (c *shardStats) store(version uint64, part *TermStats) {
 // each opens exactly its term in each of its fields); ok is false for
 // any other query, whose terms only a shard can tell.
 func statKeys(p *plan, an analysis.Analyzer) (keys []fieldTerm, ok bool) {
-	q, err := translator{text: an}.query(p)
-	if err != nil || q == nil {
+	q := p.plainText(an)
+	if q == nil {
 		return nil, false
 	}
-	tree, ok := textTree(q)
-	if !ok {
-		return nil, false
-	}
-	seen := map[fieldTerm]bool{}
+	tree, _ := textTree(q)
+	// A few words' keys are told apart by a look along the list; a map
+	// takes over for many.
+	var seen map[fieldTerm]bool
 	var walk func(n *textNode)
 	walk = func(n *textNode) {
 		if n.op == opLeaf {
 			for _, f := range n.leaf.fields {
 				k := fieldTerm{f.Name, n.leaf.term}
-				if !seen[k] {
-					seen[k] = true
+				if seen == nil && len(keys) >= 32 {
+					seen = make(map[fieldTerm]bool, 2*len(keys))
+					for _, k := range keys {
+						seen[k] = true
+					}
+				}
+				if (seen == nil && !slices.Contains(keys, k)) || (seen != nil && !seen[k]) {
+					if seen != nil {
+						seen[k] = true
+					}
 					keys = append(keys, k)
 				}
 			}
@@ -164,15 +258,7 @@ func (f *Fanout) termStats(ctx context.Context, req *Request, p *plan, an analys
 		}
 	}
 	if known {
-		st := newTermStats()
-		hit := true
-		for i := range f.shards {
-			if !stable[i] || !f.cache[i].addTo(st, versions[i], keys) {
-				hit = false
-				break
-			}
-		}
-		if hit {
+		if st, ok := f.keptSums(versions, stable, keys); ok {
 			f.counters.cached.Add(1)
 			return st, versions, nil
 		}

@@ -71,7 +71,8 @@ func TestStatKeysAreWhatPhaseOneRecords(t *testing.T) {
 	ix := openWith(t, 1, skewedCorpus(200, 5))
 	an, err := textAnalyzerOnce()
 	require.NoError(t, err)
-	for _, q := range []string{"zephyr", "red red bus", "title:zephyr lantern", "e-mail", "bus OR train", "running walking", "the zephyr", "東京タワー"} {
+	for _, q := range []string{"zephyr", "red red bus", "title:zephyr lantern", "e-mail", "bus OR train", "running walking", "the zephyr", "東京タワー",
+		"red bus train zephyr lantern city beach sunset red bus night market"} { // past 32 keys, repeats
 		req := &Request{Query: q}
 		p, err := req.validate()
 		require.NoError(t, err)
@@ -79,6 +80,12 @@ func TestStatKeysAreWhatPhaseOneRecords(t *testing.T) {
 		require.True(t, ok, q)
 		st, err := ix.shards[0].TermStats(context.Background(), &ShardRequest{Request: req, plan: p})
 		require.NoError(t, err)
+		// Counted directly, as the searcher tree records them.
+		countPlainTerms = false
+		tree, err := ix.shards[0].TermStats(context.Background(), &ShardRequest{Request: req, plan: p})
+		countPlainTerms = true
+		require.NoError(t, err)
+		require.Equal(t, tree, st, q)
 		var recorded []fieldTerm
 		for f, terms := range st.DocFreq {
 			for term := range maps.Keys(terms) {

@@ -2,10 +2,13 @@ package index
 
 import (
 	"context"
+	"errors"
+	"math"
 	"math/bits"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
@@ -95,10 +98,61 @@ func textKids(op textOp, qs []bq.Query) (*textNode, bool) {
 	return n, true
 }
 
+// plainText returns p's scored query as the text analyzer an translates
+// it, when it is a tree that term-at-a-time evaluation covers, else nil.
+// Such a query is plain words on text fields and holds nothing of any
+// shard (no expansion of a pattern, no column), so the fan-out's
+// statistics keys and every shard in the process can share the one
+// translation of a search. Made once per plan.
+func (p *plan) plainText(an analysis.Analyzer) bq.Query {
+	p.textOnce.Do(func() {
+		q, err := translator{text: an}.query(p)
+		if err != nil || q == nil {
+			return
+		}
+		if _, ok := textTree(q); ok {
+			p.text = q
+		}
+	})
+	return p.text
+}
+
+// sharedTree returns the tree of the request's plain-text query prepared
+// from its global statistics, made once for every shard in the process
+// that runs the request; nil when the request did not come from a
+// fan-out in this process, has no statistics, its query is not plain
+// text, or a (field, term) is missing from the statistics (each shard
+// then prepares its own, with its own count in its place).
+func (sr *ShardRequest) sharedTree() *textNode {
+	sr.treeOnce.Do(func() {
+		if sr.plan == nil || sr.plan.req != sr.Request || sr.Stats == nil {
+			return
+		}
+		an, err := textAnalyzerOnce()
+		if err != nil {
+			return
+		}
+		q := sr.plan.plainText(an)
+		if q == nil {
+			return
+		}
+		tree, _ := textTree(q)
+		if tree.prepare(sr.Stats, sr.bm25Stats(), nil) == nil {
+			sr.tree = tree
+		}
+	})
+	return sr.tree
+}
+
+// errNotGlobal: a (field, term) is missing from the global statistics
+// and there is no shard to count it on.
+var errNotGlobal = errors.New("term statistics not in the global sums")
+
 // prepare fixes every leaf's idf and field statistics from the global
 // statistics, as the leaf's bleve searcher would over the statistics
 // reader: a (field, term) phase 1 did not record (none in practice) falls
-// back to the shard's own count, as that reader does.
+// back to the shard's own count in snap, as that reader does, or fails
+// with errNotGlobal without a snap.
 func (n *textNode) prepare(global *TermStats, lengths *search.BM25Stats, snap *scorch.IndexSnapshot) error {
 	if n.op != opLeaf {
 		for _, k := range n.kids {
@@ -114,6 +168,10 @@ func (n *textNode) prepare(global *TermStats, lengths *search.BM25Stats, snap *s
 		field := n.leaf.fields[i].Name
 		if df, ok := global.docFreq(field, term); ok {
 			return df
+		}
+		if snap == nil {
+			err = errNotGlobal
+			return 0
 		}
 		tfr, e := snap.TermFieldReader(context.Background(), term, field, false, false, false)
 		if e != nil {
@@ -145,6 +203,8 @@ type taatBuffers struct {
 	lists []segMatches
 	used  int        // lists handed out for the current segment
 	guard *walkGuard // of the search, checked once per leaf
+	best  []ranked   // segmentBest's heap
+	picks []int32    // and what it picked
 }
 
 // grow makes room in the accumulator for a segment of docs documents.
@@ -375,6 +435,14 @@ func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query
 			// once and skip, without a call, every score below the worst
 			// kept hit when the sort is by score.
 			c.total += uint64(len(res.docs))
+			if sel, ok, err := buf.segmentBest(c, res); err != nil {
+				return err
+			} else if ok {
+				for _, j := range sel {
+					c.offer(uint64(res.docs[j]), res.scores[j])
+				}
+				continue
+			}
 			byScore := c.keys[0].field == "_score"
 			for j, d := range res.docs {
 				if err := c.guard.step(); err != nil {
@@ -397,6 +465,96 @@ func (c *collector) runText(ctx context.Context, tree *textNode, filter bq.Query
 		}
 	}
 	return c.enter(-1)
+}
+
+// ranked is a segment's match by the order of a score sort: its score,
+// its id's ordinal in the segment's id column, and where it is in the
+// segment's matches.
+type ranked struct {
+	score float64
+	ord   uint32
+	j     int32
+}
+
+// segmentBest picks, for a sort by score then id, the matches of the
+// current segment that can be among the kept hits: its own best c.want
+// by score and then id, since a match that want others of the same
+// segment come before cannot be. The picks are offered in place of every
+// match, with the same outcome and far fewer offers when many matches
+// tie on score (short texts, as in a catalogue of titles), each of which
+// offer would compare by id as a string. Within a segment, ids compare
+// as their ordinals do, the id column's terms being sorted. ok is false
+// for another sort, a search_after page, or a segment with no more
+// matches than want (each is offered then).
+func (b *taatBuffers) segmentBest(c *collector, res segMatches) (picks []int32, ok bool, err error) {
+	if c.want == 0 || c.after != nil || len(res.docs) <= c.want || len(c.keys) != 2 ||
+		c.keys[0].field != "_score" || c.keys[1].field != "_id" {
+		return nil, false, nil
+	}
+	idDesc := c.keys[1].desc
+	// worse reports whether x comes after y in the sort.
+	worse := func(x, y *ranked) bool {
+		if x.score != y.score {
+			return x.score < y.score
+		}
+		return (x.ord > y.ord) != idDesc
+	}
+	// h holds the best so far with the worst on top.
+	h := b.best[:0]
+	down := func() {
+		for i := 0; ; {
+			k := 2*i + 1
+			if k >= len(h) {
+				return
+			}
+			if k+1 < len(h) && worse(&h[k+1], &h[k]) {
+				k++
+			}
+			if !worse(&h[k], &h[i]) {
+				return
+			}
+			h[i], h[k] = h[k], h[i]
+			i = k
+		}
+	}
+	// The worst kept hit, when the heap is full, bounds every pick.
+	bound := math.Inf(-1)
+	if len(c.hits.e) >= c.want {
+		bound = c.hits.e[0].score
+	}
+	for j, d := range res.docs {
+		if err := c.guard.step(); err != nil {
+			return nil, false, err
+		}
+		sc := res.scores[j]
+		if sc < bound || (len(h) == c.want && sc < h[0].score) {
+			continue
+		}
+		o, _ := c.ids.first(uint64(d))
+		r := ranked{score: sc, ord: o, j: int32(j)}
+		switch {
+		case len(h) < c.want:
+			h = append(h, r)
+			for i := len(h) - 1; i > 0; {
+				up := (i - 1) / 2
+				if !worse(&h[i], &h[up]) {
+					break
+				}
+				h[i], h[up] = h[up], h[i]
+				i = up
+			}
+		case worse(&h[0], &r):
+			h[0] = r
+			down()
+		}
+	}
+	b.best = h
+	picks = b.picks[:0]
+	for _, r := range h {
+		picks = append(picks, r.j)
+	}
+	b.picks = picks
+	return picks, true, nil
 }
 
 // matchSets runs an unscored query and returns its matches per segment.

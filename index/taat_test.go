@@ -175,3 +175,28 @@ func TestDecodedListsBuiltInBackground(t *testing.T) {
 	}
 	require.NoError(t, ix.Close())
 }
+
+// TestSegmentBestTies: a segment's best picks, taken before any offer,
+// keep the same hits as offering every match, also through long runs of
+// equal scores and with ids descending.
+func TestSegmentBestTies(t *testing.T) {
+	corpus := skewedCorpus(400, 4)
+	for i := 0; i < 120; i++ {
+		corpus[i].Title = "identical twin"
+		corpus[i].Caption = "identical twin"
+		corpus[i].Alt, corpus[i].Description, corpus[i].Tags = "", "", nil
+	}
+	ix := openWith(t, 2, corpus)
+	require.NoError(t, ix.Apply(context.Background(), corpus[:30])) // a second segment
+	for _, sort := range [][]string{nil, {"_score", "-_id"}} {
+		for _, size := range []int{1, 7, 50} {
+			req := Request{Query: "twin beach", Sort: sort, Size: new(size), From: 3}
+			termAtATime = false
+			want := mustSearch(t, ix, req)
+			termAtATime = true
+			got := mustSearch(t, ix, req)
+			require.Equal(t, want.Total, got.Total, "%+v", req)
+			require.Equal(t, ids(want.Hits), ids(got.Hits), "%+v", req)
+		}
+	}
+}
