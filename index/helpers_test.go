@@ -64,6 +64,18 @@ func skewedCorpus(n int, seed uint64) []record.Record {
 	return out
 }
 
+// twinCorpus is skewedCorpus(n, seed) whose first twins records have the
+// same text, "identical twin", and so the same score for it.
+func twinCorpus(n, twins int, seed uint64) []record.Record {
+	corpus := skewedCorpus(n, seed)
+	for i := range twins {
+		corpus[i].Title = "identical twin"
+		corpus[i].Caption = "identical twin"
+		corpus[i].Alt, corpus[i].Description, corpus[i].Tags = "", "", nil
+	}
+	return corpus
+}
+
 func openWith(t testing.TB, shards int, recs []record.Record) *Index {
 	t.Helper()
 	ix, err := Open(t.TempDir(), Options{Shards: shards})

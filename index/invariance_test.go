@@ -94,12 +94,7 @@ func relDiff(a, b float64) float64 {
 // TestTiesOrderedByID: documents with equal scores come in id order, also
 // when a page boundary cuts through a run of ties, on any shard count.
 func TestTiesOrderedByID(t *testing.T) {
-	corpus := skewedCorpus(300, 12)
-	for i := 0; i < 60; i++ {
-		corpus[i].Title = "identical twin"
-		corpus[i].Caption = "identical twin"
-		corpus[i].Alt, corpus[i].Description, corpus[i].Tags = "", "", nil
-	}
+	corpus := twinCorpus(300, 60, 12)
 	var want []string
 	for _, n := range []int{1, 4, 16} {
 		ix := openWith(t, n, corpus)

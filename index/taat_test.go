@@ -180,12 +180,7 @@ func TestDecodedListsBuiltInBackground(t *testing.T) {
 // keep the same hits as offering every match, also through long runs of
 // equal scores and with ids descending.
 func TestSegmentBestTies(t *testing.T) {
-	corpus := skewedCorpus(400, 4)
-	for i := 0; i < 120; i++ {
-		corpus[i].Title = "identical twin"
-		corpus[i].Caption = "identical twin"
-		corpus[i].Alt, corpus[i].Description, corpus[i].Tags = "", "", nil
-	}
+	corpus := twinCorpus(400, 120, 4)
 	ix := openWith(t, 2, corpus)
 	require.NoError(t, ix.Apply(context.Background(), corpus[:30])) // a second segment
 	for _, sort := range [][]string{nil, {"_score", "-_id"}} {
