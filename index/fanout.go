@@ -49,6 +49,12 @@ type FanoutOptions struct {
 	// index/remote). Larger pages, and every page when it is 0 or less
 	// (the default), fetch only the page's records (phase 3).
 	InlineRecords int
+	// Searches is how many cheap searches run at once; more wait for
+	// their turn, first come first served, until their deadline (see
+	// turns). 0 means twice the cores when every shard is in this
+	// process; with a remote shard it means no limit, for the work is
+	// done by the shard servers. Negative: no limit.
+	Searches int
 }
 
 func (o *FanoutOptions) setDefaults() {
@@ -74,6 +80,7 @@ type Fanout struct {
 	shards []Shard
 	sem    chan struct{}
 	admit  *admission
+	turns  turns
 	opts   FanoutOptions
 	// facetValues is, per term facet field, the most distinct values one
 	// shard has returned for it: what a request for that facet may cost,
@@ -117,6 +124,11 @@ func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 			f.local = false
 		}
 	}
+	n := opts.Searches
+	if n == 0 && !f.local {
+		n = -1
+	}
+	f.turns = newTurns(n)
 	return f
 }
 
@@ -252,6 +264,15 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 	}
 	if cost.Expensive {
 		release, err := f.admit.admit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	} else {
+		release, waited, err := f.turns.take(ctx)
+		if waited {
+			f.counters.waited.Add(1)
+		}
 		if err != nil {
 			return nil, err
 		}

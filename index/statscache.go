@@ -37,13 +37,17 @@ type FanoutStats struct {
 	// StatsStale is the searches run twice because a shard's contents
 	// changed while it was scored with statistics kept for the old ones.
 	StatsStale uint64
+	// Waited is the cheap searches that waited for their turn, whether
+	// they got it or their deadline came first
+	// (FanoutOptions.Searches).
+	Waited uint64
 }
 
-type fanoutCounters struct{ cached, rounds, stale atomic.Uint64 }
+type fanoutCounters struct{ cached, rounds, stale, waited atomic.Uint64 }
 
 // Stats returns the fan-out's counters.
 func (f *Fanout) Stats() FanoutStats {
-	return FanoutStats{StatsCached: f.counters.cached.Load(), StatsRounds: f.counters.rounds.Load(), StatsStale: f.counters.stale.Load()}
+	return FanoutStats{StatsCached: f.counters.cached.Load(), StatsRounds: f.counters.rounds.Load(), StatsStale: f.counters.stale.Load(), Waited: f.counters.waited.Load()}
 }
 
 // maxCachedTerms bounds the (field, term) statistics kept per shard; past

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/picdex/picdex/index"
 	"github.com/picdex/picdex/index/cache"
 	"github.com/picdex/picdex/index/tier"
 	"github.com/picdex/picdex/indexer"
@@ -220,4 +221,37 @@ func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.generation, float64(g.ID))
 	}
 	gauge(c.servable, flag(c.t.Ready(context.Background()) == nil))
+}
+
+// fanoutCollector exports how a fan-out's searches ran: term statistics
+// kept or asked for, searches run again on stale statistics, and cheap
+// searches that waited for their turn.
+type fanoutCollector struct {
+	stats                         func() index.FanoutStats
+	cached, rounds, stale, waited *prometheus.Desc
+}
+
+func newFanoutCollector(stats func() index.FanoutStats) *fanoutCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("picdex_search_"+name, help, nil, nil)
+	}
+	return &fanoutCollector{stats: stats,
+		cached: d("stats_cached_total", "Searches scored with term statistics kept from earlier ones (no statistics round)."),
+		rounds: d("stats_rounds_total", "Searches that asked every shard for term statistics first."),
+		stale:  d("stats_stale_total", "Searches run again because a shard changed while scored with kept statistics."),
+		waited: d("waited_total", "Cheap searches that waited for their turn (all turns were taken)."),
+	}
+}
+
+func (c *fanoutCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.cached, c.rounds, c.stale, c.waited} {
+		ch <- d
+	}
+}
+
+func (c *fanoutCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	for d, v := range map[*prometheus.Desc]uint64{c.cached: st.StatsCached, c.rounds: st.StatsRounds, c.stale: st.StatsStale, c.waited: st.Waited} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
 }

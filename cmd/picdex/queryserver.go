@@ -136,7 +136,7 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	apiOpts.Ready = t.Ready
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newTierCollector(t, rc))
+		newTierCollector(t, rc), newFanoutCollector(t.FanoutStats))
 	apiOpts.Registerer, apiOpts.Metrics = reg, metricsHandler(reg)
 
 	ln, err := net.Listen("tcp", *addr)

@@ -111,7 +111,7 @@ func TestServeSecurity(t *testing.T) {
 		`picdex_http_request_duration_seconds_bucket{method="GET",route="/v1/search"`,
 		`picdex_http_rejections_total{reason="unauthorized"}`,
 		`picdex_http_rejections_total{reason="forbidden"} 2`,
-		"picdex_indexer_records_indexed_total", "go_goroutines", "process_resident_memory_bytes",
+		"picdex_indexer_records_indexed_total", "picdex_search_waited_total", "go_goroutines", "process_resident_memory_bytes",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -154,6 +154,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		drain = emb.Queue().Drain
 		reg = newRegistry(&emb.Stats, func() bool { return true })
 	}
+	reg.MustRegister(newFanoutCollector(ix.FanoutStats))
 	apiOpts.Registerer, apiOpts.Metrics = reg, metricsHandler(reg)
 	// Not ready while the index warms its caches: a load balancer sends
 	// no searches that would wait for them.

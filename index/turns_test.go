@@ -1,0 +1,94 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestTurns: n searches run at once, the others wait first come first
+// served, and one whose deadline passes while it waits is refused as
+// overloaded.
+func TestTurns(t *testing.T) {
+	require.Nil(t, newTurns(-1), "negative: no limit")
+	rel, waited, err := newTurns(-1).take(context.Background())
+	require.NoError(t, err)
+	require.False(t, waited)
+	rel()
+	require.Greater(t, cap(newTurns(0)), 0, "0: twice the cores")
+
+	tt := newTurns(2)
+	ctx := context.Background()
+	r1, w1, err := tt.take(ctx)
+	require.NoError(t, err)
+	r2, w2, err := tt.take(ctx)
+	require.NoError(t, err)
+	require.False(t, w1 || w2, "two at once without waiting")
+
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, waited, err = tt.take(short)
+	require.True(t, waited)
+	require.ErrorIs(t, err, ErrOverloaded, "the deadline passed in the queue")
+
+	gone, cancelGone := context.WithCancel(ctx)
+	cancelGone()
+	_, _, err = tt.take(gone)
+	require.True(t, errors.Is(err, context.Canceled), "a caller that went away: %v", err)
+
+	// Waiters get their turns in the order they came.
+	const n = 5
+	order := make(chan int, n)
+	for i := range n {
+		go func() {
+			rel, waited, err := tt.take(ctx)
+			if err != nil || !waited {
+				order <- -1
+				return
+			}
+			order <- i
+			rel()
+		}()
+		require.Eventually(t, func() bool { return len(tt) == 2 }, time.Second, time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // goroutine i blocks before i+1 starts
+	}
+	r1()
+	for i := range n {
+		select {
+		case got := <-order:
+			require.Equal(t, i, got, "first come first served")
+		case <-time.After(5 * time.Second):
+			t.Fatal("a waiter never got its turn")
+		}
+	}
+	r2()
+	require.Equal(t, 0, len(tt), "every turn given back")
+}
+
+// TestFanoutSearchesInTurns: with Searches 1 a second cheap search waits
+// for the first, and is refused as overloaded when its deadline comes
+// first; the wait is counted.
+func TestFanoutSearchesInTurns(t *testing.T) {
+	f := NewFanout([]Shard{&fakeShard{name: "slow", mode: "hang", phase: 2}}, FanoutOptions{Searches: 1})
+	first, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = f.Search(first, &Request{Query: "beach"})
+	}()
+	require.Eventually(t, func() bool { return len(f.turns) == 1 }, time.Second, time.Millisecond)
+
+	second, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	_, err := f.Search(second, &Request{Query: "beach"})
+	require.ErrorIs(t, err, ErrOverloaded)
+	require.EqualValues(t, 1, f.Stats().Waited)
+
+	cancel()
+	<-done
+	require.Equal(t, 0, len(f.turns), "the first search gave its turn back")
+}
