@@ -76,9 +76,22 @@ func (a *analyzedTexts) tokens(an analysis.Analyzer, text string) []hlToken {
 		}
 	}
 	stream := an.Analyze([]byte(text))
+	// The terms share one string, so that a kept text is three objects
+	// for the collector to mark rather than one per word.
+	n := 0
+	for _, t := range stream {
+		n += len(t.Term)
+	}
+	all := make([]byte, 0, n)
+	for _, t := range stream {
+		all = append(all, t.Term...)
+	}
+	joined := string(all)
 	toks := make([]hlToken, len(stream))
+	at := 0
 	for i, t := range stream {
-		toks[i] = hlToken{term: string(t.Term), start: t.Start, end: t.End}
+		toks[i] = hlToken{term: joined[at : at+len(t.Term)], start: t.Start, end: t.End}
+		at += len(t.Term)
 	}
 	if a != nil {
 		a.mu.Lock()

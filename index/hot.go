@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -29,19 +30,98 @@ var hotMinPostings uint64 = 128
 // in the background, for tests.
 var hotBuildSync = false
 
-type hotKey struct{ field, term string }
+// flatLists are decoded postings lists in a few flat arrays and a map of
+// integers, none holding a pointer: the garbage collector marks them as a
+// handful of objects, not several per list (a million kept lists made
+// every collection's marking take a second). The arrays only grow, and a
+// list, once added, never changes, so a reader may keep a slice of them
+// while later lists are appended (under the owner's lock).
+type flatLists struct {
+	seed    maphash.Seed
+	index   map[uint64]uint32 // hash of field and term: 1 + first entry
+	entries []flatEntry
+	keys    []byte   // each entry's field, then its term
+	data    []uint32 // each list's documents, then frequencies, then lengths
+}
 
-// hotList is a decoded postings list: documents ascending, each with the
+// flatEntry is one list: where its key and postings are.
+type flatEntry struct {
+	key, field, term uint32 // offset in keys; lengths of field and term
+	off, n           uint32 // offset in data; postings
+	next             uint32 // 1 + the next entry of the same hash; 0: none
+}
+
+// flatList is a decoded postings list: documents ascending, each with the
 // term's frequency and the field's length.
-type hotList struct {
-	docs  []uint32
-	freqs []uint32
-	lens  []uint32
-	// weights are the postings' weighted, length-normalized term
-	// frequencies for the field parameters last asked for: those change
-	// only when writes move the field's average length, while computing
-	// them was most of reading a list.
-	weights atomic.Pointer[listWeights]
+type flatList struct {
+	docs, freqs, lens []uint32
+}
+
+func newFlatLists() flatLists {
+	return flatLists{seed: maphash.MakeSeed(), index: map[uint64]uint32{}}
+}
+
+func (fl *flatLists) hash(field, term string) uint64 {
+	return maphash.String(fl.seed, field)*0x9e3779b97f4a7c15 ^ maphash.String(fl.seed, term)
+}
+
+// find returns the entry of field and term, or -1.
+func (fl *flatLists) find(field, term string) int {
+	if fl.index == nil {
+		return -1
+	}
+	return fl.findHashed(fl.hash(field, term), field, term)
+}
+
+// findHashed is find given the key's hash.
+func (fl *flatLists) findHashed(h uint64, field, term string) int {
+	for i := fl.index[h]; i != 0; i = fl.entries[i-1].next {
+		e := &fl.entries[i-1]
+		k := fl.keys[e.key : e.key+e.field+e.term]
+		if string(k[:e.field]) == field && string(k[e.field:]) == term {
+			return int(i - 1)
+		}
+	}
+	return -1
+}
+
+// list returns entry i's postings.
+func (fl *flatLists) list(i int) flatList {
+	e := &fl.entries[i]
+	n := e.n
+	d := fl.data[e.off : e.off+3*n : e.off+3*n]
+	return flatList{docs: d[:n:n], freqs: d[n : 2*n : 2*n], lens: d[2*n:]}
+}
+
+// fits reports whether a list of n postings keyed by field and term can
+// be added without an offset outgrowing its 32 bits.
+func (fl *flatLists) fits(field, term string, n int) bool {
+	return len(fl.data)+3*n <= 1<<32-1 && len(fl.keys)+len(field)+len(term) <= 1<<32-1 && len(fl.entries) < 1<<32-1
+}
+
+// add appends a list that find does not hold.
+func (fl *flatLists) add(field, term string, l flatList) {
+	fl.addHashed(fl.hash(field, term), field, term, l)
+}
+
+// addHashed is add given the key's hash.
+func (fl *flatLists) addHashed(h uint64, field, term string, l flatList) {
+	fl.entries = append(fl.entries, flatEntry{key: uint32(len(fl.keys)), field: uint32(len(field)), term: uint32(len(term)),
+		off: uint32(len(fl.data)), n: uint32(len(l.docs)), next: fl.index[h]})
+	fl.index[h] = uint32(len(fl.entries))
+	fl.keys = append(append(fl.keys, field...), term...)
+	fl.data = append(append(append(fl.data, l.docs...), l.freqs...), l.lens...)
+}
+
+// hotPostings are a segment's decoded long lists, and the weights last
+// computed for each.
+type hotPostings struct {
+	flatLists
+	// weights are, per list, the postings' weighted, length-normalized
+	// term frequencies for the field parameters last asked for: those
+	// change only when writes move the field's average length, while
+	// computing them was most of reading a list.
+	weights []atomic.Pointer[listWeights]
 }
 
 // listWeights are posting.weightedTFLen of each posting of a list.
@@ -50,36 +130,47 @@ type listWeights struct {
 	tf             []float64
 }
 
-// weighted returns f.weightedTFLen of each posting, computed once for f's
-// weight and average length.
-func (l *hotList) weighted(f *posting) []float64 {
-	if w := l.weights.Load(); w != nil && w.weight == f.weight && w.avgLen == f.avgLen {
-		return w.tf
-	}
-	w := &listWeights{weight: f.weight, avgLen: f.avgLen, tf: make([]float64, len(l.docs))}
-	for i := range l.docs {
-		w.tf[i] = f.weightedTFLen(uint64(l.freqs[i]), float64(l.lens[i]))
-	}
-	l.weights.Store(w)
-	return w.tf
-}
-
-// hotPostings are a segment's decoded long lists.
-type hotPostings struct {
-	lists map[hotKey]*hotList
-}
-
-func (h *hotPostings) lookup(field, term string) *hotList {
+// lookup returns the decoded list of field and term and its weights'
+// holder, or -1 when the list is not decoded (short, or h nil).
+func (h *hotPostings) lookup(field, term string) (flatList, int) {
 	if h == nil {
-		return nil
+		return flatList{}, -1
 	}
-	return h.lists[hotKey{field, term}]
+	i := h.find(field, term)
+	if i < 0 {
+		return flatList{}, -1
+	}
+	return h.list(i), i
+}
+
+// weights returns the holder of list i's weights.
+func (h *hotPostings) weightsOf(i int) *atomic.Pointer[listWeights] { return &h.weights[i] }
+
+// weighted returns f.weightedTFLen of each posting of l, kept in w for
+// f's weight and average length.
+func weighted(w *atomic.Pointer[listWeights], l flatList, f *posting) []float64 {
+	if lw := w.Load(); lw != nil && lw.weight == f.weight && lw.avgLen == f.avgLen {
+		return lw.tf
+	}
+	lw := &listWeights{weight: f.weight, avgLen: f.avgLen, tf: l.weigh(f, make([]float64, 0, len(l.docs)))}
+	w.Store(lw)
+	return lw.tf
+}
+
+// weigh appends f.weightedTFLen of each posting of l to buf.
+func (l flatList) weigh(f *posting, buf []float64) []float64 {
+	buf = buf[:0]
+	for i := range l.docs {
+		buf = append(buf, f.weightedTFLen(uint64(l.freqs[i]), float64(l.lens[i])))
+	}
+	return buf
 }
 
 // buildHot decodes every list of at least min postings in the given
 // fields of seg. It stops early, returning nil, when ctx is done.
 func buildHot(ctx context.Context, seg segment.Segment, fields []WeightedField, min uint64) (*hotPostings, error) {
-	h := &hotPostings{lists: map[hotKey]*hotList{}}
+	h := &hotPostings{flatLists: newFlatLists()}
+	var scratch flatList
 	for _, f := range fields {
 		dict, err := seg.Dictionary(f.Name)
 		if err != nil {
@@ -100,44 +191,39 @@ func buildHot(ctx context.Context, seg segment.Segment, fields []WeightedField, 
 			if e.Count < min {
 				continue
 			}
-			l, ok, err := decodeList(dict, e.Term, e.Count)
+			pl, err := dict.PostingsList([]byte(e.Term), nil, nil)
 			if err != nil {
 				return nil, err
 			}
-			if ok {
-				h.lists[hotKey{f.Name, e.Term}] = l
+			ok, err := decodePostings(pl, &scratch)
+			if err != nil {
+				return nil, err
+			}
+			if ok && h.fits(f.Name, e.Term, len(scratch.docs)) {
+				h.add(f.Name, e.Term, scratch)
 			}
 		}
 	}
+	h.weights = make([]atomic.Pointer[listWeights], len(h.entries))
 	return h, nil
 }
 
-// decodeList reads one postings list; ok is false when a value does not
-// fit the flat form (then the list stays with zap).
-func decodeList(dict segment.TermDictionary, term string, n uint64) (*hotList, bool, error) {
-	pl, err := dict.PostingsList([]byte(term), nil, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	return decodePostings(pl, n)
-}
-
-// decodePostings reads the n postings of pl into the flat form; ok is
-// false when a value does not fit it.
-func decodePostings(pl segment.PostingsList, n uint64) (*hotList, bool, error) {
-	l := &hotList{docs: make([]uint32, 0, n), freqs: make([]uint32, 0, n), lens: make([]uint32, 0, n)}
+// decodePostings reads the postings of pl into l, reusing its arrays; ok
+// is false when a value does not fit the flat form.
+func decodePostings(pl segment.PostingsList, l *flatList) (ok bool, err error) {
+	l.docs, l.freqs, l.lens = l.docs[:0], l.freqs[:0], l.lens[:0]
 	it := pl.Iterator(true, true, false, nil)
 	for {
 		p, err := it.Next()
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if p == nil {
-			return l, true, nil
+			return true, nil
 		}
 		np, ok := p.(normLength)
 		if !ok || p.Number() > 1<<32-1 || p.Frequency() > 1<<32-1 || np.NormUint64() > 1<<32-1 {
-			return nil, false, nil
+			return false, nil
 		}
 		l.docs = append(l.docs, uint32(p.Number()))
 		l.freqs = append(l.freqs, uint32(p.Frequency()))
@@ -159,71 +245,78 @@ func decodePostings(pl segment.PostingsList, n uint64) (*hotList, bool, error) {
 var shortListCache = true
 
 // shortListBudget is how many postings, per document of the segment plus
-// a floor, a segment keeps in short lists (12 bytes each, and a map entry
-// per list).
+// a floor, a segment keeps in short lists (12 bytes each).
 const (
 	shortListsPerDoc = 4
 	shortListsFloor  = 1 << 16
 )
 
+// shortLists are a segment's kept short lists.
 type shortLists struct {
 	mu       sync.RWMutex
-	lists    map[hotKey]*hotList
+	lists    flatLists
 	postings int // kept, counting an empty list as one
 }
 
-// postings returns field's list of term in seg: a decoded one (long, or
-// short and kept) as l, or else zap's postings list as pl.
-func (sc *segmentColumns) postings(seg segment.Segment, field, term string) (l *hotList, pl segment.PostingsList, err error) {
-	if l = sc.hot.Load().lookup(field, term); l != nil {
-		return l, nil, nil
+// lookup returns the kept list of field and term, if it is kept.
+func (s *shortLists) lookup(field, term string) (flatList, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if i := s.lists.find(field, term); i >= 0 {
+		return s.lists.list(i), true
 	}
-	k := hotKey{field, term}
+	return flatList{}, false
+}
+
+// keep adds a decoded short list, starting afresh past budget postings.
+func (s *shortLists) keep(field, term string, l flatList, budget int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(l.docs)
+	if s.lists.index == nil || s.postings+n+1 > budget || !s.lists.fits(field, term, n) {
+		// Fresh arrays, not truncated ones: readers may hold slices of
+		// the old.
+		s.lists, s.postings = newFlatLists(), 0
+	}
+	if s.lists.find(field, term) >= 0 {
+		return // kept meanwhile by another search
+	}
+	s.lists.add(field, term, l)
+	s.postings += n + 1
+}
+
+// postings returns field's list of term in seg, decoded (ok) as l, with
+// the holder of its weights w when it is a long one (nil for a kept short
+// one); or else zap's postings list as pl.
+func (sc *segmentColumns) postings(seg segment.Segment, field, term string) (l flatList, w *atomic.Pointer[listWeights], ok bool, pl segment.PostingsList, err error) {
+	h := sc.hot.Load()
+	if l, i := h.lookup(field, term); i >= 0 {
+		return l, h.weightsOf(i), true, nil, nil
+	}
 	if shortListCache {
-		sc.short.mu.RLock()
-		l = sc.short.lists[k]
-		sc.short.mu.RUnlock()
-		if l != nil {
-			return l, nil, nil
+		if l, ok = sc.short.lookup(field, term); ok {
+			return l, nil, true, nil, nil
 		}
 	}
 	dict, err := seg.Dictionary(field)
 	if err != nil {
-		return nil, nil, err
+		return flatList{}, nil, false, nil, err
 	}
 	// No preallocated list: zap's reuse of one for a term the dictionary
 	// lacks leaves it pointing at no segment. Deleted documents are
 	// dropped by the caller, so the list is the segment's, whatever the
 	// snapshot.
 	if pl, err = dict.PostingsList([]byte(term), nil, nil); err != nil {
-		return nil, nil, err
+		return flatList{}, nil, false, nil, err
 	}
-	n := pl.Count()
-	if !shortListCache || n >= hotMinPostings {
-		return nil, pl, nil
+	if !shortListCache || pl.Count() >= hotMinPostings {
+		return flatList{}, nil, false, pl, nil
 	}
-	l, ok, err := decodePostings(pl, n)
-	if err != nil {
-		return nil, nil, err
+	if ok, err = decodePostings(pl, &l); err != nil || !ok {
+		return flatList{}, nil, false, pl, err
 	}
-	if !ok {
-		return nil, pl, nil
-	}
-	sc.short.keep(k, l, shortListsFloor+shortListsPerDoc*int(seg.Count()))
-	return l, nil, nil
-}
-
-// keep adds a decoded short list, starting afresh past budget postings.
-func (s *shortLists) keep(k hotKey, l *hotList, budget int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.lists == nil || s.postings+len(l.docs)+1 > budget {
-		s.lists, s.postings = map[hotKey]*hotList{}, 0
-	}
-	if _, ok := s.lists[k]; !ok {
-		s.lists[k] = l
-		s.postings += len(l.docs) + 1
-	}
+	sc.short.keep(field, term, l, shortListsFloor+shortListsPerDoc*int(seg.Count()))
+	return l, nil, true, nil, nil
 }
 
 // hotBuilder decodes new segments' long lists one segment at a time, in

@@ -198,6 +198,7 @@ type normLength interface{ NormUint64() uint64 }
 // the lists of matches it produces, reused segment after segment.
 type taatBuffers struct {
 	acc   []float64 // per document: accumulated weighted term frequency, or score
+	tf    []float64 // a short list's weights
 	seen  []uint64  // bitset of documents with acc set; all clear between uses
 	count []uint32  // per document: parts matched, for a union
 	lists []segMatches
@@ -273,14 +274,20 @@ func (n *textNode) evalLeaf(seg segment.Segment, deleted *roaring.Bitmap, lists 
 	postings := 0
 	hasDeleted := deleted != nil && !deleted.IsEmpty()
 	for _, f := range n.p.fields {
-		l, pl, err := lists.postings(seg, f.field, n.leaf.term)
+		l, w, ok, pl, err := lists.postings(seg, f.field, n.leaf.term)
 		if err != nil {
 			return segMatches{}, err
 		}
-		if l != nil {
+		if ok {
+			var tf []float64
+			if w != nil {
+				tf = weighted(w, l, f)
+			} else {
+				buf.tf = l.weigh(f, buf.tf)
+				tf = buf.tf
+			}
 			// Deleted documents are dropped below, once per document.
 			postings += len(l.docs)
-			tf := l.weighted(f)
 			for i, d := range l.docs {
 				if d >= uint32(docs) {
 					continue

@@ -151,7 +151,7 @@ func TestDecodedListsBuiltInBackground(t *testing.T) {
 				h := s.cols.hotPostings(ss.Segment())
 				if h == nil {
 					ok = false
-				} else if h.lookup(fieldCaption, "bus") != nil {
+				} else if _, i := h.lookup(fieldCaption, "bus"); i >= 0 {
 					found = true
 				}
 			}
