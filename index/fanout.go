@@ -51,7 +51,7 @@ type FanoutOptions struct {
 	InlineRecords int
 	// Searches is how many cheap searches run at once; more wait for
 	// their turn, first come first served, until their deadline (see
-	// turns). 0 means twice the cores when every shard is in this
+	// Turns). 0 means twice the cores when every shard is in this
 	// process; with a remote shard it means no limit, for the work is
 	// done by the shard servers. Negative: no limit.
 	Searches int
@@ -80,7 +80,7 @@ type Fanout struct {
 	shards []Shard
 	sem    chan struct{}
 	admit  *admission
-	turns  turns
+	turns  Turns
 	opts   FanoutOptions
 	// facetValues is, per term facet field, the most distinct values one
 	// shard has returned for it: what a request for that facet may cost,
@@ -128,7 +128,7 @@ func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 	if n == 0 && !f.local {
 		n = -1
 	}
-	f.turns = newTurns(n)
+	f.turns = NewTurns(n)
 	return f
 }
 
@@ -269,7 +269,7 @@ func (f *Fanout) Search(ctx context.Context, req *Request) (*Result, error) {
 		}
 		defer release()
 	} else {
-		release, waited, err := f.turns.take(ctx)
+		release, waited, err := f.turns.Take(ctx)
 		if waited {
 			f.counters.waited.Add(1)
 		}

@@ -6,7 +6,7 @@ import (
 	"runtime"
 )
 
-// turns lets a bounded number of cheap searches run at once; the rest
+// Turns let a bounded number of cheap searches run at once; the rest
 // wait, first come first served. Without it every search that arrives
 // starts at once and they share the cores: with many in flight each one
 // takes as long as all of them together, and a search that costs a few
@@ -14,25 +14,25 @@ import (
 // those ahead of it and then runs near its own cost, so the latencies
 // stay close to their mean (the mean is the same: the cores do the same
 // work). Expensive searches have their own, smaller, admission instead.
-type turns chan struct{}
+type Turns chan struct{}
 
-// newTurns returns turns for n searches at once; none (nil, no limit)
+// NewTurns returns turns for n searches at once; none (nil, no limit)
 // when n is negative.
-func newTurns(n int) turns {
+func NewTurns(n int) Turns {
 	if n < 0 {
 		return nil
 	}
 	if n == 0 {
 		n = 2 * runtime.GOMAXPROCS(0)
 	}
-	return make(turns, n)
+	return make(Turns, n)
 }
 
-// take waits for a turn and returns its release, and whether it had to
+// Take waits for a turn and returns its release, and whether it had to
 // wait. A search whose deadline passes while it waits did no work: it
 // gets ErrOverloaded, as one refused by admission does, for another try
 // may find a free turn.
-func (t turns) take(ctx context.Context) (release func(), waited bool, err error) {
+func (t Turns) Take(ctx context.Context) (release func(), waited bool, err error) {
 	if t == nil {
 		return func() {}, false, nil
 	}
@@ -55,4 +55,4 @@ func (t turns) take(ctx context.Context) (release func(), waited bool, err error
 	}
 }
 
-func (t turns) release() { <-t }
+func (t Turns) release() { <-t }

@@ -13,30 +13,30 @@ import (
 // served, and one whose deadline passes while it waits is refused as
 // overloaded.
 func TestTurns(t *testing.T) {
-	require.Nil(t, newTurns(-1), "negative: no limit")
-	rel, waited, err := newTurns(-1).take(context.Background())
+	require.Nil(t, NewTurns(-1), "negative: no limit")
+	rel, waited, err := NewTurns(-1).Take(context.Background())
 	require.NoError(t, err)
 	require.False(t, waited)
 	rel()
-	require.Greater(t, cap(newTurns(0)), 0, "0: twice the cores")
+	require.Greater(t, cap(NewTurns(0)), 0, "0: twice the cores")
 
-	tt := newTurns(2)
+	tt := NewTurns(2)
 	ctx := context.Background()
-	r1, w1, err := tt.take(ctx)
+	r1, w1, err := tt.Take(ctx)
 	require.NoError(t, err)
-	r2, w2, err := tt.take(ctx)
+	r2, w2, err := tt.Take(ctx)
 	require.NoError(t, err)
 	require.False(t, w1 || w2, "two at once without waiting")
 
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	_, waited, err = tt.take(short)
+	_, waited, err = tt.Take(short)
 	require.True(t, waited)
 	require.ErrorIs(t, err, ErrOverloaded, "the deadline passed in the queue")
 
 	gone, cancelGone := context.WithCancel(ctx)
 	cancelGone()
-	_, _, err = tt.take(gone)
+	_, _, err = tt.Take(gone)
 	require.True(t, errors.Is(err, context.Canceled), "a caller that went away: %v", err)
 
 	// Waiters get their turns in the order they came.
@@ -44,7 +44,7 @@ func TestTurns(t *testing.T) {
 	order := make(chan int, n)
 	for i := range n {
 		go func() {
-			rel, waited, err := tt.take(ctx)
+			rel, waited, err := tt.Take(ctx)
 			if err != nil || !waited {
 				order <- -1
 				return

@@ -29,7 +29,7 @@ import (
 var shardServerCmd = &command{
 	name:     "shard-server",
 	synopsis: "host replicas of index shards, fed from their shard logs",
-	usage:    "shard-server --brokers B,... --shards LIST [--data DIR] [--addr HOST:PORT] [--generation G] [--name NAME] [--advertise URL] [--batch N] [--batch-wait D] [--api-keys FILE] [--rate-limit N]",
+	usage:    "shard-server --brokers B,... --shards LIST [--data DIR] [--addr HOST:PORT] [--generation G] [--name NAME] [--advertise URL] [--batch N] [--batch-wait D] [--searches N] [--api-keys FILE] [--rate-limit N]",
 	help: `
 Shard-server hosts one replica of each shard in LIST (e.g. 0,3) of an
 index generation (--generation, default the live one, waited for until
@@ -85,6 +85,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	advertise := fs.String("advertise", "", "the `URL` query servers reach this server at (default: from --addr)")
 	batch := fs.Int("batch", 5000, "records per micro-batch")
 	wait := fs.Duration("batch-wait", 200*time.Millisecond, "longest a micro-batch waits to fill")
+	searches := fs.Int("searches", 0, "search calls run at once, the others wait their turn until their deadline (0: twice the cores; -1: no limit)")
 	sf := addSecurityFlags(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
@@ -215,7 +216,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 			}
 			return appliedShard{Shard: h.ix.Shards()[0], rep: h.rep}, true
 		},
-		Info: info, Logger: log,
+		Info: info, Logger: log, Searches: *searches,
 		// No shard call outlives a graceful stop, which then closes the
 		// replicas under it.
 		MaxTimeout: shutdownGrace,

@@ -225,3 +225,46 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchCallsInTurns: with Searches 1, a search call (alone or in a
+// batch) waits while another runs, and one whose deadline comes first is
+// answered 429 overloaded, having asked no shard.
+func TestSearchCallsInTurns(t *testing.T) {
+	var calls atomic.Int64
+	hold, held := make(chan struct{}), make(chan struct{})
+	f := &fakeShard{do: func(ctx context.Context) error {
+		if calls.Add(1) == 1 {
+			close(held)
+			<-hold
+		}
+		return nil
+	}}
+	srv, c := fakeServer(t, f, HandlerOptions{Searches: 1})
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.TermStats(context.Background(), bus)
+		first <- err
+	}()
+	<-held
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.TermStats(ctx, bus)
+	require.ErrorIs(t, err, index.ErrOverloaded)
+
+	good, _ := index.EncodeShardRequest(bus)
+	req, err := http.NewRequest("POST", srv.URL+"/internal/v1/generations/2/batch/termstats", bytes.NewReader(encodeBatch([]int{0}, good)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", index.WireContentType)
+	req.Header.Set(HeaderTimeout, "100")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a batch waits for its turn too")
+	require.EqualValues(t, 1, calls.Load(), "the waiting calls asked no shard")
+
+	close(hold)
+	require.NoError(t, <-first)
+	_, err = c.TermStats(context.Background(), bus)
+	require.NoError(t, err, "the turn was given back")
+}

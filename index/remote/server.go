@@ -80,6 +80,12 @@ type HandlerOptions struct {
 	// DefaultTimeout bounds a call that names no timeout (default 10s);
 	// MaxTimeout bounds every call (default 60s).
 	DefaultTimeout, MaxTimeout time.Duration
+	// Searches is how many term-statistics and search calls (a batch
+	// counts once) run at once; more wait for their turn, first come
+	// first served, until their deadline, and are then answered 429
+	// overloaded (see index.Turns). 0 means twice the cores; negative, no
+	// limit.
+	Searches int
 }
 
 // Validate checks the options.
@@ -115,8 +121,9 @@ func (o *HandlerOptions) setDefaults() {
 }
 
 type handler struct {
-	opts HandlerOptions
-	mux  *http.ServeMux
+	opts  HandlerOptions
+	mux   *http.ServeMux
+	turns index.Turns
 }
 
 // NewHandler returns the internal API over the replicas opts.Lookup
@@ -126,7 +133,7 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 		return nil, err
 	}
 	opts.setDefaults()
-	h := &handler{opts: opts, mux: http.NewServeMux()}
+	h := &handler{opts: opts, mux: http.NewServeMux(), turns: index.NewTurns(opts.Searches)}
 	const shard = "/internal/v1/generations/{g}/shards/{s}/"
 	for name, run := range requestCalls {
 		h.mux.HandleFunc("POST "+shard+name, h.shardCall(func(ctx context.Context, c *call) error {
@@ -134,6 +141,11 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 			if err != nil {
 				return err
 			}
+			release, _, err := h.turns.Take(ctx)
+			if err != nil {
+				return err
+			}
+			defer release()
 			data, err := run(ctx, c.shard, sr)
 			if err != nil {
 				return err
@@ -294,6 +306,12 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	release, _, err := h.turns.Take(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer release()
 	w.Header().Set("Content-Type", index.WireContentType)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
