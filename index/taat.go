@@ -32,19 +32,21 @@ import (
 
 // textNode is a query tree that term-at-a-time evaluation covers.
 type textNode struct {
-	op   textOp
-	leaf *bm25Query
-	kids []*textNode
-	p    *bm25Searcher // leaf parameters (idf, field weights and average lengths)
+	op     textOp
+	leaf   *bm25Query
+	kids   []*textNode
+	p      *bm25Searcher // leaf parameters (idf, field weights and average lengths)
+	phrase *phraseQuery  // opPhrase: where the kids, its words, must stand
 }
 
 type textOp int
 
 const (
-	opLeaf textOp = iota
-	opNone        // matches nothing (a word that analyzes to no terms)
-	opAnd         // every child; scores add up
-	opOr          // any child; the sum times matched/children
+	opLeaf   textOp = iota
+	opNone          // matches nothing (a word that analyzes to no terms)
+	opAnd           // every child; scores add up
+	opOr            // any child; the sum times matched/children
+	opPhrase        // every child, standing as the phrase says; scores add up
 )
 
 // textTree returns q as a textNode tree, or false when q has a part it
@@ -56,6 +58,12 @@ func textTree(q bq.Query) (*textNode, bool) {
 		return &textNode{op: opLeaf, leaf: q}, true
 	case *bq.MatchNoneQuery:
 		return &textNode{op: opNone}, true
+	case *phraseQuery:
+		n, ok := textKids(opAnd, q.words.Conjuncts)
+		if ok {
+			n.op, n.phrase = opPhrase, q
+		}
+		return n, ok
 	case *bq.ConjunctionQuery:
 		if q.BoostVal != nil && *q.BoostVal != 1 {
 			return nil, false
@@ -256,13 +264,16 @@ func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, lists *seg
 		if err != nil {
 			return segMatches{}, err
 		}
-		if n.op == opAnd && len(part.docs) == 0 {
+		if n.op != opOr && len(part.docs) == 0 {
 			return segMatches{}, nil
 		}
 		parts = append(parts, part)
 	}
-	if n.op == opAnd {
+	switch n.op {
+	case opAnd:
 		return intersect(parts), nil
+	case opPhrase:
+		return n.phrase.keep(seg, intersect(parts))
 	}
 	return buf.union(parts, int(seg.Count())), nil
 }

@@ -80,6 +80,16 @@ func compareTermAtATime(t *testing.T, corpus []record.Record, twice bool, exact 
 		{Query: "bus", Filter: Filter{Format: []string{"png", "jpeg"}}, Sort: []string{"-width"}},
 		{Query: "beach", Size: new(50), From: 30},
 		{Query: "bus", Sort: []string{"taken_at", "_score"}},
+		{Query: `"sunset beach"`}, // phrases: BM25F words where they stand together
+		{Query: `"beach sunset"`},
+		{Query: `"the beach"`},         // one word left: the word
+		{Query: `"beach at sunset"`},   // a stop word's gap
+		{Query: `title:"red bus"`},     // one field
+		{Query: `tags:"beach" sunset`}, // a one-word phrase
+		{Query: `"서울 야경"`},
+		{Query: `"beach sunset" bus`, Facets: []string{"tags"}},
+		{Query: `+"beach sunset" -zzzz`},
+		{Query: `"zzzznotaword beach"`},
 	}
 	search := func(req Request, taat bool) *Result {
 		termAtATime = taat

@@ -126,6 +126,9 @@ func (tr translator) node(n query.Node) (bq.Query, error) {
 			return nil, posError(n.Pos(), "field %s cannot be searched by text", field)
 		})
 	case *query.Phrase:
+		if q, ok, err := tr.bm25Phrase(n); ok || err != nil {
+			return q, err
+		}
 		return perField(n.Field, n.Boost, n.Pos(), func(field string, spec fieldSpec) (bq.Query, error) {
 			switch spec.kind {
 			case kindText:
@@ -251,20 +254,9 @@ func (tr translator) bm25Match(n *query.Match) (bq.Query, bool, error) {
 	if tr.text == nil || n.Fuzziness > 0 {
 		return nil, false, nil
 	}
-	fields := DefaultFields
-	if n.Field != "" {
-		field, spec, ok := resolveField(n.Field)
-		if !ok {
-			return nil, false, posError(n.Pos(), "unknown field %q", n.Field)
-		}
-		if spec.kind != kindText {
-			return nil, false, nil
-		}
-		fields = []WeightedField{{field, 1}}
-	}
-	boost := n.Boost
-	if boost == 0 {
-		boost = 1
+	fields, boost, ok, err := textFields(n.Field, n.Boost, n.Pos())
+	if !ok || err != nil {
+		return nil, false, err
 	}
 	var parts []bq.Query
 	for _, tok := range tr.text.Analyze([]byte(n.Text)) {
@@ -277,6 +269,26 @@ func (tr translator) bm25Match(n *query.Match) (bq.Query, bool, error) {
 		return parts[0], true, nil
 	}
 	return bq.NewConjunctionQuery(parts), true, nil
+}
+
+// textFields returns the fields a word or phrase on field (none: the
+// default fields) scores with BM25F, and its boost; ok is false when
+// field is not a text field.
+func textFields(field string, boost float64, pos int) (_ []WeightedField, _ float64, ok bool, _ error) {
+	if boost == 0 {
+		boost = 1
+	}
+	if field == "" {
+		return DefaultFields, boost, true, nil
+	}
+	name, spec, known := resolveField(field)
+	if !known {
+		return nil, 0, false, posError(pos, "unknown field %q", field)
+	}
+	if spec.kind != kindText {
+		return nil, 0, false, nil
+	}
+	return []WeightedField{{name, 1}}, boost, true, nil
 }
 
 // multi builds a multi-term clause: bleve's own query when nothing

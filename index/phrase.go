@@ -1,0 +1,184 @@
+package index
+
+import (
+	"context"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	bq "github.com/blevesearch/bleve/v2/search/query"
+	bindex "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+
+	"github.com/picdex/picdex/index/query"
+)
+
+// A phrase on text fields is scored as its words are, with BM25F over the
+// fields (so "red car" and red car rank on one scale), and matches only
+// where its words stand in order, with the gaps of the stop words left
+// out, within one field and one value of it. Term at a time, the words'
+// documents come from the accumulator like any words' and only those are
+// checked for the phrase, through the positions zap keeps; bleve's phrase
+// searcher instead builds a map of every location of every candidate.
+
+// phraseQuery is a phrase's words, scored, and the check that they stand
+// together.
+type phraseQuery struct {
+	words   *bq.ConjunctionQuery // bm25Query per word, in order
+	check   bq.Query             // bleve's phrase queries per field, scoring nothing
+	fields  []string
+	terms   []string
+	offsets []uint64 // each term's position after the first's
+}
+
+// bm25Phrase translates a phrase on text fields into a phraseQuery; ok is
+// false when it is on another kind of field, or when two of its terms
+// share a position (bleve's multi-phrase then matches either of them).
+func (tr translator) bm25Phrase(n *query.Phrase) (bq.Query, bool, error) {
+	if tr.text == nil {
+		return nil, false, nil
+	}
+	fields, boost, ok, err := textFields(n.Field, n.Boost, n.Pos())
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	toks := tr.text.Analyze([]byte(n.Text))
+	switch len(toks) {
+	case 0:
+		return bq.NewMatchNoneQuery(), true, nil
+	case 1:
+		return &bm25Query{term: string(toks[0].Term), fields: fields, boost: boost}, true, nil
+	}
+	p := &phraseQuery{}
+	words := make([]bq.Query, 0, len(toks))
+	for i, tok := range toks {
+		if i > 0 && tok.Position <= toks[i-1].Position {
+			return nil, false, nil
+		}
+		p.terms = append(p.terms, string(tok.Term))
+		p.offsets = append(p.offsets, uint64(tok.Position-toks[0].Position))
+		words = append(words, &bm25Query{term: string(tok.Term), fields: fields, boost: boost})
+	}
+	p.words = bq.NewConjunctionQuery(words)
+	checks := make([]bq.Query, 0, len(fields))
+	for _, f := range fields {
+		p.fields = append(p.fields, f.Name)
+		c := bq.NewMatchPhraseQuery(n.Text)
+		c.SetField(f.Name)
+		checks = append(checks, c)
+	}
+	p.check = bq.NewDisjunctionQuery(checks)
+	return p, true, nil
+}
+
+// Searcher is the words' conjunction filtered by bleve's phrase search,
+// which scores nothing: the same documents and scores as term at a time.
+func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapping.IndexMapping, opts search.SearcherOptions) (search.Searcher, error) {
+	b := bq.NewBooleanQuery([]bq.Query{q.words}, nil, nil)
+	b.AddFilter(q.check)
+	return b.Searcher(ctx, r, m, opts)
+}
+
+// keep keeps the documents of m (ascending, not deleted) in which the
+// phrase stands in one of its fields of seg.
+func (q *phraseQuery) keep(seg segment.Segment, m segMatches) (segMatches, error) {
+	if len(m.docs) == 0 {
+		return m, nil
+	}
+	found := roaring.New()
+	its := make([]phraseCursor, len(q.terms))
+	for _, field := range q.fields {
+		dict, err := seg.Dictionary(field)
+		if err != nil {
+			return segMatches{}, err
+		}
+		present := true
+		for i, t := range q.terms {
+			pl, err := dict.PostingsList([]byte(t), nil, nil)
+			if err != nil {
+				return segMatches{}, err
+			}
+			if pl == nil || pl.Count() == 0 {
+				present = false
+				break
+			}
+			its[i] = phraseCursor{it: pl.Iterator(false, false, true, nil)}
+		}
+		if !present {
+			continue
+		}
+	docs:
+		for _, d := range m.docs {
+			if found.Contains(d) {
+				continue
+			}
+			for i := range its {
+				p, err := its[i].at(uint64(d))
+				if err != nil {
+					return segMatches{}, err
+				}
+				if p == nil {
+					break docs // a word has no more documents in this field
+				}
+				if p.Number() != uint64(d) {
+					continue docs
+				}
+			}
+			if q.standsIn(its) {
+				found.Add(d)
+			}
+		}
+	}
+	k := 0
+	for i, d := range m.docs {
+		if found.Contains(d) {
+			m.docs[k], m.scores[k] = d, m.scores[i]
+			k++
+		}
+	}
+	return segMatches{docs: m.docs[:k], scores: m.scores[:k]}, nil
+}
+
+// phraseCursor is a postings iterator with locations and the posting it
+// last returned, which zap's Advance would otherwise step past.
+type phraseCursor struct {
+	it  segment.PostingsIterator
+	cur segment.Posting
+}
+
+// at returns the first posting of document d or after, or nil past the
+// last.
+func (c *phraseCursor) at(d uint64) (segment.Posting, error) {
+	if c.cur != nil && c.cur.Number() >= d {
+		return c.cur, nil
+	}
+	p, err := c.it.Advance(d)
+	c.cur = p
+	return p, err
+}
+
+// standsIn reports whether the cursors' current postings, all of one
+// document, hold the terms at their offsets from one start, within one
+// value of the field.
+func (q *phraseQuery) standsIn(its []phraseCursor) bool {
+	first := its[0].cur.Locations()
+starts:
+	for _, l0 := range first {
+		for i := 1; i < len(its); i++ {
+			want := l0.Pos() + q.offsets[i]
+			ok := false
+			for _, l := range its[i].cur.Locations() {
+				if l.Pos() == want && slices.Equal(l.ArrayPositions(), l0.ArrayPositions()) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				continue starts
+			}
+		}
+		return true
+	}
+	return false
+}
