@@ -81,35 +81,45 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 }
 
 // keep keeps the documents of m (ascending, not deleted) in which the
-// phrase stands in one of its fields of seg.
-func (q *phraseQuery) keep(seg segment.Segment, m segMatches) (segMatches, error) {
+// phrase stands in one of its fields of seg. In each field, the
+// candidates are first cut to the documents holding every word there,
+// from the decoded lists, so that positions (which zap decodes posting
+// by posting on the way to a document) are read for few of them.
+func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, m segMatches) (segMatches, error) {
 	if len(m.docs) == 0 {
 		return m, nil
 	}
 	found := roaring.New()
 	its := make([]phraseCursor, len(q.terms))
+	var cands, next []uint32
 	for _, field := range q.fields {
+		cands = append(cands[:0], m.docs...)
 		dict, err := seg.Dictionary(field)
 		if err != nil {
 			return segMatches{}, err
 		}
-		present := true
 		for i, t := range q.terms {
-			pl, err := dict.PostingsList([]byte(t), nil, nil)
+			l, _, ok, pl, err := lists.postings(seg, field, t)
 			if err != nil {
 				return segMatches{}, err
 			}
-			if pl == nil || pl.Count() == 0 {
-				present = false
+			if ok {
+				next = intersectDocs(next[:0], cands, l.docs)
+				cands, next = next, cands
+			}
+			if len(cands) == 0 || (!ok && (pl == nil || pl.Count() == 0)) {
+				cands = cands[:0]
 				break
+			}
+			if pl == nil {
+				if pl, err = dict.PostingsList([]byte(t), nil, nil); err != nil {
+					return segMatches{}, err
+				}
 			}
 			its[i] = phraseCursor{it: pl.Iterator(false, false, true, nil)}
 		}
-		if !present {
-			continue
-		}
 	docs:
-		for _, d := range m.docs {
+		for _, d := range cands {
 			if found.Contains(d) {
 				continue
 			}
@@ -138,6 +148,24 @@ func (q *phraseQuery) keep(seg segment.Segment, m segMatches) (segMatches, error
 		}
 	}
 	return segMatches{docs: m.docs[:k], scores: m.scores[:k]}, nil
+}
+
+// intersectDocs appends to dst the documents in both ascending lists.
+func intersectDocs(dst, a, b []uint32) []uint32 {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			dst = append(dst, a[i])
+			i++
+			j++
+		}
+	}
+	return dst
 }
 
 // phraseCursor is a postings iterator with locations and the posting it

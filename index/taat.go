@@ -273,7 +273,7 @@ func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, lists *seg
 	case opAnd:
 		return intersect(parts), nil
 	case opPhrase:
-		return n.phrase.keep(seg, intersect(parts))
+		return n.phrase.keep(seg, lists, intersect(parts))
 	}
 	return buf.union(parts, int(seg.Count())), nil
 }
