@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -96,7 +97,8 @@ func (fl *flatLists) list(i int) flatList {
 // fits reports whether a list of n postings keyed by field and term can
 // be added without an offset outgrowing its 32 bits.
 func (fl *flatLists) fits(field, term string, n int) bool {
-	return len(fl.data)+3*n <= 1<<32-1 && len(fl.keys)+len(field)+len(term) <= 1<<32-1 && len(fl.entries) < 1<<32-1
+	const max = uint64(math.MaxUint32)
+	return uint64(len(fl.data))+3*uint64(n) <= max && uint64(len(fl.keys)+len(field)+len(term)) <= max && uint64(len(fl.entries)) < max
 }
 
 // add appends a list that find does not hold.
@@ -117,7 +119,8 @@ func (fl *flatLists) addHashed(h uint64, field, term string, l flatList) {
 // computed for each.
 type hotPostings struct {
 	flatLists
-	// weights are, per list, the postings' weighted, length-normalized
+	// weights are (one pointer per long list, few beside the short
+	// lists), per list, the postings' weighted, length-normalized
 	// term frequencies for the field parameters last asked for: those
 	// change only when writes move the field's average length, while
 	// computing them was most of reading a list.
@@ -130,8 +133,9 @@ type listWeights struct {
 	tf             []float64
 }
 
-// lookup returns the decoded list of field and term and its weights'
-// holder, or -1 when the list is not decoded (short, or h nil).
+// lookup returns the decoded list of field and term and its entry (the
+// index of its weights), or -1 when the list is not decoded (short, or h
+// nil).
 func (h *hotPostings) lookup(field, term string) (flatList, int) {
 	if h == nil {
 		return flatList{}, -1
@@ -143,7 +147,7 @@ func (h *hotPostings) lookup(field, term string) (flatList, int) {
 	return h.list(i), i
 }
 
-// weights returns the holder of list i's weights.
+// weightsOf returns the holder of list i's weights.
 func (h *hotPostings) weightsOf(i int) *atomic.Pointer[listWeights] { return &h.weights[i] }
 
 // weighted returns f.weightedTFLen of each posting of l, kept in w for

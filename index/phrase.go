@@ -33,8 +33,9 @@ type phraseQuery struct {
 }
 
 // bm25Phrase translates a phrase on text fields into a phraseQuery; ok is
-// false when it is on another kind of field, or when two of its terms
-// share a position (bleve's multi-phrase then matches either of them).
+// false without the text analyzer, when it is on another kind of field,
+// or when two of its terms share a position (bleve's multi-phrase then
+// matches either of them).
 func (tr translator) bm25Phrase(n *query.Phrase) (bq.Query, bool, error) {
 	if tr.text == nil {
 		return nil, false, nil
@@ -85,7 +86,7 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 // candidates are first cut to the documents holding every word there,
 // from the decoded lists, so that positions (which zap decodes posting
 // by posting on the way to a document) are read for few of them.
-func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, m segMatches) (segMatches, error) {
+func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, guard *walkGuard, m segMatches) (segMatches, error) {
 	if len(m.docs) == 0 {
 		return m, nil
 	}
@@ -120,6 +121,12 @@ func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, m segMatc
 		}
 	docs:
 		for _, d := range cands {
+			if guard != nil {
+				// Positions of common words are read for many documents.
+				if err := guard.step(); err != nil {
+					return segMatches{}, err
+				}
+			}
 			if found.Contains(d) {
 				continue
 			}

@@ -108,7 +108,7 @@ func textKids(op textOp, qs []bq.Query) (*textNode, bool) {
 
 // plainText returns p's scored query as the text analyzer an translates
 // it, when it is a tree that term-at-a-time evaluation covers, else nil.
-// Such a query is plain words on text fields and holds nothing of any
+// Such a query is plain words and phrases on text fields and holds nothing of any
 // shard (no expansion of a pattern, no column), so the fan-out's
 // statistics keys and every shard in the process can share the one
 // translation of a search. Made once per plan.
@@ -273,7 +273,7 @@ func (n *textNode) eval(seg segment.Segment, deleted *roaring.Bitmap, lists *seg
 	case opAnd:
 		return intersect(parts), nil
 	case opPhrase:
-		return n.phrase.keep(seg, lists, intersect(parts))
+		return n.phrase.keep(seg, lists, buf.guard, intersect(parts))
 	}
 	return buf.union(parts, int(seg.Count())), nil
 }

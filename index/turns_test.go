@@ -3,6 +3,8 @@ package index
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +54,8 @@ func TestTurns(t *testing.T) {
 			order <- i
 			rel()
 		}()
-		require.Eventually(t, func() bool { return len(tt) == 2 }, time.Second, time.Millisecond)
-		time.Sleep(5 * time.Millisecond) // goroutine i blocks before i+1 starts
+		// Goroutine i waits in Take before i+1 starts.
+		require.Eventually(t, func() bool { return waitingInTake() == i+1 }, 5*time.Second, time.Millisecond)
 	}
 	r1()
 	for i := range n {
@@ -91,4 +93,18 @@ func TestFanoutSearchesInTurns(t *testing.T) {
 	cancel()
 	<-done
 	require.Equal(t, 0, len(f.turns), "the first search gave its turn back")
+}
+
+// waitingInTake counts the goroutines blocked in Turns.Take.
+func waitingInTake() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		blocked := strings.Contains(g, "[select") || strings.Contains(g, "[chan send")
+		if blocked && strings.Contains(g, "index.Turns.Take(") {
+			n++
+		}
+	}
+	return n
 }

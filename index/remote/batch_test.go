@@ -249,8 +249,14 @@ func TestSearchCallsInTurns(t *testing.T) {
 	}()
 	<-held
 
-	// The server's deadline is the caller's timeout header; the caller
-	// itself waits longer, so it reads the server's answer.
+	// A call gives up waiting a little before its deadline, so its
+	// caller hears why.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := c.TermStats(ctx, bus)
+	require.ErrorIs(t, err, index.ErrOverloaded)
+
+	// Through the timeout header alone, single and batched.
 	good, _ := index.EncodeShardRequest(bus)
 	for _, path := range []string{"/internal/v1/generations/2/shards/0/termstats", "/internal/v1/generations/2/batch/termstats"} {
 		body := good
@@ -270,6 +276,6 @@ func TestSearchCallsInTurns(t *testing.T) {
 
 	release.Do(func() { close(hold) })
 	require.NoError(t, <-first)
-	_, err := c.TermStats(context.Background(), bus)
+	_, err = c.TermStats(context.Background(), bus)
 	require.NoError(t, err, "the turn was given back")
 }

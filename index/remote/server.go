@@ -141,7 +141,7 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 			if err != nil {
 				return err
 			}
-			release, _, err := h.turns.Take(ctx)
+			release, err := h.turn(ctx)
 			if err != nil {
 				return err
 			}
@@ -266,6 +266,24 @@ var requestCalls = map[string]func(context.Context, index.Shard, *index.ShardReq
 	},
 }
 
+// turn waits for a search call's turn. It gives up a little before the
+// call's deadline (a tenth of the time left, at most turnMargin), so that
+// the caller, whose deadline it is, hears 429 overloaded rather than
+// timing out, and a call does not start with no time left to run.
+func (h *handler) turn(ctx context.Context) (release func(), err error) {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, turnMargin)))
+		defer cancel()
+	}
+	release, _, err = h.turns.Take(ctx)
+	return release, err
+}
+
+// turnMargin is the most a search call gives up waiting for its turn
+// before its deadline.
+const turnMargin = 50 * time.Millisecond
+
 // maxBatchShards bounds the shards of one batch.
 const maxBatchShards = 1024
 
@@ -306,7 +324,7 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	release, _, err := h.turns.Take(ctx)
+	release, err := h.turn(ctx)
 	if err != nil {
 		h.fail(w, r, err)
 		return
