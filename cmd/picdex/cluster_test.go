@@ -459,6 +459,9 @@ func TestCluster(t *testing.T) {
 			t.Errorf("no shard calls travelled together to a shard server hosting several shards:\n%s", grepLines(metrics, "picdex_query_batch"))
 		}
 		t.Logf("%d searches: %v hedged calls answered first; %v shard calls travelled in batches", searches, won, batched)
+		if _, body := httpGet(t, h.shards[0].url("/metrics")); !strings.Contains(string(body), "picdex_shard_search_waited_total ") {
+			t.Errorf("a shard server's /metrics lacks picdex_shard_search_waited_total:\n%s", grepLines(string(body), "picdex_shard"))
+		}
 	})
 }
 

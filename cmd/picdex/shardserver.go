@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -208,6 +209,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 		}
 		return out
 	}
+	var waited atomic.Uint64 // search calls that waited for their turn
 	handler, err := remote.NewHandler(remote.HandlerOptions{
 		Lookup: func(g, s int) (index.Shard, bool) {
 			h, ok := hosted[[2]int{g, s}]
@@ -216,7 +218,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 			}
 			return appliedShard{Shard: h.ix.Shards()[0], rep: h.rep}, true
 		},
-		Info: info, Logger: log, Searches: *searches,
+		Info: info, Logger: log, Searches: *searches, Waited: &waited,
 		// No shard call outlives a graceful stop, which then closes the
 		// replicas under it.
 		MaxTimeout: shutdownGrace,
@@ -227,7 +229,10 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newReplicaCollector(hosted))
+	reg.MustRegister(newReplicaCollector(hosted), prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "picdex_shard_search_waited_total",
+		Help: "Search and term-statistics calls that waited for their turn (--searches).",
+	}, func() float64 { return float64(waited.Load()) }))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler(reg))
 	internal := handler

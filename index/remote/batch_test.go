@@ -239,7 +239,8 @@ func TestSearchCallsInTurns(t *testing.T) {
 		}
 		return nil
 	}}
-	srv, c := fakeServer(t, f, HandlerOptions{Searches: 1})
+	var waited atomic.Uint64
+	srv, c := fakeServer(t, f, HandlerOptions{Searches: 1, Waited: &waited})
 	var release sync.Once
 	defer release.Do(func() { close(hold) })
 	first := make(chan error, 1)
@@ -273,6 +274,7 @@ func TestSearchCallsInTurns(t *testing.T) {
 		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%s waits for its turn", path)
 	}
 	require.EqualValues(t, 1, calls.Load(), "the waiting calls asked no shard")
+	require.EqualValues(t, 3, waited.Load(), "every call that waited is counted")
 
 	release.Do(func() { close(hold) })
 	require.NoError(t, <-first)

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/picdex/picdex/index"
@@ -86,6 +87,9 @@ type HandlerOptions struct {
 	// overloaded (see index.Turns). 0 means twice the cores; negative, no
 	// limit.
 	Searches int
+	// Waited, when set, counts the calls that waited for their turn,
+	// whether they got it or not.
+	Waited *atomic.Uint64
 }
 
 // Validate checks the options.
@@ -270,13 +274,16 @@ var requestCalls = map[string]func(context.Context, index.Shard, *index.ShardReq
 // call's deadline (a tenth of the time left, at most turnMargin), so that
 // the caller, whose deadline it is, hears 429 overloaded rather than
 // timing out, and a call does not start with no time left to run.
-func (h *handler) turn(ctx context.Context) (release func(), err error) {
+func (h *handler) turn(ctx context.Context) (func(), error) {
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, turnMargin)))
 		defer cancel()
 	}
-	release, _, err = h.turns.Take(ctx)
+	release, waited, err := h.turns.Take(ctx)
+	if waited && h.opts.Waited != nil {
+		h.opts.Waited.Add(1)
+	}
 	return release, err
 }
 
