@@ -282,10 +282,11 @@ func (s *shortLists) keep(field, term string, l flatList, budget int) {
 		// the old.
 		s.lists, s.postings = newFlatLists(), 0
 	}
-	if s.lists.find(field, term) >= 0 {
+	h := s.lists.hash(field, term)
+	if s.lists.findHashed(h, field, term) >= 0 {
 		return // kept meanwhile by another search
 	}
-	s.lists.add(field, term, l)
+	s.lists.addHashed(h, field, term, l)
 	s.postings += n + 1
 }
 
