@@ -260,6 +260,7 @@ type segmentColumns struct {
 	lengths map[string]*fieldLengths
 	hot     atomic.Pointer[hotPostings] // nil until decoded
 	short   shortLists
+	phrases shortLists // documents in which a phrase stands, see phraseQuery.keep
 }
 
 // entry returns seg's entry, creating it.

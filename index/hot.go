@@ -94,25 +94,35 @@ func (fl *flatLists) list(i int) flatList {
 	return flatList{docs: d[:n:n], freqs: d[n : 2*n : 2*n], lens: d[2*n:]}
 }
 
-// fits reports whether a list of n postings keyed by field and term can
-// be added without an offset outgrowing its 32 bits.
-func (fl *flatLists) fits(field, term string, n int) bool {
+// docsOf returns entry i's documents, of a list added by addDocs.
+func (fl *flatLists) docsOf(i int) []uint32 {
+	e := &fl.entries[i]
+	return fl.data[e.off : e.off+e.n : e.off+e.n]
+}
+
+// fits reports whether a list of n postings of the given width (3 for a
+// postings list, 1 for documents alone) keyed by field and term can be
+// added without an offset outgrowing its 32 bits.
+func (fl *flatLists) fits(field, term string, n, width int) bool {
 	const max = uint64(math.MaxUint32)
-	return uint64(len(fl.data))+3*uint64(n) <= max && uint64(len(fl.keys)+len(field)+len(term)) <= max && uint64(len(fl.entries)) < max
+	return uint64(len(fl.data))+uint64(width)*uint64(n) <= max && uint64(len(fl.keys)+len(field)+len(term)) <= max && uint64(len(fl.entries)) < max
 }
 
 // add appends a list that find does not hold.
 func (fl *flatLists) add(field, term string, l flatList) {
-	fl.addHashed(fl.hash(field, term), field, term, l)
+	fl.addHashed(fl.hash(field, term), field, term, l.docs, l.freqs, l.lens)
 }
 
-// addHashed is add given the key's hash.
-func (fl *flatLists) addHashed(h uint64, field, term string, l flatList) {
+// addHashed appends, given the key's hash, the parts of a list of
+// len(parts[0]) postings that find does not hold.
+func (fl *flatLists) addHashed(h uint64, field, term string, parts ...[]uint32) {
 	fl.entries = append(fl.entries, flatEntry{key: uint32(len(fl.keys)), field: uint32(len(field)), term: uint32(len(term)),
-		off: uint32(len(fl.data)), n: uint32(len(l.docs)), next: fl.index[h]})
+		off: uint32(len(fl.data)), n: uint32(len(parts[0])), next: fl.index[h]})
 	fl.index[h] = uint32(len(fl.entries))
 	fl.keys = append(append(fl.keys, field...), term...)
-	fl.data = append(append(append(fl.data, l.docs...), l.freqs...), l.lens...)
+	for _, p := range parts {
+		fl.data = append(fl.data, p...)
+	}
 }
 
 // hotPostings are a segment's decoded long lists, and the weights last
@@ -203,7 +213,7 @@ func buildHot(ctx context.Context, seg segment.Segment, fields []WeightedField, 
 			if err != nil {
 				return nil, err
 			}
-			if ok && h.fits(f.Name, e.Term, len(scratch.docs)) {
+			if ok && h.fits(f.Name, e.Term, len(scratch.docs), 3) {
 				h.add(f.Name, e.Term, scratch)
 			}
 		}
@@ -274,10 +284,32 @@ func (s *shortLists) lookup(field, term string) (flatList, bool) {
 
 // keep adds a decoded short list, starting afresh past budget postings.
 func (s *shortLists) keep(field, term string, l flatList, budget int) {
+	s.keepParts(field, term, budget, l.docs, l.freqs, l.lens)
+}
+
+// lookupDocs returns the kept documents of field and term, if kept by
+// keepDocs.
+func (s *shortLists) lookupDocs(field, term string) ([]uint32, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if i := s.lists.find(field, term); i >= 0 {
+		return s.lists.docsOf(i), true
+	}
+	return nil, false
+}
+
+// keepDocs adds a list of documents alone, starting afresh past budget.
+func (s *shortLists) keepDocs(field, term string, docs []uint32, budget int) {
+	s.keepParts(field, term, budget, docs)
+}
+
+// keepParts adds the parts of a list, starting afresh past budget
+// postings.
+func (s *shortLists) keepParts(field, term string, budget int, parts ...[]uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := len(l.docs)
-	if s.lists.index == nil || s.postings+n+1 > budget || !s.lists.fits(field, term, n) {
+	n := len(parts[0])
+	if s.lists.index == nil || s.postings+n+1 > budget || !s.lists.fits(field, term, n, len(parts)) {
 		// Fresh arrays, not truncated ones: readers may hold slices of
 		// the old.
 		s.lists, s.postings = newFlatLists(), 0
@@ -286,7 +318,7 @@ func (s *shortLists) keep(field, term string, l flatList, budget int) {
 	if s.lists.findHashed(h, field, term) >= 0 {
 		return // kept meanwhile by another search
 	}
-	s.lists.addHashed(h, field, term, l)
+	s.lists.addHashed(h, field, term, parts...)
 	s.postings += n + 1
 }
 

@@ -46,7 +46,8 @@ func TestFlatLists(t *testing.T) {
 	// Keys that share a hash chain.
 	fl = newFlatLists()
 	for i := range 5 {
-		fl.addHashed(42, "f", fmt.Sprint(i), flatOf(i+1, i))
+		l := flatOf(i+1, i)
+		fl.addHashed(42, "f", fmt.Sprint(i), l.docs, l.freqs, l.lens)
 	}
 	for i := range 5 {
 		j := fl.findHashed(42, "f", fmt.Sprint(i))

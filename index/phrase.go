@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"slices"
+	"strconv"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -30,6 +31,7 @@ type phraseQuery struct {
 	fields  []string
 	terms   []string
 	offsets []uint64 // each term's position after the first's
+	key     string   // fields, terms and offsets: what decides the documents
 }
 
 // bm25Phrase translates a phrase on text fields into a phraseQuery; ok is
@@ -70,6 +72,7 @@ func (tr translator) bm25Phrase(n *query.Phrase) (bq.Query, bool, error) {
 		checks = append(checks, c)
 	}
 	p.check = bq.NewDisjunctionQuery(checks)
+	p.key = phraseKey(p.fields, p.terms, p.offsets)
 	return p, true, nil
 }
 
@@ -81,32 +84,95 @@ func (q *phraseQuery) Searcher(ctx context.Context, r bindex.IndexReader, m mapp
 	return b.Searcher(ctx, r, m, opts)
 }
 
+// A segment's documents in which a phrase stands never change, as the
+// segment does not, so each segment keeps those of the phrases it was
+// asked for, a few bytes a match, up to a bound proportional to its
+// size; past it, it starts afresh (as Lucene's query cache keeps a
+// filter's documents per segment). They are found among every document
+// holding the words in a field, not only a query's candidates, so that
+// they serve the next query too: the same work, since a phrase's
+// candidates are its words' documents. Reading positions through zap is
+// most of a phrase's cost; a kept phrase costs a merge.
+const (
+	phraseListsPerDoc = 2 // documents kept per document of the segment
+	phraseListsFloor  = 1 << 12
+)
+
 // keep keeps the documents of m (ascending, not deleted) in which the
-// phrase stands in one of its fields of seg. In each field, the
-// candidates are first cut to the documents holding every word there,
-// from the decoded lists, so that positions (which zap decodes posting
-// by posting on the way to a document) are read for few of them.
+// phrase stands in one of its fields of seg.
 func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, guard *walkGuard, m segMatches) (segMatches, error) {
 	if len(m.docs) == 0 {
 		return m, nil
 	}
+	if shortListCache {
+		if docs, ok := lists.phrases.lookupDocs(q.key, ""); ok {
+			return m.among(docs), nil
+		}
+		docs, ok, err := q.standing(seg, lists, guard, nil)
+		if err != nil {
+			return segMatches{}, err
+		}
+		if ok {
+			lists.phrases.keepDocs(q.key, "", docs, phraseListsFloor+phraseListsPerDoc*int(seg.Count()))
+			return m.among(docs), nil
+		}
+	}
+	docs, _, err := q.standing(seg, lists, guard, m.docs)
+	if err != nil {
+		return segMatches{}, err
+	}
+	return m.among(docs), nil
+}
+
+// among keeps the matches whose documents are in docs (ascending), in
+// place.
+func (m segMatches) among(docs []uint32) segMatches {
+	k, j := 0, 0
+	for i, d := range m.docs {
+		for j < len(docs) && docs[j] < d {
+			j++
+		}
+		if j == len(docs) {
+			break
+		}
+		if docs[j] == d {
+			m.docs[k], m.scores[k] = d, m.scores[i]
+			k++
+		}
+	}
+	return segMatches{docs: m.docs[:k], scores: m.scores[:k]}
+}
+
+// standing returns, ascending, the documents of seg in which the phrase
+// stands: of those given, or with among nil of all the segment's. In each
+// field, the candidates are first cut to the documents holding every word
+// there, from the decoded lists, so that positions (which zap decodes
+// posting by posting on the way to a document) are read for few of them.
+// ok is false, with among nil, when a word's list in a field is not
+// decoded, so that the candidates cannot be listed without zap.
+func (q *phraseQuery) standing(seg segment.Segment, lists *segmentColumns, guard *walkGuard, among []uint32) (_ []uint32, ok bool, _ error) {
 	found := roaring.New()
 	its := make([]phraseCursor, len(q.terms))
 	var cands, next []uint32
 	for _, field := range q.fields {
-		cands = append(cands[:0], m.docs...)
+		cands = append(cands[:0], among...)
 		dict, err := seg.Dictionary(field)
 		if err != nil {
-			return segMatches{}, err
+			return nil, false, err
 		}
 		for i, t := range q.terms {
 			l, _, ok, pl, err := lists.postings(seg, field, t)
 			if err != nil {
-				return segMatches{}, err
+				return nil, false, err
 			}
-			if ok {
+			switch {
+			case ok && among == nil && i == 0:
+				cands = append(cands[:0], l.docs...)
+			case ok:
 				next = intersectDocs(next[:0], cands, l.docs)
 				cands, next = next, cands
+			case among == nil && pl != nil && pl.Count() > 0:
+				return nil, false, nil
 			}
 			if len(cands) == 0 || (!ok && (pl == nil || pl.Count() == 0)) {
 				cands = cands[:0]
@@ -114,7 +180,7 @@ func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, guard *wa
 			}
 			if pl == nil {
 				if pl, err = dict.PostingsList([]byte(t), nil, nil); err != nil {
-					return segMatches{}, err
+					return nil, false, err
 				}
 			}
 			its[i] = phraseCursor{it: pl.Iterator(false, false, true, nil)}
@@ -124,7 +190,7 @@ func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, guard *wa
 			if guard != nil {
 				// Positions of common words are read for many documents.
 				if err := guard.step(); err != nil {
-					return segMatches{}, err
+					return nil, false, err
 				}
 			}
 			if found.Contains(d) {
@@ -133,7 +199,7 @@ func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, guard *wa
 			for i := range its {
 				p, err := its[i].at(uint64(d))
 				if err != nil {
-					return segMatches{}, err
+					return nil, false, err
 				}
 				if p == nil {
 					break docs // a word has no more documents in this field
@@ -147,14 +213,7 @@ func (q *phraseQuery) keep(seg segment.Segment, lists *segmentColumns, guard *wa
 			}
 		}
 	}
-	k := 0
-	for i, d := range m.docs {
-		if found.Contains(d) {
-			m.docs[k], m.scores[k] = d, m.scores[i]
-			k++
-		}
-	}
-	return segMatches{docs: m.docs[:k], scores: m.scores[:k]}, nil
+	return found.ToArray(), true, nil
 }
 
 // intersectDocs appends to dst the documents in both ascending lists.
@@ -216,4 +275,18 @@ starts:
 		return true
 	}
 	return false
+}
+
+// phraseKey is the key of a phrase's kept documents: its fields, then
+// each term with its offset, apart by bytes no term holds (the analyzer
+// keeps no control characters).
+func phraseKey(fields, terms []string, offsets []uint64) string {
+	b := []byte("phrase\x00")
+	for _, f := range fields {
+		b = append(append(b, f...), 0)
+	}
+	for i, t := range terms {
+		b = strconv.AppendUint(append(append(append(b, 1), t...), 0), offsets[i], 10)
+	}
+	return string(b)
 }

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,4 +40,42 @@ func TestPhraseStandsTogether(t *testing.T) {
 		require.ElementsMatch(t, []string{"later"}, ids(got.Hits), "one field, term at a time: %v", taat)
 	}
 	termAtATime = true
+}
+
+// TestPhraseKeptPerSegment: the documents a segment keeps for a phrase
+// are all of its own, whatever the query that found them first, and a
+// document deleted afterwards is not found through them.
+func TestPhraseKeptPerSegment(t *testing.T) {
+	rec := func(id, title string, tags ...string) record.Record {
+		r := record.Record{ID: id, URL: "https://example.com/" + id + ".jpg", Title: title, Tags: tags}
+		require.NoError(t, r.Normalize())
+		return r
+	}
+	ix := openWith(t, 1, []record.Record{rec("a", "red bus", "x"), rec("b", "a red bus", "y"), rec("c", "bus red", "x")})
+	got := mustSearch(t, ix, Request{Query: `"red bus"`, Filter: Filter{Tags: []string{"x"}}})
+	require.Equal(t, []string{"a"}, ids(got.Hits), "found first among the filter's documents")
+	kept := 0
+	for _, sc := range ix.fan.shards[0].(*localShard).cols.segs {
+		if _, ok := sc.phrases.lookupDocs(phraseKey(textFieldNames(), []string{"red", "bus"}, []uint64{0, 1}), ""); ok {
+			kept++
+		}
+	}
+	require.Positive(t, kept, "the segment keeps the phrase's documents")
+	got = mustSearch(t, ix, Request{Query: `"red bus"`})
+	require.ElementsMatch(t, []string{"a", "b"}, ids(got.Hits), "the kept documents are all of the segment's")
+	require.NoError(t, ix.Delete(context.Background(), "b"))
+	got = mustSearch(t, ix, Request{Query: `"red bus"`})
+	require.Equal(t, []string{"a"}, ids(got.Hits))
+
+	// Keys: a term's digits are not an offset.
+	require.NotEqual(t, phraseKey([]string{"f"}, []string{"bus2", "x"}, []uint64{0, 1}), phraseKey([]string{"f"}, []string{"bus", "x"}, []uint64{20, 1}))
+	require.NotEqual(t, phraseKey([]string{"f", "g"}, []string{"x"}, []uint64{0}), phraseKey([]string{"f"}, []string{"g", "x"}, []uint64{0, 0}))
+}
+
+func textFieldNames() []string {
+	var names []string
+	for _, f := range DefaultFields {
+		names = append(names, f.Name)
+	}
+	return names
 }
