@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/picdex/picdex/index/record"
 )
@@ -30,6 +32,10 @@ type Options struct {
 	// opening (see Index.Warm and Index.Warmed): for servers, which
 	// should not take searches cold. Bulk loads leave it off.
 	Warm bool
+	// IdleMerge is how long a shard waits without writes before it merges
+	// its segments into one (see DefaultIdleMerge); 0 means
+	// DefaultIdleMerge, a negative value never.
+	IdleMerge time.Duration
 }
 
 // Validate checks the options.
@@ -61,6 +67,11 @@ type Index struct {
 
 	stopWarm func()
 	warmDone chan struct{} // closed when the warming Open started ends
+
+	stopIdle func()
+	idleDone chan struct{} // closed when the idle merging ends
+	// idleMerges counts the shards merged for being idle.
+	idleMerges atomic.Int64
 }
 
 // Open opens the index in dir, creating it when absent.
@@ -118,6 +129,12 @@ func Open(dir string, opts Options) (*Index, error) {
 	ix.fan = NewFanout(shards, opts.Fanout)
 	if opts.Warm {
 		ix.startWarm()
+	}
+	switch {
+	case opts.IdleMerge == 0:
+		ix.startIdleMerge(DefaultIdleMerge)
+	case opts.IdleMerge > 0:
+		ix.startIdleMerge(opts.IdleMerge)
 	}
 	return ix, nil
 }
@@ -354,6 +371,10 @@ func (ix *Index) Close() error {
 	if ix.stopWarm != nil {
 		ix.stopWarm()
 		<-ix.warmDone
+	}
+	if ix.stopIdle != nil {
+		ix.stopIdle()
+		<-ix.idleDone
 	}
 	var errs []error
 	for _, s := range ix.shards {

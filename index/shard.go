@@ -137,6 +137,14 @@ type localShard struct {
 	lenCache map[string]uint64
 }
 
+// mergePlanOptions are bleve's merge policy for a shard's segments (a
+// variable for tests that need segments left apart).
+var mergePlanOptions = map[string]any{
+	"FloorSegmentFileSize": 8 << 20,
+	"SegmentsPerMergeTask": 10,
+	"MaxSegmentsPerTier":   10,
+}
+
 // scorchConfig tunes bleve's scorch engine for bulk loads: persisted
 // segments are merged in larger steps, and no snapshots beyond the live one
 // are kept.
@@ -145,12 +153,8 @@ func scorchConfig() map[string]any {
 		"numSnapshotsToKeep": 1,
 		// Another process holding the shard open (a running serve) makes
 		// Open fail after this long instead of waiting forever.
-		"bolt_timeout": "2s",
-		"scorchMergePlanOptions": map[string]any{
-			"FloorSegmentFileSize": 8 << 20,
-			"SegmentsPerMergeTask": 10,
-			"MaxSegmentsPerTier":   10,
-		},
+		"bolt_timeout":           "2s",
+		"scorchMergePlanOptions": mergePlanOptions,
 		"scorchPersisterOptions": map[string]any{
 			"NumPersisterWorkers":           2,
 			"MaxSizeInMemoryMergePerWorker": 32 << 20,

@@ -16,7 +16,7 @@ import (
 var benchCmd = &command{
 	name:     "bench",
 	synopsis: "measure the index and the crawlers against their baselines and targets",
-	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|cluster|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D] [--freshness D]",
+	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|cluster|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D] [--freshness D] [--idle-merge D]",
 	help: `
 Bench runs the index library's benchmarks, each next to its baseline in the
 same process, and prints medians and ratios with PASS/FAIL against the
@@ -104,6 +104,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&ao.Conns, "conns", 500, "connections of the http suite")
 	fs.DurationVar(&ao.Duration, "duration", 30*time.Second, "length of each http suite run")
 	freshFor := fs.Duration("freshness", 20*time.Second, "how long the cluster suite produces records at 1,000/s to measure freshness")
+	idleMerge := addIdleMergeFlag(fs)
 	fs.StringVar(&ao.Data, "data", "", "serve this existing index `directory` in the overload and http suites instead of building one (its records should be those of gen --n N --seed S, which the searches are drawn from)")
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
@@ -113,7 +114,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
 	}
 	if o.Suite == "cluster" {
-		return runClusterBench(ctx, e, fs, o, ao, *freshFor)
+		return runClusterBench(ctx, e, fs, o, ao, *freshFor, *idleMerge)
 	}
 	co.Repeat = o.Repeat
 	if err := co.Validate(); err != nil {
@@ -175,7 +176,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 
 // runClusterBench runs the cluster suite, whose defaults differ from the
 // other suites' where a flag was not given.
-func runClusterBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench.Options, ao apibench.Options, freshFor time.Duration) int {
+func runClusterBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench.Options, ao apibench.Options, freshFor, idleMerge time.Duration) int {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	or := func(name string, given, def int) int {
@@ -193,7 +194,7 @@ func runClusterBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench
 		Binary: bin, Dir: o.Dir, Seed: o.Seed, Freshness: freshFor,
 		N: or("n", o.N, clusterDefaultN), Shards: or("shards", o.Shards, 8),
 		Repeat: or("repeat", o.Repeat, 3), Conns: or("conns", ao.Conns, clusterDefaultConc),
-		Duration: 20 * time.Second,
+		Duration: 20 * time.Second, IdleMerge: idleMerge,
 	}
 	if set["duration"] {
 		co.Duration = ao.Duration

@@ -60,6 +60,7 @@ type clusterBenchOptions struct {
 	Seed      int64
 	Duration  time.Duration // one round per system
 	Freshness time.Duration // how long records are produced at freshnessRate
+	IdleMerge time.Duration // --idle-merge of serve and the shard servers
 }
 
 func (o clusterBenchOptions) validate() error {
@@ -72,8 +73,8 @@ func (o clusterBenchOptions) validate() error {
 		return fmt.Errorf("--shards %d: the cluster suite splits the shards over two shard servers, want 2..256", o.Shards)
 	case o.Repeat < 1 || o.Conns < 1 || o.Conns > 1000:
 		return errors.New("--repeat must be positive and --conns 1..1000")
-	case o.Duration <= 0 || o.Freshness <= 0:
-		return errors.New("--duration and --freshness must be positive")
+	case o.Duration <= 0 || o.Freshness <= 0 || o.IdleMerge < 0:
+		return errors.New("--duration and --freshness must be positive, the idle merge not negative")
 	}
 	return nil
 }
@@ -170,7 +171,7 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 	var shardServers []*child
 	for i, h := range halves {
 		ss, err := spawn(fmt.Sprintf("shard-server-%d", i), "shard-server", "--brokers", b, "--shards", strings.Join(h, ","),
-			"--data", filepath.Join(scratch, fmt.Sprintf("ss%d", i)), "--name", fmt.Sprintf("ss%d", i))
+			"--data", filepath.Join(scratch, fmt.Sprintf("ss%d", i)), "--name", fmt.Sprintf("ss%d", i), "--idle-merge", o.IdleMerge.String())
 		if err != nil {
 			return err
 		}
@@ -206,7 +207,7 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 		return err
 	}
 	fmt.Fprintf(w, "  serve: picdex index of the same records into %d shards in %s (%.0f records/s)\n", o.Shards, took.Round(time.Millisecond), float64(o.N)/took.Seconds())
-	srv, err := spawn("serve", "serve", "--data", data)
+	srv, err := spawn("serve", "serve", "--data", data, "--idle-merge", o.IdleMerge.String())
 	if err != nil {
 		return err
 	}
@@ -248,9 +249,11 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 		}
 		return r, err
 	}
-	// Every system's segments merged as far as scorch takes them, so no
-	// round shares the CPU with another system's background merges.
-	fmt.Fprintf(w, "  waited %s for the indexes' merges to settle\n", indexbench.Settle(ctx, scratch, 10*time.Minute).Round(time.Second))
+	// Every system's segments merged as far as scorch takes them, and
+	// picdex's shards once idle (index.DefaultIdleMerge), so no round
+	// shares the CPU with another system's background merges.
+	fmt.Fprintf(w, "  waited %s for the indexes' merges to settle\n",
+		indexbench.Settle(ctx, scratch, o.IdleMerge+min(max(o.IdleMerge, 3*time.Second), 10*time.Second), 10*time.Minute).Round(time.Second))
 	for _, s := range systems {
 		if _, err := load(s.url, min(warmUpAtMost, o.Duration), uint64(o.Seed)); err != nil {
 			return err

@@ -17,7 +17,7 @@ func TestBenchCluster(t *testing.T) {
 	}
 	dir := t.TempDir()
 	r := runPicdex(t, nil, "bench", "--suite", "cluster", "--n", "3000", "--duration", "1s", "--repeat", "1",
-		"--freshness", "2s", "--dir", dir).want(t, 0)
+		"--freshness", "2s", "--idle-merge", "1s", "--dir", dir).want(t, 0)
 	for _, system := range []string{"cluster", "serve", "bleve"} {
 		re := regexp.MustCompile(`(?m)^  ` + system + ` +median +\d+ QPS, p50 [0-9.]+ ms, p99 [0-9.]+ ms; failed 0$`)
 		if !re.MatchString(r.stdout) {

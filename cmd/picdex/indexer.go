@@ -66,6 +66,23 @@ type kafkaFlags struct {
 	wait                  *time.Duration
 }
 
+// addIdleMergeFlag adds --idle-merge, how long a shard waits without
+// writes before it merges its segments.
+func addIdleMergeFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("idle-merge", index.DefaultIdleMerge, "merge a shard's segments into one once no write has reached it for this `long` (0: never)")
+}
+
+// idleMergeOption is index.Options.IdleMerge for the flag's value.
+func idleMergeOption(d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, fmt.Errorf("--idle-merge %s: want a duration of 0 (never) or more", d)
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
+}
+
 func addKafkaFlags(fs *flag.FlagSet, brokersUsage string) kafkaFlags {
 	return kafkaFlags{
 		brokers:    fs.String("brokers", "", brokersUsage),

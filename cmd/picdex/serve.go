@@ -25,7 +25,7 @@ import (
 var serveCmd = &command{
 	name:     "serve",
 	synopsis: "run the HTTP API and web UI over a local index",
-	usage: "serve [--data DIR] [--addr HOST:PORT] [--shards N] [--searches N] [--brokers B,... [--topic T] [--group G]]\n" +
+	usage: "serve [--data DIR] [--addr HOST:PORT] [--shards N] [--searches N] [--idle-merge D] [--brokers B,... [--topic T] [--group G]]\n" +
 		"             [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N] [--max-conns-per-client N]",
 	help: `
 Serve opens (or creates) the index in DIR and serves the search API, the web
@@ -45,6 +45,9 @@ reachable, and the server keeps running and retrying. Members of one group
 split the partitions between them: give every server that should hold all
 records its own --group.
 
+A shard that no write has reached for --idle-merge (30s) merges its
+segments into one, which makes searches cheaper; 0 turns that off.
+
 SIGINT or SIGTERM stops accepting connections, lets requests in flight
 finish (up to 15s) and closes the index.
 ` + securityHelp,
@@ -61,6 +64,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free one)")
 	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
 	searches := fs.Int("searches", 0, "cheap searches run at once, the others wait their turn until their deadline (0: twice the cores; -1: no limit)")
+	idleMerge := addIdleMergeFlag(fs)
 	kf := addKafkaFlags(fs, "ingest through Kafka `brokers` B,...")
 	sf := addSecurityFlags(fs)
 	rest, code, ok := c.parse(e, fs, args)
@@ -82,8 +86,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, err.Error())
 	}
 
+	idle, err := idleMergeOption(*idleMerge)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
+	}
 	fresh := isEmptyDir(*data)
-	ix, err := index.Open(*data, index.Options{Shards: *shards, Fanout: index.FanoutOptions{Logger: log, Searches: *searches}, Warm: true})
+	ix, err := index.Open(*data, index.Options{Shards: *shards, Fanout: index.FanoutOptions{Logger: log, Searches: *searches}, Warm: true, IdleMerge: idle})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 		return 1

@@ -30,7 +30,7 @@ import (
 var shardServerCmd = &command{
 	name:     "shard-server",
 	synopsis: "host replicas of index shards, fed from their shard logs",
-	usage:    "shard-server --brokers B,... --shards LIST [--data DIR] [--addr HOST:PORT] [--generation G] [--name NAME] [--advertise URL] [--batch N] [--batch-wait D] [--searches N] [--api-keys FILE] [--rate-limit N]",
+	usage:    "shard-server --brokers B,... --shards LIST [--data DIR] [--addr HOST:PORT] [--generation G] [--name NAME] [--advertise URL] [--batch N] [--batch-wait D] [--searches N] [--idle-merge D] [--api-keys FILE] [--rate-limit N]",
 	help: `
 Shard-server hosts one replica of each shard in LIST (e.g. 0,3) of an
 index generation (--generation, default the live one, waited for until
@@ -86,6 +86,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	advertise := fs.String("advertise", "", "the `URL` query servers reach this server at (default: from --addr)")
 	batch := fs.Int("batch", 5000, "records per micro-batch")
 	wait := fs.Duration("batch-wait", 200*time.Millisecond, "longest a micro-batch waits to fill")
+	idleMerge := addIdleMergeFlag(fs)
 	searches := fs.Int("searches", 0, "search calls run at once, the others wait their turn until their deadline (0: twice the cores; -1: no limit)")
 	sf := addSecurityFlags(fs)
 	rest, code, ok := c.parse(e, fs, args)
@@ -94,6 +95,10 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	}
 	if len(rest) > 0 {
 		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	idle, err := idleMergeOption(*idleMerge)
+	if err != nil {
+		return c.usageError(e, fs, err.Error())
 	}
 	if *brokers == "" {
 		return c.usageError(e, fs, "--brokers is required")
@@ -170,7 +175,7 @@ func runShardServer(ctx context.Context, e *env, args []string) int {
 	}()
 	for _, s := range shards {
 		dir := filepath.Join(*data, "g"+strconv.Itoa(gen.ID), "shard-"+strconv.Itoa(s))
-		ix, err := index.Open(dir, index.Options{Shards: 1, Fanout: index.FanoutOptions{Logger: log}, Warm: true})
+		ix, err := index.Open(dir, index.Options{Shards: 1, Fanout: index.FanoutOptions{Logger: log}, Warm: true, IdleMerge: idle})
 		if err != nil {
 			ln.Close()
 			fmt.Fprintf(e.stderr, "picdex shard-server: %v\n", err)
