@@ -100,6 +100,7 @@ type entry struct {
 	score float64
 	vals  []string
 	id    string
+	at    docAt // where the hit is in the collector's snapshot
 }
 
 func newCollector(snap *scorch.IndexSnapshot, cols *columnCache, p *plan, ranges []termRange, dist map[string]int, guard walkGuard) (*collector, error) {
@@ -355,6 +356,7 @@ func (c *collector) offer(doc uint64, score float64) {
 	}
 	e := &c.scratch
 	e.score = score
+	e.at = docAt{seg: c.cur + 1, doc: doc}
 	o, _ := c.ids.first(doc)
 	e.id = c.ids.terms[o]
 	for k, key := range c.keys {
@@ -384,7 +386,7 @@ func (c *collector) offer(doc uint64, score float64) {
 	if full {
 		// The worst kept hit is out: its entry takes the new one.
 		kept := c.hits.e[0]
-		kept.score, kept.id = e.score, e.id
+		kept.score, kept.id, kept.at = e.score, e.id, e.at
 		copy(kept.vals, e.vals)
 		heap.Fix(&c.hits, 0)
 	} else {
@@ -468,7 +470,7 @@ func (c *collector) newEntry(e *entry) *entry {
 	}
 	kept := &c.slab[0]
 	c.slab = c.slab[1:]
-	kept.score, kept.id = e.score, e.id
+	kept.score, kept.id, kept.at = e.score, e.id, e.at
 	kept.vals, c.slabVals = c.slabVals[:len(e.vals):len(e.vals)], c.slabVals[len(e.vals):]
 	copy(kept.vals, e.vals)
 	return kept
@@ -493,7 +495,7 @@ func (c *collector) result() *ShardResult {
 	sort.Slice(es, func(i, j int) bool { return c.compare(es[i], es[j]) < 0 })
 	out := &ShardResult{Total: c.total, Hits: make([]ShardHit, 0, len(es))}
 	for _, e := range es {
-		h := ShardHit{Hit: Hit{ID: e.id, Score: e.score}, Sort: e.vals}
+		h := ShardHit{Hit: Hit{ID: e.id, Score: e.score}, Sort: e.vals, at: e.at}
 		for k, key := range c.keys {
 			if key.field == "_score" {
 				e.vals[k] = scoreString(e.score)

@@ -84,6 +84,10 @@ func (s *localShard) SearchShard(ctx context.Context, sr *ShardRequest) (*ShardR
 			return nil, err
 		}
 	}
+	// The hits' places hold in snap alone, which closes on return.
+	for i := range res.Hits {
+		res.Hits[i].at = docAt{}
+	}
 	return res, nil
 }
 

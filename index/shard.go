@@ -85,8 +85,25 @@ func (sr *ShardRequest) bm25Stats() *search.BM25Stats {
 	return sr.lengths
 }
 
+// Prepare validates the request once and keeps its plan, so that the
+// shards in this process it is given to (a shard server's batch) share
+// the plan and the prepared query tree, as the shards of a fan-out in
+// one process do, instead of each parsing the request again. It returns
+// the request's error, which each shard would have returned.
+func (sr *ShardRequest) Prepare() error {
+	if sr.plan != nil && sr.plan.req == sr.Request {
+		return nil
+	}
+	p, err := sr.Request.validate()
+	if err != nil {
+		return err
+	}
+	sr.plan = p
+	return nil
+}
+
 // validated returns the request's plan, validating it unless the fan-out
-// already has.
+// (or Prepare) already has.
 func (sr *ShardRequest) validated() (*plan, error) {
 	if sr.plan != nil && sr.plan.req == sr.Request {
 		return sr.plan, nil
@@ -110,7 +127,15 @@ type ShardHit struct {
 	// numbers are binary prefix-coded terms), which the cursor carries.
 	Sort []string `json:"sort"`
 
-	shard int // which of the fan-out's shards returned it
+	shard int   // which of the fan-out's shards returned it
+	at    docAt // where the shard found it, in the snapshot it searched
+}
+
+// docAt is a document's place in a snapshot: its segment, counted from
+// 1 (0: unknown), and its number there.
+type docAt struct {
+	seg int
+	doc uint64
 }
 
 type localShard struct {
@@ -392,21 +417,46 @@ func (s *localShard) inlineRecords(ctx context.Context, snap *scorch.IndexSnapsh
 	if len(hits) == 0 {
 		return nil
 	}
-	ids := make([]string, len(hits))
-	for i := range hits {
-		ids[i] = hits[i].ID
-	}
-	recs := make([]json.RawMessage, len(hits))
 	limit := sr.Budget.clamp(s.ceiling).MaxPageBytes
-	// Past the budget, the records not read are fetched with the page.
-	var be *BudgetError
-	if err := s.loadRecords(ctx, snap, ids, recs, limit); err != nil && !errors.As(err, &be) {
-		return err
-	}
+	segs := snap.Segments()
+	size := 0
 	for i := range hits {
-		hits[i].Image = recs[i]
+		if size > limit {
+			// Past the budget, the records not read are fetched with the page.
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// The hits were found in snap, whose segments do not change: each
+		// is read where it was found, without looking its id up.
+		at := hits[i].at
+		if at.seg < 1 || at.seg > len(segs) {
+			return fmt.Errorf("hit %q has no place in the snapshot searched", hits[i].ID)
+		}
+		raw, err := storedAt(segs[at.seg-1], at.doc)
+		if err != nil {
+			return err
+		}
+		hits[i].Image = raw
+		size += len(raw)
 	}
 	return nil
+}
+
+// storedAt returns the stored record JSON of document doc of a segment.
+func storedAt(ss *scorch.SegmentSnapshot, doc uint64) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := ss.VisitDocument(doc, func(name string, _ byte, val []byte, _ []uint64) bool {
+		if name != fieldRaw {
+			return true
+		}
+		// RepairJSON: records stored before ingest repaired unknown
+		// fields may hold invalid UTF-8.
+		raw = append(json.RawMessage(nil), record.RepairJSON(val)...)
+		return false
+	})
+	return raw, err
 }
 
 // storedRecord returns the stored record JSON of the live document id in
@@ -430,17 +480,7 @@ func (s *localShard) storedRecord(snap *scorch.IndexSnapshot, id string) (json.R
 		if !found {
 			continue
 		}
-		var raw json.RawMessage
-		err = ss.VisitDocument(doc, func(name string, _ byte, val []byte, _ []uint64) bool {
-			if name != fieldRaw {
-				return true
-			}
-			// RepairJSON: records stored before ingest repaired unknown
-			// fields may hold invalid UTF-8.
-			raw = append(json.RawMessage(nil), record.RepairJSON(val)...)
-			return false
-		})
-		return raw, err
+		return storedAt(ss, doc)
 	}
 	return nil, nil
 }

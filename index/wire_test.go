@@ -308,3 +308,56 @@ func BenchmarkWire(b *testing.B) {
 		fmt.Printf("BenchmarkWire termstats: binary/json %.2f\n", float64(perOp["binary"])/float64(perOp["json"]))
 	}
 }
+
+// TestPreparedRequestIsShared: a decoded request prepared once (as a
+// shard server does for a batch) gives every shard its plan and query
+// tree and answers as unprepared; one in error stays unprepared, so each
+// shard still answers it with the request's error.
+func TestPreparedRequestIsShared(t *testing.T) {
+	ix := openWith(t, 2, skewedCorpus(1000, 5))
+	ctx := context.Background()
+	req := &Request{Query: "red bus", Facets: []string{"tags"}}
+	direct, err := ix.Search(ctx, req)
+	require.NoError(t, err)
+
+	stats := newTermStats()
+	for _, sh := range ix.Shards() {
+		st, err := sh.TermStats(ctx, &ShardRequest{Request: req})
+		require.NoError(t, err)
+		stats.Add(st)
+	}
+	data, err := EncodeShardRequest(&ShardRequest{Request: req, Stats: stats, Records: 10})
+	require.NoError(t, err)
+	sr, err := DecodeShardRequest(data)
+	require.NoError(t, err)
+	require.NoError(t, sr.Prepare())
+	p := sr.plan
+	require.NotNil(t, p)
+	require.NoError(t, sr.Prepare())
+	require.Same(t, p, sr.plan, "prepared once")
+	total := uint64(0)
+	for _, sh := range ix.Shards() {
+		res, err := sh.SearchShard(ctx, sr)
+		require.NoError(t, err)
+		total += res.Total
+		for _, h := range res.Hits[:min(10, len(res.Hits))] {
+			require.NotEmpty(t, h.Image, "inline record of %s", h.ID)
+		}
+	}
+	require.Equal(t, direct.Total, total)
+	require.NotNil(t, sr.tree, "the shards shared one query tree")
+
+	bad, err := DecodeShardRequest(mustEncode(t, &ShardRequest{Request: &Request{Query: "x", From: -1}}))
+	require.NoError(t, err)
+	require.Error(t, bad.Prepare())
+	require.Nil(t, bad.plan)
+	_, err = ix.Shards()[0].SearchShard(ctx, bad)
+	require.ErrorIs(t, err, ErrBadRequest)
+}
+
+func mustEncode(t *testing.T, sr *ShardRequest) []byte {
+	t.Helper()
+	data, err := EncodeShardRequest(sr)
+	require.NoError(t, err)
+	return data
+}

@@ -325,6 +325,11 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		sr, err = index.DecodeShardRequest(raw)
 	}
+	if err == nil {
+		// Validated once for all the shards of the batch; a request in
+		// error is left to each shard, which answers it as alone.
+		_ = sr.Prepare()
+	}
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("%w: %w", index.ErrBadRequest, err))
 		return
