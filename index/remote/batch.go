@@ -104,8 +104,17 @@ const (
 )
 
 // maxYields bounds how many times the first call of a batch yields the
-// processor for the others to join it.
-const maxYields = 4
+// processor for the others to join it; past them, it lingers at most
+// batchLinger for more (as a Kafka producer's linger.ms does), woken by
+// each that joins. On a busy machine the fan-out's other calls may be
+// queued behind many runnable goroutines when the yields are spent, and
+// a call that misses its batch costs a request of its own on both sides;
+// a batch that cannot fill (the other shards' calls went to replicas
+// elsewhere) waits no longer than the linger.
+const (
+	maxYields   = 4
+	batchLinger = 200 * time.Microsecond
+)
 
 type batchKey struct {
 	sr   *index.ShardRequest
@@ -115,9 +124,10 @@ type batchKey struct {
 
 // batch is the calls of one request gathered for one server.
 type batch struct {
-	key   batchKey
-	body  []byte // the encoded shard request, alike for all
-	calls []*batchCall
+	key    batchKey
+	body   []byte // the encoded shard request, alike for all
+	calls  []*batchCall
+	joined chan struct{} // a call joined (buffered: one wake-up pending at most)
 }
 
 // batchCall is one shard's call in a batch and, once done is closed, its
@@ -139,13 +149,19 @@ func (s *Server) batched(ctx context.Context, c *Client, call string, sr *index.
 	s.mu.Lock()
 	b, joined := s.open[key]
 	if !joined {
-		b = &batch{key: key, body: body}
+		b = &batch{key: key, body: body, joined: make(chan struct{}, 1)}
 		s.open[key] = b
 	}
 	b.calls = append(b.calls, bc)
 	s.mu.Unlock()
+	if joined {
+		select {
+		case b.joined <- struct{}{}:
+		default:
+		}
+	}
 	if !joined {
-		s.gather(b)
+		s.gather(ctx, b)
 		if len(b.calls) == 1 {
 			return c.do(ctx, http.MethodPost, call, body, sr.Request)
 		}
@@ -159,20 +175,42 @@ func (s *Server) batched(ctx context.Context, c *Client, call string, sr *index.
 	}
 }
 
-// gather lets the other calls join b, then closes it to them.
-func (s *Server) gather(b *batch) {
-	for range maxYields {
+// gather lets the other calls join b, then closes it to them; ctx is
+// the first call's.
+func (s *Server) gather(ctx context.Context, b *batch) {
+	defer func() {
 		s.mu.Lock()
-		full := len(b.calls) >= s.shards[b.key.gen]
+		delete(s.open, b.key)
 		s.mu.Unlock()
-		if full {
-			break
+	}()
+	full := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(b.calls) >= s.shards[b.key.gen]
+	}
+	for range maxYields {
+		if full() {
+			return
 		}
 		runtime.Gosched()
 	}
-	s.mu.Lock()
-	delete(s.open, b.key)
-	s.mu.Unlock()
+	if full() {
+		return
+	}
+	linger := time.NewTimer(batchLinger)
+	defer linger.Stop()
+	for {
+		select {
+		case <-b.joined:
+			if full() {
+				return
+			}
+		case <-linger.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // send makes b's request and answers each of its calls as its part of
