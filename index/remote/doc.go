@@ -41,9 +41,10 @@
 //     *index.BudgetError with its fields, a *index.RequestError with its
 //     param, index.ErrNotFound, index.ErrOverloaded, context deadline and
 //     cancellation. A shard the server does not host is ErrUnknownShard.
-//   - A decoded request carries no plan: the shard validates it and clamps
-//     its budget to its own index's, so a caller can never ask a shard
-//     server for more work than that server allows.
+//   - A decoded request carries no plan from the caller: the server
+//     validates it (once for all the shards of a batch) and each shard
+//     clamps its budget to its own index's, so a caller can never ask a
+//     shard server for more work than that server allows.
 //   - Bodies are bounded both ways (HandlerOptions.MaxBodyBytes,
 //     ClientOptions.MaxResponseBytes); a panic in a shard is a logged 500.
 //
