@@ -47,7 +47,7 @@ type column struct {
 func (col *column) holder(term string) (doc uint64, found, several bool) {
 	col.holdersOnce.Do(func() {
 		col.holders = make([]uint32, len(col.terms))
-		if len(col.start)-1 >= sharedTerm-1 {
+		if uint64(len(col.start)-1) >= sharedTerm-1 {
 			// A document + 1 could read as sharedTerm: every term is
 			// looked up in the dictionary instead.
 			for o := range col.holders {
