@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/mapreduce"
 )
 
 // ErrNotFound is returned by Get for an id the index does not hold.
@@ -180,23 +180,9 @@ func (ix *Index) NumShards() int { return len(ix.shards) }
 // only 1/(n+1) of the documents.
 func (ix *Index) ShardOf(id string) int { return ShardOf(id, len(ix.shards)) }
 
-// ShardOf routes id among n shards.
-func ShardOf(id string, n int) int {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return jumpHash(h.Sum64(), n)
-}
-
-// jumpHash is Lamping and Veach's jump consistent hash.
-func jumpHash(key uint64, buckets int) int {
-	var b, j int64 = -1, 0
-	for j < int64(buckets) {
-		b = j
-		key = key*2862933555777941757 + 1
-		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
-	}
-	return int(b)
-}
+// ShardOf routes id among n shards: mapreduce.HashPartition, so a batch
+// build's partitions are the shards its records are routed to.
+func ShardOf(id string, n int) int { return mapreduce.HashPartition(id, n) }
 
 // Apply normalizes and writes records: upserts, and deletes for records
 // with op "delete". Records are grouped by shard and each shard's group is
