@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -204,4 +205,34 @@ func TestBusyFanoutSameResults(t *testing.T) {
 		busy.TookMS = idle.TookMS
 		require.Equal(t, idle, busy, "%+v", req)
 	}
+}
+
+// TestInlineShareIsABinomialQuantile: a shard's share of a window is the
+// 99.5th percentile of Binomial(window, 1/shards), never more than the
+// window, and all of it on one shard.
+func TestInlineShareIsABinomialQuantile(t *testing.T) {
+	for _, c := range []struct{ window, shards, want int }{
+		{10, 8, 4}, {10, 4, 6}, {10, 2, 9}, {24, 8, 8}, {48, 8, 12}, {100, 4, 37},
+		{10, 1, 10}, {1, 8, 1}, {5000, 8, 1252},
+	} {
+		require.Equal(t, c.want, inlineShare(c.window, c.shards), "%d hits over %d shards", c.window, c.shards)
+		require.Equal(t, c.want, inlineShare(c.window, c.shards), "cached")
+	}
+	// The share covers a shard's hits of the window in at least 99.5% of
+	// random spreads.
+	rng := rand.New(rand.NewPCG(1, 2))
+	over := 0
+	const trials = 20000
+	for range trials {
+		n := 0
+		for range 10 {
+			if rng.IntN(8) == 0 {
+				n++
+			}
+		}
+		if n > inlineShare(10, 8) {
+			over++
+		}
+	}
+	require.Less(t, float64(over)/trials, 0.0075)
 }
