@@ -41,7 +41,7 @@ const (
 	childGrace         = 30 * time.Second      // SIGTERM to SIGKILL
 	childReady         = 2 * time.Minute       // start to /readyz
 	freshnessLate      = 10 * time.Second      // longest a batch is waited for after the last is produced
-	warmUpAtMost       = 5 * time.Second       // per system, before the rounds
+	warmUpAtMost       = 20 * time.Second      // per system, before the rounds: its caches filled, as a running server's are
 	publishChunk       = 5000                  // records per Publish of the bulk load
 	workloadName       = "loadgen's mixed mix with place searches (apibench MixedGeo)"
 	bleveWorkloadNote  = "bleve: the closest query of each (query string for q, match on tags/camera.make, the exact phash for similar, lat/lon ranges for near and bbox, terms facets but no date histogram; see apibench.BleveSearchHandler)"
