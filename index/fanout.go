@@ -42,8 +42,8 @@ type FanoutOptions struct {
 	// Admission bounds how many expensive searches run at once.
 	Admission Admission
 	// InlineRecords is the largest from+size for which every shard sends
-	// the records of its best hits with them (phase 2: about twice its
-	// share of from+size, see inlineShare), so the page needs no fetch
+	// the records of its best hits with them (phase 2: a high percentile
+	// of its share of from+size, see inlineShare), so the page needs no fetch
 	// round: worth it when a round costs more than reading the records
 	// of the hits that miss the page, as it does
 	// over a network, not in one process (BenchmarkRemoteFanout in
