@@ -43,7 +43,9 @@ func TestIdleMerge(t *testing.T) {
 	for _, q := range queries {
 		before = append(before, mustSearch(t, ix, q))
 	}
-	require.Eventually(t, func() bool { return segments() == 1 }, 20*time.Second, 50*time.Millisecond)
+	// The merged segment is searched before the merge is counted (the
+	// count comes once the segment is warm): wait for both.
+	require.Eventually(t, func() bool { return segments() == 1 && ix.idleMerges.Load() >= 1 }, 20*time.Second, 50*time.Millisecond)
 	require.Equal(t, int64(1), ix.idleMerges.Load())
 	for i, q := range queries {
 		after := mustSearch(t, ix, q)
