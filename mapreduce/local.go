@@ -2,6 +2,7 @@ package mapreduce
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -106,8 +107,18 @@ func RunLocal[S, V any](ctx context.Context, job *Job[S, V], opts LocalOptions) 
 	var reducers sync.WaitGroup
 	for p := range job.Partitions {
 		reducers.Go(func() {
-			if err := guard(func() error { return job.Reduce(r.ctx, p, r.chans[p]) }); err != nil {
+			err := guard(func() error { return job.Reduce(r.ctx, p, r.chans[p]) })
+			if err == nil && r.ctx.Err() == nil {
+				if _, open := <-r.chans[p]; open {
+					err = errors.New("returned before its input ended")
+				}
+			}
+			if err != nil {
 				r.fail(fmt.Errorf("mapreduce: job %q: reduce task %d: %w", job.Name, p, err))
+			}
+			// Whatever is left (the job has failed) is dropped, so that no
+			// map task waits on a partition nobody reads.
+			for range r.chans[p] {
 			}
 		})
 	}
@@ -127,7 +138,7 @@ func RunLocal[S, V any](ctx context.Context, job *Job[S, V], opts LocalOptions) 
 				case <-progressDone:
 					return
 				case <-t.C:
-					opts.Progress(r.stats())
+					r.progress(opts.Progress)
 				}
 			}
 		})
@@ -143,7 +154,7 @@ func RunLocal[S, V any](ctx context.Context, job *Job[S, V], opts LocalOptions) 
 	progress.Wait()
 	st := r.stats()
 	if opts.Progress != nil {
-		opts.Progress(st)
+		r.progress(opts.Progress)
 	}
 	if err := context.Cause(r.ctx); err != nil {
 		return st, err
@@ -182,6 +193,14 @@ func (r *run[S, V]) stats() Stats {
 	return st
 }
 
+// progress hands the stats to the caller's callback; its panic fails
+// the job rather than the process.
+func (r *run[S, V]) progress(report func(Stats)) {
+	if err := guard(func() error { report(r.stats()); return nil }); err != nil {
+		r.fail(fmt.Errorf("mapreduce: job %q: progress: %w", r.job.Name, err))
+	}
+}
+
 // guard runs f, turning a panic into an error.
 func guard(f func() error) (err error) {
 	defer func() {
@@ -203,6 +222,9 @@ func (r *run[S, V]) send(p Pair[V]) error {
 	part := r.partition(p.Key, n)
 	if part < 0 || part >= n {
 		return fmt.Errorf("mapreduce: job %q: key %q partitioned to %d of %d", r.job.Name, p.Key, part, n)
+	}
+	if err := r.ctx.Err(); err != nil {
+		return context.Cause(r.ctx) // the job has ended: nothing more goes in
 	}
 	select {
 	case r.chans[part] <- p:
@@ -234,7 +256,8 @@ func (r *run[S, V]) badInput(split int, reason error) error {
 	return nil
 }
 
-// Emitter is a map task's output.
+// Emitter is a map task's output, for its goroutine alone and only
+// until Map returns.
 type Emitter[V any] struct {
 	r     shuffle[V]
 	split int

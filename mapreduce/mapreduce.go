@@ -25,9 +25,10 @@ type Job[S, V any] struct {
 	// means HashPartition.
 	Partition func(key string, partitions int) int
 	// Reduce consumes the pairs of one partition until in is closed
-	// (every map task done) and returns; an error fails the job. When the
-	// job fails or its context ends, ctx ends: Reduce should then return
-	// without draining in.
+	// (every map task done) and returns; an error fails the job, and so
+	// does returning nil with pairs still to come. When the job fails or
+	// its context ends, ctx ends: Reduce may then return without
+	// draining in.
 	Reduce func(ctx context.Context, partition int, in <-chan Pair[V]) error
 	// MaxBadInputs is how many bad inputs the job skips; one more fails
 	// it. Negative: no limit.

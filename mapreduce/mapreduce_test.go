@@ -397,3 +397,67 @@ func TestHashPartitionSpreadsAndMovesLittle(t *testing.T) {
 		require.InDelta(t, keys/(n+1), moved, float64(keys/(n+1))/5, "n=%d", n)
 	}
 }
+
+// TestEndedJobTakesNoMore: once the job has failed, Emit fails at once,
+// even while the reduce tasks still drain their input; a reduce task that
+// returns before its input ends fails the job rather than hanging it; a
+// panicking progress callback fails the job, not the process.
+func TestEndedJobTakesNoMore(t *testing.T) {
+	before := runtime.NumGoroutine()
+	stop := errors.New("stop")
+	var after atomic.Int64
+	job := &Job[int, int]{
+		Splits: []int{0}, Partitions: 1,
+		Map: func(ctx context.Context, _ int, out *Emitter[int]) error {
+			for k := range 3000 {
+				if k == 100 {
+					if err := out.Bad(stop); err != nil {
+						// The limit is 0: the job has failed here.
+						for range 100 {
+							if out.Emit("k", k) == nil {
+								after.Add(1)
+							}
+						}
+						return err
+					}
+				}
+				if err := out.Emit("k", k); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Reduce: func(ctx context.Context, p int, in <-chan Pair[int]) error {
+			for range in {
+			}
+			return nil
+		},
+	}
+	_, err := RunLocal(context.Background(), job, LocalOptions{Buffer: 1 << 16})
+	require.ErrorIs(t, err, ErrTooManyBadInputs)
+	require.Zero(t, after.Load(), "pairs taken after the job failed")
+
+	job.Map = func(ctx context.Context, _ int, out *Emitter[int]) error {
+		for k := range 100 {
+			if err := out.Emit("k", k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	job.Reduce = func(ctx context.Context, p int, in <-chan Pair[int]) error {
+		<-in
+		return nil // too early
+	}
+	_, err = RunLocal(context.Background(), job, LocalOptions{Buffer: 4})
+	require.ErrorContains(t, err, "reduce task 0: returned before its input ended")
+
+	job.Reduce = func(ctx context.Context, p int, in <-chan Pair[int]) error {
+		for range in {
+		}
+		return nil
+	}
+	_, err = RunLocal(context.Background(), job, LocalOptions{Progress: func(Stats) { panic("report bug") }})
+	require.ErrorContains(t, err, "progress: panic: report bug")
+	settled(t, before)
+}
