@@ -456,32 +456,26 @@ var errSkipped = errors.New("skipped after failing phase 1")
 // n×(1−inlineQuantile) of searches (a fetch round brings the missing
 // records then), and spares reading, sending and decoding the records of
 // hits that miss the page. (At 10 hits over 8 shards that is 4 records a
-// shard, not 10; a fetch round for about 4% of the pages.)
+// shard, not the 6 of twice the mean share plus two; a fetch round for
+// about 4% of the pages.)
 func inlineShare(window, n int) int {
 	if n <= 1 || window <= 1 {
 		return window
 	}
+	p := 1 / float64(n)
 	if window > maxQuantileWindow {
-		per := (window + n - 1) / n
-		return min(window, 2*per+2)
+		// (1-p)^window would underflow; the normal approximation is close
+		// at this size (z of the 99.5th percentile).
+		mean, sd := float64(window)*p, math.Sqrt(float64(window)*p*(1-p))
+		return min(window, int(math.Ceil(mean+2.576*sd)))
 	}
-	key := [2]int{window, n}
-	if k, ok := inlineShares.Load(key); ok {
-		return k.(int)
-	}
-	k := binomialQuantile(window, 1/float64(n), inlineQuantile)
-	inlineShares.Store(key, k)
-	return k
+	return binomialQuantile(window, p, inlineQuantile)
 }
 
 const (
 	inlineQuantile    = 0.995
 	maxQuantileWindow = 1000 // (1-p)^window stays a normal float64 up to it
 )
-
-// inlineShares caches inlineShare by (window, shards): a fan-out asks for
-// few distinct windows.
-var inlineShares sync.Map
 
 // binomialQuantile returns the smallest k with P(X ≤ k) ≥ q for X ~
 // Binomial(n, p).

@@ -89,17 +89,14 @@ func (sr *ShardRequest) bm25Stats() *search.BM25Stats {
 // shards in this process it is given to (a shard server's batch) share
 // the plan and the prepared query tree, as the shards of a fan-out in
 // one process do, instead of each parsing the request again. It returns
-// the request's error, which each shard would have returned.
+// the request's error, which each shard would have returned. Call it
+// before the request is shared: it writes the request.
 func (sr *ShardRequest) Prepare() error {
-	if sr.plan != nil && sr.plan.req == sr.Request {
-		return nil
+	p, err := sr.validated()
+	if err == nil {
+		sr.plan = p
 	}
-	p, err := sr.Request.validate()
-	if err != nil {
-		return err
-	}
-	sr.plan = p
-	return nil
+	return err
 }
 
 // validated returns the request's plan, validating it unless the fan-out
