@@ -44,6 +44,11 @@ type Server struct {
 	shards map[int]int // clients per generation, what a batch may wait for
 
 	batches, batchedCalls atomic.Uint64
+	// lingerScore is +1 for each linger that filled its batch and -1 for
+	// each that ran out, within ±lingerScoreBound; lingerSkips counts the
+	// lingers skipped, for the probes.
+	lingerScore atomic.Int32
+	lingerSkips atomic.Uint32
 }
 
 // NewServer returns the client of the shard server at baseURL
@@ -110,10 +115,16 @@ const (
 // queued behind many runnable goroutines when the yields are spent, and
 // a call that misses its batch costs a request of its own on both sides;
 // a batch that cannot fill (the other shards' calls went to replicas
-// elsewhere) waits no longer than the linger.
+// elsewhere) waits no longer than the linger. Where lingering has not
+// paid off lately (lingerScore below zero: batches here seldom fill, as
+// when a search's calls spread over replicas, or for hedges and retries,
+// which come alone), a call goes without it, but for one in
+// lingerProbeEvery that finds out whether it pays again.
 const (
-	maxYields   = 4
-	batchLinger = 200 * time.Microsecond
+	maxYields        = 4
+	batchLinger      = 200 * time.Microsecond
+	lingerScoreBound = 8
+	lingerProbeEvery = 16
 )
 
 type batchKey struct {
@@ -197,17 +208,33 @@ func (s *Server) gather(ctx context.Context, b *batch) {
 	if full() {
 		return
 	}
+	if s.lingerScore.Load() < 0 && s.lingerSkips.Add(1)%lingerProbeEvery != 0 {
+		return
+	}
 	linger := time.NewTimer(batchLinger)
 	defer linger.Stop()
 	for {
 		select {
 		case <-b.joined:
 			if full() {
+				s.scoreLinger(1)
 				return
 			}
 		case <-linger.C:
+			s.scoreLinger(-1)
 			return
 		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// scoreLinger moves lingerScore by d, within its bounds.
+func (s *Server) scoreLinger(d int32) {
+	for {
+		v := s.lingerScore.Load()
+		n := min(max(v+d, -lingerScoreBound), lingerScoreBound)
+		if n == v || s.lingerScore.CompareAndSwap(v, n) {
 			return
 		}
 	}

@@ -281,3 +281,46 @@ func TestSearchCallsInTurns(t *testing.T) {
 	_, err = c.TermStats(context.Background(), bus)
 	require.NoError(t, err, "the turn was given back")
 }
+
+// TestLingerStopsWhereItDoesNotPay: calls that come alone (as hedges and
+// retries do, or where a search's calls spread over replicas) linger for
+// company that never comes, until the server's score says lingering does
+// not pay; then they go at once, but for a probe now and then.
+func TestLingerStopsWhereItDoesNotPay(t *testing.T) {
+	ix, err := index.Open(t.TempDir(), index.Options{Shards: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { ix.Close() })
+	require.NoError(t, ix.Apply(context.Background(), shardtest.Corpus(200, 3)))
+	shards := ix.Shards()
+	h, err := NewHandler(HandlerOptions{Lookup: func(gen, s int) (index.Shard, bool) {
+		if gen != 1 || s >= len(shards) {
+			return nil, false
+		}
+		return shards[s], true
+	}})
+	require.NoError(t, err)
+	srv, single, _ := countingServer(t, h)
+	s, err := NewServer(srv.URL, ClientOptions{})
+	require.NoError(t, err)
+	var first *Client
+	for i := range shards {
+		c, err := s.Shard(1, i)
+		require.NoError(t, err)
+		if i == 0 {
+			first = c
+		}
+	}
+	alone := func() {
+		_, err := first.SearchShard(context.Background(), &index.ShardRequest{Request: &index.Request{Query: "bus"}})
+		require.NoError(t, err)
+	}
+	alone()
+	require.Equal(t, int32(-1), s.lingerScore.Load(), "the linger ran out")
+	skips := s.lingerSkips.Load()
+	for range lingerProbeEvery {
+		alone()
+	}
+	require.Equal(t, skips+lingerProbeEvery, s.lingerSkips.Load(), "each came past the point of lingering")
+	require.Equal(t, int32(-2), s.lingerScore.Load(), "one of them lingered, as a probe, and ran out too")
+	require.Equal(t, int64(1+lingerProbeEvery), single.Load(), "each went alone")
+}
