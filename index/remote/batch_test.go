@@ -36,11 +36,15 @@ func countingServer(t *testing.T, h http.Handler) (srv *httptest.Server, single,
 	return srv, single, batches
 }
 
-func TestFanoutCallsTravelInBatches(t *testing.T) {
+// servedShards serves a 4-shard index of docs records behind the
+// internal API, counting its single and batch requests, and returns the
+// index, the client side of its server and a Client for each shard.
+func servedShards(t *testing.T, docs int) (ix *index.Index, s *Server, remote []index.Shard, single, batches *atomic.Int64) {
+	t.Helper()
 	ix, err := index.Open(t.TempDir(), index.Options{Shards: 4})
 	require.NoError(t, err)
 	t.Cleanup(func() { ix.Close() })
-	require.NoError(t, ix.Apply(context.Background(), shardtest.Corpus(600, 3)))
+	require.NoError(t, ix.Apply(context.Background(), shardtest.Corpus(docs, 3)))
 	shards := ix.Shards()
 	h, err := NewHandler(HandlerOptions{Lookup: func(gen, s int) (index.Shard, bool) {
 		if gen != 1 || s >= len(shards) {
@@ -50,14 +54,19 @@ func TestFanoutCallsTravelInBatches(t *testing.T) {
 	}})
 	require.NoError(t, err)
 	srv, single, batches := countingServer(t, h)
-	s, err := NewServer(srv.URL, ClientOptions{})
+	s, err = NewServer(srv.URL, ClientOptions{})
 	require.NoError(t, err)
-	remote := make([]index.Shard, len(shards))
+	remote = make([]index.Shard, len(shards))
 	for i := range remote {
 		c, err := s.Shard(1, i)
 		require.NoError(t, err)
 		remote[i] = c
 	}
+	return ix, s, remote, single, batches
+}
+
+func TestFanoutCallsTravelInBatches(t *testing.T) {
+	ix, s, remote, single, batches := servedShards(t, 600)
 	fan := index.NewFanout(remote, index.FanoutOptions{InlineRecords: 100})
 	searches := 0
 	for _, req := range shardtest.Requests() {
@@ -287,29 +296,8 @@ func TestSearchCallsInTurns(t *testing.T) {
 // company that never comes, until the server's score says lingering does
 // not pay; then they go at once, but for a probe now and then.
 func TestLingerStopsWhereItDoesNotPay(t *testing.T) {
-	ix, err := index.Open(t.TempDir(), index.Options{Shards: 4})
-	require.NoError(t, err)
-	t.Cleanup(func() { ix.Close() })
-	require.NoError(t, ix.Apply(context.Background(), shardtest.Corpus(200, 3)))
-	shards := ix.Shards()
-	h, err := NewHandler(HandlerOptions{Lookup: func(gen, s int) (index.Shard, bool) {
-		if gen != 1 || s >= len(shards) {
-			return nil, false
-		}
-		return shards[s], true
-	}})
-	require.NoError(t, err)
-	srv, single, _ := countingServer(t, h)
-	s, err := NewServer(srv.URL, ClientOptions{})
-	require.NoError(t, err)
-	var first *Client
-	for i := range shards {
-		c, err := s.Shard(1, i)
-		require.NoError(t, err)
-		if i == 0 {
-			first = c
-		}
-	}
+	_, s, remote, single, _ := servedShards(t, 200)
+	first := remote[0].(*Client)
 	alone := func() {
 		_, err := first.SearchShard(context.Background(), &index.ShardRequest{Request: &index.Request{Query: "bus"}})
 		require.NoError(t, err)
