@@ -53,8 +53,12 @@ type FanoutOptions struct {
 	// Searches is how many cheap searches run at once; more wait for
 	// their turn, first come first served, until their deadline (see
 	// Turns). 0 means twice the cores when every shard is in this
-	// process; with a remote shard it means no limit, for the work is
-	// done by the shard servers. Negative: no limit.
+	// process, and four times the cores with a remote shard: such a
+	// search spends most of its time waiting on the shard servers, so
+	// more of them keep this process's cores busy, while a bound still
+	// keeps the searches in one order on every shard server (without
+	// it, each server's queue serves them in its own order, and each
+	// search waits for the slowest of its queues). Negative: no limit.
 	Searches int
 }
 
@@ -115,6 +119,10 @@ func (f *Fanout) busy() bool {
 	return f.local && f.active.Load() >= int64(runtime.GOMAXPROCS(0))
 }
 
+// remoteTurnsPerCore is the default turns per core of a fan-out to remote
+// shards (FanoutOptions.Searches).
+const remoteTurnsPerCore = 4
+
 // NewFanout returns a Searcher over shards; it does not own them.
 func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 	opts.setDefaults()
@@ -127,7 +135,7 @@ func NewFanout(shards []Shard, opts FanoutOptions) *Fanout {
 	}
 	n := opts.Searches
 	if n == 0 && !f.local {
-		n = -1
+		n = remoteTurnsPerCore * runtime.GOMAXPROCS(0)
 	}
 	f.turns = NewTurns(n)
 	return f

@@ -108,3 +108,19 @@ func waitingInTake() int {
 	}
 	return n
 }
+
+// TestFanoutTurnsByDefault: a fan-out over shards in this process runs
+// twice as many cheap searches at once as there are cores, one with a
+// remote shard four times as many, and -1 lifts the bound.
+func TestFanoutTurnsByDefault(t *testing.T) {
+	cores := runtime.GOMAXPROCS(0)
+	ix, err := Open(t.TempDir(), Options{Shards: 2})
+	require.NoError(t, err)
+	defer ix.Close()
+	require.Equal(t, 2*cores, cap(ix.fan.turns), "in-process shards")
+
+	remote := []Shard{&fakeShard{name: "remote"}}
+	require.Equal(t, 4*cores, cap(NewFanout(remote, FanoutOptions{}).turns), "a remote shard")
+	require.Equal(t, 3, cap(NewFanout(remote, FanoutOptions{Searches: 3}).turns))
+	require.Nil(t, NewFanout(remote, FanoutOptions{Searches: -1}).turns, "no limit")
+}
