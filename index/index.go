@@ -40,11 +40,14 @@ type Options struct {
 
 // Validate checks the options.
 func (o *Options) Validate() error {
-	if o.Shards < 0 || o.Shards > 1024 {
-		return fmt.Errorf("shards: %d is not between 1 and 1024", o.Shards)
+	if o.Shards < 0 || o.Shards > MaxShards {
+		return fmt.Errorf("shards: %d is not between 1 and %d", o.Shards, MaxShards)
 	}
 	return nil
 }
+
+// MaxShards bounds the shards of an index.
+const MaxShards = 1024
 
 const manifestName = "picdex-index.json"
 
@@ -143,6 +146,36 @@ func Open(dir string, opts Options) (*Index, error) {
 func Exists(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, manifestName))
 	return err == nil
+}
+
+// Info is what an index directory says of itself.
+type Info struct {
+	Shards         int
+	MappingVersion int
+}
+
+// ReadInfo reads the description of the index in dir without opening it.
+func ReadInfo(dir string) (Info, error) {
+	mf, err := readManifest(dir)
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w", dir, err)
+	}
+	return Info{Shards: mf.Shards, MappingVersion: mf.MappingVersion}, nil
+}
+
+// RemoveFiles deletes the index in dir (closed by every process): its
+// shards and its description, and nothing else dir holds.
+func RemoveFiles(dir string) error {
+	mf, err := readManifest(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	for i := range mf.Shards {
+		if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("shard-%03d", i))); err != nil {
+			return err
+		}
+	}
+	return os.Remove(filepath.Join(dir, manifestName))
 }
 
 func readManifest(dir string) (manifest, error) {
