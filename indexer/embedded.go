@@ -13,10 +13,14 @@ import (
 // EmbeddedTopic names the in-process queue in the offsets the shards keep.
 const EmbeddedTopic = "picdex.embedded"
 
+// EmbeddedPartitions is the default number of partitions of the
+// in-process queue.
+const EmbeddedPartitions = 4
+
 // EmbeddedOptions configure an Embedded indexer. A zero field takes its
 // default.
 type EmbeddedOptions struct {
-	Partitions   int           // default 4
+	Partitions   int           // default EmbeddedPartitions
 	Capacity     int           // unacknowledged records before Publish blocks (default 50,000)
 	BatchRecords int           // default 5,000
 	BatchWait    time.Duration // default 100 ms
@@ -40,9 +44,9 @@ type Embedded struct {
 
 // NewEmbedded prepares an in-process queue whose offsets continue from
 // what a's shards hold.
-func NewEmbedded(a *Applier, opts EmbeddedOptions) (*Embedded, error) {
+func NewEmbedded(a Sink, opts EmbeddedOptions) (*Embedded, error) {
 	if opts.Partitions <= 0 {
-		opts.Partitions = 4
+		opts.Partitions = EmbeddedPartitions
 	}
 	if opts.Capacity <= 0 {
 		opts.Capacity = 50_000
