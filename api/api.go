@@ -53,6 +53,8 @@ type Options struct {
 	Searcher Searcher
 	Store    Store
 	Ingester Ingester
+	// Admin, when set, runs the admin calls (/v1/admin/...).
+	Admin Admin
 	// Ready, when set, is asked by GET /readyz besides a search: a
 	// server that ingests through Kafka is not ready while it has no
 	// broker. Its error is shown to whoever asks: say what, not where.
@@ -182,6 +184,11 @@ func New(opts Options) http.Handler {
 	v1.GET("/images/*id", s.getImage)
 	v1.DELETE("/images/*id", s.deleteImage)
 	v1.POST("/images", s.ingest)
+	if opts.Admin != nil {
+		v1.POST("/admin/reindex", s.adminReindex)
+		v1.GET("/admin/jobs/:id", s.adminJob)
+		v1.POST("/admin/rollback", s.adminRollback)
+	}
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)

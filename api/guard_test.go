@@ -389,10 +389,10 @@ func TestOpenAPISecurity(t *testing.T) {
 	if s := doc.Components.SecuritySchemes["bearer"]; s.Type != "http" || s.Scheme != "bearer" {
 		t.Fatalf("bearer scheme: %+v", s)
 	}
-	keyOf := map[string]string{"search": searchKey, "write": writeKey}
-	other := map[string]string{"search": writeKey, "write": searchKey}
-	open := newServer(t, func(o *api.Options) { o.Keys = testKeys(t) })
-	closed := newServer(t, func(o *api.Options) { o.Keys = testKeys(t); o.RequireSearchKey = true })
+	keyOf := map[string]string{"search": searchKey, "write": writeKey, "admin": adminKey}
+	other := map[string]string{"search": writeKey, "write": searchKey, "admin": writeKey}
+	open := newServer(t, func(o *api.Options) { o.Keys = testKeys(t); o.Admin = &fakeAdmin{} })
+	closed := newServer(t, func(o *api.Options) { o.Keys = testKeys(t); o.RequireSearchKey = true; o.Admin = &fakeAdmin{} })
 	status := func(s *testServer, method, path, key string) int {
 		req := httptest.NewRequest(strings.ToUpper(method), strings.ReplaceAll(path, "{id}", "openapi-probe"), strings.NewReader("{}"))
 		req.Header.Set("Content-Type", "application/json")

@@ -47,7 +47,7 @@ func loadOpenAPI(t *testing.T, h http.Handler) *openAPIDoc {
 
 // template maps a gin route to its OpenAPI path.
 func template(route string) string {
-	route = strings.ReplaceAll(route, "*id", "{id}")
+	route = strings.ReplaceAll(strings.ReplaceAll(route, "*id", "{id}"), ":id", "{id}")
 	return strings.ReplaceAll(route, "*file", "{file}")
 }
 
@@ -55,7 +55,7 @@ func template(route string) string {
 // document, with the same methods, and the document has no route the
 // handler lacks.
 func TestOpenAPIListsEveryRoute(t *testing.T) {
-	s := newServer(t, func(o *api.Options) { o.Metrics = http.NotFoundHandler() })
+	s := newServer(t, func(o *api.Options) { o.Metrics = http.NotFoundHandler(); o.Admin = &fakeAdmin{} })
 	doc := loadOpenAPI(t, s.h)
 	served := map[string]bool{}
 	for _, r := range s.h.(*gin.Engine).Routes() {
@@ -105,6 +105,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	notReady := newServer(t, func(o *api.Options) {
 		o.Ready = func(context.Context) error { return fmt.Errorf("no broker") }
 	}).h
+	admin := newServer(t, func(o *api.Options) { o.Admin = &fakeAdmin{} }).h
 	id := corpus()[0].ID
 	doc := loadOpenAPI(t, plain.h)
 	c := jsonschema.NewCompiler()
@@ -151,6 +152,13 @@ func TestOpenAPIResponses(t *testing.T) {
 		{plain.h, "GET", "/openapi.json", "", "", "", 200},
 		{plain.h, "GET", "/", "", "", "", 200},
 		{plain.h, "GET", "/ui/app.js", "", "", "", 200},
+		{admin, "POST", "/v1/admin/reindex", "application/json", `{"from":"a.jsonl"}`, "", 202},
+		{admin, "POST", "/v1/admin/reindex", "application/json", `{"from":"a.jsonl"}`, "", 409},
+		{admin, "POST", "/v1/admin/reindex", "application/json", `{}`, "", 400},
+		{admin, "GET", "/v1/admin/jobs/job-1", "", "", "", 200},
+		{admin, "GET", "/v1/admin/jobs/absent", "", "", "", 404},
+		{admin, "POST", "/v1/admin/rollback", "", "", "", 200},
+		{admin, "POST", "/v1/admin/rollback", "", "", "", 409},
 	}
 	reg := prometheus.NewRegistry()
 	withMetrics := newServer(t, func(o *api.Options) { o.Registerer = reg; o.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) })
@@ -231,6 +239,8 @@ func routeOf(req *http.Request) string {
 		return "/v1/images/{id}"
 	case strings.HasPrefix(p, "/ui/"):
 		return "/ui/{file}"
+	case strings.HasPrefix(p, "/v1/admin/jobs/"):
+		return "/v1/admin/jobs/{id}"
 	}
 	return p
 }
