@@ -43,7 +43,13 @@ func runIndex(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, fmt.Sprintf("--batch %d: must be between 1 and 1000000", *batch))
 	}
 
-	ix, err := index.Open(*data, index.Options{Shards: *shards})
+	unlock, err := lockData(*data)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex index: %v\n", err)
+		return 1
+	}
+	defer unlock()
+	ix, err := openLive(*data, index.Options{Shards: *shards})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex index: %v\n", err)
 		return 1

@@ -146,7 +146,13 @@ func runIndexer(ctx context.Context, e *env, args []string) int {
 	if *generation != 0 {
 		return c.usageError(e, fs, "--generation is for the router (without --data)")
 	}
-	ix, err := index.Open(*data, index.Options{Shards: *shards})
+	unlock, err := lockData(*data)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+		return 1
+	}
+	defer unlock()
+	ix, err := openLive(*data, index.Options{Shards: *shards})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
 		return 1
@@ -313,7 +319,7 @@ func (m memIngester) Ingest(ctx context.Context, recs []record.Record) (int, err
 // queuedStore sends deletes through the queue, behind the upserts of the
 // same image queued before them, so that they apply in order.
 type queuedStore struct {
-	api.IndexBackend
+	api.Store
 	ing api.Ingester
 }
 

@@ -35,7 +35,7 @@ type env struct {
 	getenv         func(string) string
 }
 
-var commands = []*command{serveCmd, indexCmd, searchCmd, crawlCmd, indexerCmd, shardServerCmd, queryServerCmd, genCmd, benchCmd, loadgenCmd}
+var commands = []*command{serveCmd, indexCmd, searchCmd, crawlCmd, indexerCmd, shardServerCmd, queryServerCmd, reindexCmd, rollbackCmd, genCmd, benchCmd, loadgenCmd}
 
 func main() {
 	gin.SetMode(gin.ReleaseMode)

@@ -94,6 +94,8 @@ func TestHelp(t *testing.T) {
 		{"index", []string{"--data", "--shards", "--batch"}},
 		{"search", []string{"--data", "--server", "--size", "--json", "--from", "--facet", "--api-key-file"}},
 		{"gen", []string{"--n", "--seed"}},
+		{"reindex", []string{"--from", "--data", "--shards", "--keep", "--batch", "--max-bad"}},
+		{"rollback", []string{"--data"}},
 		{"crawl", []string{"--url", "--dir", "--feed", "--out", "--to", "--brokers", "--state", "--allow-private", "--fetch-images", "--max-depth", "--max-pages", "--delay", "--user-agent", "--columns", "--api-key-file"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -99,10 +99,10 @@ func runSearch(ctx context.Context, e *env, args []string) int {
 
 func searchLocal(ctx context.Context, dir string, req *index.Request) ([]byte, error) {
 	// index.Open creates a missing index; a search must not.
-	if !index.Exists(dir) {
+	if !liveExists(dir) {
 		return nil, fmt.Errorf("no index in %s (build one with `picdex index`, or use --server)", dir)
 	}
-	ix, err := index.Open(dir, index.Options{})
+	ix, err := openLive(dir, index.Options{})
 	if errors.Is(err, index.ErrLocked) {
 		return nil, fmt.Errorf("%s is open in another process; if `picdex serve` has it, search with --server", dir)
 	}

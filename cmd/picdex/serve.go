@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/picdex/picdex"
 	"github.com/picdex/picdex/api"
 	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/generation"
 	"github.com/picdex/picdex/indexer"
 	"github.com/picdex/picdex/indexer/queue"
 )
@@ -65,6 +67,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	shards := fs.Int("shards", 0, "number of shards of a new index (0: 4, or as on disk for an existing one)")
 	searches := fs.Int("searches", 0, "cheap searches run at once, the others wait their turn until their deadline (0: twice the cores; -1: no limit)")
 	idleMerge := addIdleMergeFlag(fs)
+	var reindexRoots commaList
+	fs.Var(&reindexRoots, "reindex-roots", "directories `DIR,...` that POST /v1/admin/reindex may read sources from (default: none)")
 	kf := addKafkaFlags(fs, "ingest through Kafka `brokers` B,...")
 	sf := addSecurityFlags(fs)
 	rest, code, ok := c.parse(e, fs, args)
@@ -91,20 +95,31 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, err.Error())
 	}
 	fresh := isEmptyDir(*data)
-	ix, err := index.Open(*data, index.Options{Shards: *shards, Fanout: index.FanoutOptions{Logger: log, Searches: *searches}, Warm: true, IdleMerge: idle})
+	unlock, err := lockData(*data)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+		return 1
+	}
+	defer unlock()
+	gens, err := indexer.OpenGenerations(*data, indexer.GenerationsOptions{Shards: *shards, Logger: log, Roots: reindexRoots,
+		Index: index.Options{Shards: *shards, Fanout: index.FanoutOptions{Logger: log, Searches: *searches}, Warm: true, IdleMerge: idle}})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := ix.Close(); err != nil {
+		if err := gens.Close(); err != nil {
 			log.Error("closing index", "err", err)
 		}
 	}()
+	cur := gens.Current()
 	// The demo corpus only for the embedded default: an index fed from
 	// Kafka holds what the topic holds, nothing else.
 	if fresh && *kf.brokers == "" {
-		if err := loadDemo(ctx, ix, log); err != nil {
+		ix, _, release := cur.Acquire()
+		err := loadDemo(ctx, ix, log)
+		release()
+		if err != nil {
 			fmt.Fprintf(e.stderr, "picdex serve: loading the demo corpus: %v\n", err)
 			return 1
 		}
@@ -115,16 +130,19 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
 		return 1
 	}
-	backend := api.IndexBackend{Index: ix}
+	backend := liveBackend{cur}
 	apiOpts.Searcher, apiOpts.Store = backend, backend
-	applier := indexer.NewApplier(ix)
+	liveIx, _, release := cur.Acquire()
+	release()
 	cctx, stopIndexer := context.WithCancel(context.WithoutCancel(ctx))
 	indexerDone := make(chan struct{})
 	var drain func(context.Context) error
 	var reg *prometheus.Registry // the indexer's metrics, the runtime's and the API's
 	if *kf.brokers != "" {
 		ko := kf.options(log)
-		cons, err := indexer.NewConsumer(applier, ko)
+		// Fed by Kafka, the index follows the consumer group's
+		// partitions; a reindex of it is a cluster's (see Cluster).
+		cons, err := indexer.NewConsumer(indexer.NewApplier(liveIx), ko)
 		if err != nil {
 			stopIndexer()
 			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
@@ -140,7 +158,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		go func() { cons.Run(cctx); close(indexerDone) }()
 		ing := kafkaIngester{p: prod}
 		apiOpts.Ingester = ing
-		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
+		apiOpts.Store = queuedStore{Store: backend, ing: ing}
 		reg = newRegistry(&cons.Stats, cons.Ready)
 		apiOpts.Ready = func(context.Context) error {
 			if !cons.Ready() {
@@ -150,7 +168,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		log.Info("ingesting through Kafka", "brokers", *kf.brokers, "topic", ko.Topic, "group", ko.GroupID)
 	} else {
-		emb, err := indexer.NewEmbedded(applier, indexer.EmbeddedOptions{Dir: filepath.Join(*data, "queue"), Logger: log})
+		emb, err := indexer.NewEmbedded(gens.Sink(), indexer.EmbeddedOptions{Dir: filepath.Join(*data, "queue"), Logger: log})
 		if err != nil {
 			stopIndexer()
 			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
@@ -159,17 +177,25 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		go func() { emb.Run(cctx); emb.Close(); close(indexerDone) }()
 		ing := memIngester{q: emb.Queue()}
 		apiOpts.Ingester = ing
-		apiOpts.Store = queuedStore{IndexBackend: backend, ing: ing}
+		apiOpts.Store = queuedStore{Store: backend, ing: ing}
+		apiOpts.Admin = gens
 		drain = emb.Queue().Drain
 		reg = newRegistry(&emb.Stats, func() bool { return true })
 	}
-	reg.MustRegister(newFanoutCollector(ix.FanoutStats))
+	reg.MustRegister(newFanoutCollector(func() index.FanoutStats {
+		ix, _, release := cur.Acquire()
+		defer release()
+		return ix.FanoutStats()
+	}))
 	apiOpts.Registerer, apiOpts.Metrics = reg, metricsHandler(reg)
 	// Not ready while the index warms its caches: a load balancer sends
 	// no searches that would wait for them.
 	kafkaReady := apiOpts.Ready
 	apiOpts.Ready = func(ctx context.Context) error {
-		if !ix.Warmed() {
+		ix, _, release := cur.Acquire()
+		warmed := ix.Warmed()
+		release()
+		if !warmed {
 			return errors.New("warming the index's caches")
 		}
 		if kafkaReady != nil {
@@ -193,7 +219,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	srv := api.NewServer(api.New(apiOpts), serverOpts)
 	ln = api.LimitListener(ln, srv, serverOpts)
 	logAccess(log, apiOpts)
-	log.Info("picdex serving", "url", "http://"+ln.Addr().String()+"/", "data", *data, "shards", ix.NumShards())
+	log.Info("picdex serving", "url", "http://"+ln.Addr().String()+"/", "data", *data, "generation", cur.Generation(), "shards", liveIx.NumShards())
 
 	return serveUntilDone(ctx, e, "serve", log, srv, ln)
 }
@@ -226,7 +252,15 @@ func serveUntilDone(ctx context.Context, e *env, name string, log *slog.Logger, 
 // Open is about to create is new.
 func isEmptyDir(dir string) bool {
 	entries, err := os.ReadDir(dir)
-	return (err != nil && errors.Is(err, os.ErrNotExist)) || (err == nil && len(entries) == 0)
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	for _, en := range entries {
+		if en.Name() != generation.LockName {
+			return false
+		}
+	}
+	return true
 }
 
 // loadDemo applies the bundled demo corpus.
@@ -252,4 +286,26 @@ func loadDemo(ctx context.Context, ix *index.Index, log *slog.Logger) error {
 	}
 	log.Info("loaded the demo corpus", "records", l.stats.indexed, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// liveBackend searches and reads the live generation: each call wholly
+// on the one live when it starts.
+type liveBackend struct{ cur *generation.Current }
+
+func (b liveBackend) Search(ctx context.Context, req *index.Request) (*index.Result, error) {
+	ix, _, release := b.cur.Acquire()
+	defer release()
+	return ix.Search(ctx, req)
+}
+
+func (b liveBackend) Get(ctx context.Context, id string) (json.RawMessage, error) {
+	ix, _, release := b.cur.Acquire()
+	defer release()
+	return ix.Get(ctx, id)
+}
+
+func (b liveBackend) Delete(ctx context.Context, ids ...string) error {
+	ix, _, release := b.cur.Acquire()
+	defer release()
+	return ix.Delete(ctx, ids...)
 }

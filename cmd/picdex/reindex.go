@@ -1,0 +1,395 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/picdex/picdex/index"
+	"github.com/picdex/picdex/index/generation"
+	"github.com/picdex/picdex/indexer"
+)
+
+var reindexCmd = &command{
+	name:     "reindex",
+	synopsis: "build a new index generation from a source, then switch to it",
+	usage:    "reindex --from SOURCE[,SOURCE...] --data DIR [--shards N] [--keep K] [--batch N] [--max-bad N]",
+	help: `
+Reindex builds a new generation of the index in DIR from SOURCE and, once
+it is verified, makes it the live one; the generation live before is kept
+for "picdex rollback". A SOURCE is a JSONL file (.gz too) or a directory,
+such as a crawl's output, whose .jsonl and .jsonl.gz files are all read. If
+an id comes more than once, its last version wins (in the order the
+sources are given, and within a file the later line); "op":"delete"
+removes it.
+
+The build is a map/reduce job on all the cores: map tasks parse and
+validate the records of parts of the files, each record goes to the shard
+its id routes to, and one reduce task per shard writes that shard. With
+--shards N the new generation has N shards (resharding is this full
+rebuild: jump hashing moves as few records as it can between shard counts,
+but every shard is written anew); by default it has as many as the live
+generation (4 for a new directory). Invalid lines are reported on standard
+error as FILE at byte N: reason, and skipped; more than --max-bad of them
+fails the build.
+
+Before the switch the new generation is verified: each shard holds the
+documents the build wrote, its mapping version is this picdex's, a sample
+of the ids is found, and a search is answered by the new generation and
+the old. Only then does the live generation change, atomically: a process
+that dies during the build leaves the live generation as it was, and the
+next reindex removes the unfinished build and starts over. The new
+generation continues from the write-queue position the old one had
+reached, so records written to "picdex serve" and not yet applied are
+applied to it when serve starts. --keep K keeps K generations besides the
+live one (default 1, the one rollback returns to); older ones are deleted.
+
+DIR must not be in use: stop "picdex serve" on it first. On a terminal a
+progress bar shows records per second and the time left; otherwise a line
+every five seconds.
+
+Exit status: 0 when the new generation is live, 1 on any failure (the live
+generation is then unchanged).`,
+}
+
+var rollbackCmd = &command{
+	name:     "rollback",
+	synopsis: "make the generation live before the last switch live again",
+	usage:    "rollback --data DIR",
+	help: `
+Rollback makes the generation that was live before the last reindex (or
+rollback) live again, in DIR; the one it replaces is kept, so a second
+rollback goes forward again. DIR must not be in use: stop "picdex serve"
+on it first.`,
+}
+
+func init() {
+	reindexCmd.run = runReindex
+	rollbackCmd.run = runRollback
+}
+
+// keepDefault is how many generations besides the live one a reindex
+// keeps: the previous, for rollback.
+const keepDefault = 1
+
+func runReindex(ctx context.Context, e *env, args []string) int {
+	c := reindexCmd
+	fs := c.flags()
+	var from commaList
+	fs.Var(&from, "from", "the `SOURCE`s: JSONL files (.gz too) and directories of them")
+	data := fs.String("data", "./data", "index `directory`")
+	shards := fs.Int("shards", 0, "shards of the new generation (0: as the live one, 4 for a new directory)")
+	keep := fs.Int("keep", keepDefault, "generations kept besides the live one (older ones are deleted)")
+	batch := fs.Int("batch", 5000, "records a shard writes at once")
+	maxBad := fs.Int("max-bad", 1000, "invalid lines skipped before the build fails (-1: no limit)")
+	rest, code, ok := c.parse(e, fs, args)
+	if !ok {
+		return code
+	}
+	switch {
+	case len(rest) > 0:
+		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q (sources go in --from)", rest[0]))
+	case len(from) == 0:
+		return c.usageError(e, fs, "--from is required")
+	case *shards < 0 || *shards > index.MaxShards:
+		return c.usageError(e, fs, fmt.Sprintf("--shards %d: must be between 1 and %d", *shards, index.MaxShards))
+	case *keep < 0:
+		return c.usageError(e, fs, "--keep must not be negative")
+	case *batch < 1 || *batch > 1_000_000:
+		return c.usageError(e, fs, fmt.Sprintf("--batch %d: must be between 1 and 1000000", *batch))
+	case *maxBad < -1:
+		return c.usageError(e, fs, "--max-bad must be -1 (no limit) or more")
+	}
+	for _, src := range from {
+		if strings.Contains(src, "://") {
+			return c.usageError(e, fs, fmt.Sprintf("--from %s: this picdex reads files and directories; a kafka:// source is not supported by it", src))
+		}
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(e.stderr, "picdex reindex: %v\n", err)
+		return 1
+	}
+	unlock, err := lockData(*data)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+	splits, total, err := indexer.FileSplits(from, 0)
+	if err != nil {
+		return fail(err)
+	}
+	m, err := generation.Load(*data)
+	if err != nil {
+		return fail(err)
+	}
+	old, hasOld := m.LiveGeneration()
+	n := *shards
+	if n == 0 {
+		n = 4
+		if hasOld {
+			n = old.Shards
+		}
+	}
+	// The write-queue position the live generation reached, which the
+	// new one continues from.
+	var offsets map[int]int64
+	if hasOld {
+		if offsets, err = queueOffsets(m.Path(old)); err != nil {
+			return fail(fmt.Errorf("reading the live generation %d: %w", old.ID, err))
+		}
+	}
+	g, err := m.Begin(n, strings.Join(from, ","), time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	abandon := func(err error) int {
+		if aerr := m.Abandon(g.ID); aerr != nil {
+			fmt.Fprintf(e.stderr, "picdex reindex: removing the failed build: %v\n", aerr)
+		}
+		if hasOld {
+			fmt.Fprintf(e.stderr, "picdex reindex: generation %d stays live\n", old.ID)
+		}
+		return fail(err)
+	}
+	fmt.Fprintf(e.stderr, "building generation %d (%d shards) from %s: %d splits, %s\n", g.ID, n, g.Source, len(splits), byteSize(total))
+	ix, err := index.Open(m.Path(g), index.Options{Shards: n, IdleMerge: -1})
+	if err != nil {
+		return abandon(err)
+	}
+	bar := newProgressBar(e.stderr, isTerminal(e.stderr))
+	st, err := indexer.Build(ctx, ix, splits, total, indexer.BuildOptions{Batch: *batch, MaxBadInputs: *maxBad,
+		Progress: bar.update, Bad: func(err error) { bar.println(err.Error()) }})
+	bar.clear()
+	if err == nil {
+		err = indexer.SeedOffsets(ctx, ix, indexer.EmbeddedTopic, offsets)
+	}
+	if err == nil {
+		err = verifyGeneration(ctx, ix, st)
+	}
+	if cerr := ix.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err == nil && hasOld {
+		err = answersSearches(ctx, m.Path(old))
+	}
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("interrupted")
+	}
+	if err != nil {
+		return abandon(err)
+	}
+	qo := map[string]int64{}
+	for p, off := range offsets {
+		qo[fmt.Sprint(p)] = off
+	}
+	if err := m.Finish(g.ID, st.Docs, st.Records, st.Bad, qo, time.Now()); err != nil {
+		return abandon(err)
+	}
+	if err := m.Switch(g.ID, *keep, time.Now()); err != nil {
+		return fail(err)
+	}
+	rate := float64(st.Records) / max(st.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(e.stdout, "generation %d is live: %d documents in %d shards, from %d records (%d invalid) in %s (%.0f records/s)\n",
+		g.ID, st.TotalDocs(), n, st.Records, st.Bad, st.Elapsed.Round(time.Millisecond), rate)
+	if hasOld {
+		fmt.Fprintf(e.stdout, "generation %d is kept: picdex rollback --data %s goes back to it\n", old.ID, *data)
+	}
+	return 0
+}
+
+func runRollback(ctx context.Context, e *env, args []string) int {
+	c := rollbackCmd
+	fs := c.flags()
+	data := fs.String("data", "./data", "index `directory`")
+	rest, code, ok := c.parse(e, fs, args)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(e.stderr, "picdex rollback: %v\n", err)
+		return 1
+	}
+	unlock, err := lockData(*data)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+	m, err := generation.Load(*data)
+	if err != nil {
+		return fail(err)
+	}
+	from := m.Live
+	g, err := m.Rollback(time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(e.stdout, "generation %d is live again (%d shards); generation %d is kept: a second rollback returns to it\n", g.ID, g.Shards, from)
+	return 0
+}
+
+// lockData takes the data directory, saying what to do when it is in use.
+func lockData(dir string) (func(), error) {
+	unlock, err := generation.Lock(dir)
+	if errors.Is(err, generation.ErrInUse) {
+		return nil, fmt.Errorf("%w (stop the picdex serve or index that has it first)", err)
+	}
+	return unlock, err
+}
+
+// openLive opens the live generation of the data directory dir, or,
+// when it has none, creates the index in dir itself (generation 1).
+func openLive(dir string, opts index.Options) (*index.Index, error) {
+	m, err := generation.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := m.LiveGeneration(); ok {
+		return index.Open(m.Path(g), opts)
+	}
+	return index.Open(dir, opts)
+}
+
+// liveExists reports whether dir holds an index (in any generation).
+func liveExists(dir string) bool {
+	m, err := generation.Load(dir)
+	if err != nil {
+		return index.Exists(dir)
+	}
+	_, ok := m.LiveGeneration()
+	return ok
+}
+
+// queueOffsets reads the embedded write queue's positions that the index
+// in dir has applied.
+func queueOffsets(dir string) (map[int]int64, error) {
+	ix, err := index.Open(dir, index.Options{IdleMerge: -1})
+	if err != nil {
+		return nil, err
+	}
+	defer ix.Close()
+	a := indexer.NewApplier(ix)
+	out := map[int]int64{}
+	for p := range indexer.EmbeddedPartitions {
+		off, err := a.Resume(indexer.EmbeddedTopic, p)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = off
+	}
+	return out, nil
+}
+
+// verifyGeneration checks a build before it may go live: what
+// indexer.VerifyBuild checks, and a search of everything finds every
+// document.
+func verifyGeneration(ctx context.Context, ix *index.Index, st indexer.BuildStats) error {
+	if err := indexer.VerifyBuild(ctx, ix, st); err != nil {
+		return err
+	}
+	res, err := ix.Search(ctx, &index.Request{Size: new(1)})
+	if err != nil {
+		return fmt.Errorf("verification search: %w", err)
+	}
+	if res.Total != st.TotalDocs() {
+		return fmt.Errorf("verification: a search of everything finds %d documents, the build wrote %d", res.Total, st.TotalDocs())
+	}
+	return nil
+}
+
+// answersSearches checks that the index in dir (the generation a switch
+// leaves, kept for rollback) still opens and answers.
+func answersSearches(ctx context.Context, dir string) error {
+	ix, err := index.Open(dir, index.Options{IdleMerge: -1})
+	if err != nil {
+		return fmt.Errorf("the live generation: %w", err)
+	}
+	defer ix.Close()
+	if _, err := ix.Search(ctx, &index.Request{Size: new(1)}); err != nil {
+		return fmt.Errorf("the live generation does not answer: %w", err)
+	}
+	return nil
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// progressBar draws a build's progress: a bar redrawn in place on a
+// terminal, a line every plainEvery otherwise.
+type progressBar struct {
+	w        io.Writer
+	terminal bool
+	mu       sync.Mutex
+	drawn    bool
+	last     time.Time
+}
+
+const (
+	plainEvery = 5 * time.Second
+	barWidth   = 30
+)
+
+func newProgressBar(w io.Writer, terminal bool) *progressBar {
+	return &progressBar{w: w, terminal: terminal}
+}
+
+func (b *progressBar) update(p indexer.BuildProgress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	frac := 0.0
+	if p.BytesTotal > 0 {
+		frac = min(float64(p.BytesRead)/float64(p.BytesTotal), 1)
+	}
+	eta := "?"
+	if d, ok := p.ETA(); ok {
+		eta = d.Round(time.Second).String()
+	}
+	line := fmt.Sprintf("%3.0f%%  %d records  %.0f records/s  %d invalid  ETA %s", 100*frac, p.Records, p.Rate(), p.Bad, eta)
+	if !b.terminal {
+		if time.Since(b.last) >= plainEvery {
+			fmt.Fprintln(b.w, line)
+			b.last = time.Now()
+		}
+		return
+	}
+	full := int(frac * barWidth)
+	fmt.Fprintf(b.w, "\r[%s%s] %s\x1b[K", strings.Repeat("=", full), strings.Repeat(" ", barWidth-full), line)
+	b.drawn = true
+}
+
+// println prints a line of its own, above the bar.
+func (b *progressBar) println(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.erase()
+	fmt.Fprintln(b.w, line)
+}
+
+// clear removes the bar, at the end.
+func (b *progressBar) clear() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.erase()
+}
+
+func (b *progressBar) erase() {
+	if b.terminal && b.drawn {
+		fmt.Fprint(b.w, "\r\x1b[K")
+		b.drawn = false
+	}
+}
