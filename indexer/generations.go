@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +82,16 @@ func OpenGenerations(dir string, opts GenerationsOptions) (*Generations, error) 
 	m, err := generation.Load(dir)
 	if err != nil {
 		return nil, err
+	}
+	// A build still "building" was the job of a process that died: no
+	// job runs before this one starts any, so it is removed.
+	for _, gen := range slices.Clone(m.Generations) {
+		if gen.State == generation.Building {
+			if err := m.Abandon(gen.ID); err != nil {
+				return nil, fmt.Errorf("removing the unfinished generation %d: %w", gen.ID, err)
+			}
+			opts.Logger.Info("removed a build that never finished", "generation", gen.ID)
+		}
 	}
 	g := &Generations{opts: opts, man: m, open: map[int]*openGen{}, jobs: map[string]*job{}}
 	live, ok := m.LiveGeneration()

@@ -290,3 +290,67 @@ func urlQuery(u string) string {
 }
 
 var _ = bytes.NewReader
+
+// TestReindexServeKilledMidBuild: serve killed (kill -9) while its
+// reindex builds comes back on the generation that was live, with the
+// writes it accepted, removes the unfinished build, and reindexes anew.
+func TestReindexServeKilledMidBuild(t *testing.T) {
+	dir := t.TempDir()
+	src := genFile(t, dir, 60000, 8)
+	data := filepath.Join(dir, "data")
+	base, _, _, cmd := startServe(t, data, "--reindex-roots", dir)
+	post := func(base, path, body string) (int, string) {
+		resp, err := http.Post(base+strings.TrimPrefix(path, "/"), "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := post(base, "/v1/admin/reindex", fmt.Sprintf(`{"from":%q,"shards":8}`, src))
+	require.Equal(t, http.StatusAccepted, code, body)
+	code, body = post(base, "/v1/images", `{"url":"https://example.com/kept.jpg","title":"accepted during the build"}`)
+	require.Equal(t, http.StatusAccepted, code, body)
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, cmd.Process.Kill())
+	cmd.Wait()
+	m, err := generation.Load(data)
+	require.NoError(t, err)
+	g2, err := m.Get(2)
+	require.NoError(t, err, "the build was under way")
+	require.Equal(t, generation.Building, g2.State)
+
+	base, _, _, _ = startServe(t, data, "--reindex-roots", dir)
+	assert.Equal(t, 1, liveOf(t, data).ID, "the live generation never changed")
+	_, err = os.Stat(filepath.Join(data, "generations", "2"))
+	assert.True(t, os.IsNotExist(err), "the unfinished build is removed")
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "v1/search?size=0&q=title:accepted")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var res index.Result
+		return json.NewDecoder(resp.Body).Decode(&res) == nil && res.Total == 1 && res.Shards.Total == 4
+	}, 20*time.Second, 50*time.Millisecond, "the write accepted before the kill")
+	code, body = post(base, "/v1/admin/reindex", fmt.Sprintf(`{"from":%q,"shards":8}`, src))
+	require.Equal(t, http.StatusAccepted, code, body)
+	var job generation.JobStatus
+	require.NoError(t, json.Unmarshal([]byte(body), &job))
+	assert.Equal(t, 2, job.Generation)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "v1/admin/jobs/" + job.ID)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&job) == nil && job.State != generation.JobRunning
+	}, 120*time.Second, 100*time.Millisecond)
+	require.Equal(t, generation.JobSucceeded, job.State, "%+v", job)
+	resp, err := http.Get(base + "v1/search?size=0")
+	require.NoError(t, err)
+	var res index.Result
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))
+	resp.Body.Close()
+	assert.EqualValues(t, 60000, res.Total, "the source alone: the write before this build is not in it")
+	assert.Equal(t, 8, res.Shards.Total)
+}
