@@ -29,82 +29,103 @@ var (
 // built), and, while a generation is being built, records the batches in
 // a log for it: they are applied to it once its build is done, so that a
 // write made during the build wins over the build's older version of the
-// record. A batch is acknowledged only once all of this is done, and
-// every Applier skips what it already holds, so a batch applied again
-// after a failure changes nothing twice.
+// record. A batch is acknowledged only once the live generation has it
+// (an error there fails the batch, which is applied again: every Applier
+// skips what it already holds); a follower that is not live and fails is
+// dropped instead, so that it cannot hold up the writes, and so is the
+// recording, whose error the build's CatchUp then returns.
 type Followers struct {
-	mu      sync.Mutex
-	all     []*Applier
-	pending *PendingLog
+	mu        sync.Mutex
+	primary   *Applier
+	others    []*Applier
+	dropped   map[*Applier]error
+	pending   *PendingLog
+	recordErr error
 }
 
-// NewFollowers returns Followers applying to as.
-func NewFollowers(as ...*Applier) *Followers { return &Followers{all: as} }
+// NewFollowers returns Followers applying to primary, the live
+// generation's Applier, and to others.
+func NewFollowers(primary *Applier, others ...*Applier) *Followers {
+	return &Followers{primary: primary, others: others, dropped: map[*Applier]error{}}
+}
 
-// ApplyMapped implements Sink: the Result is the first follower's.
+// ApplyMapped implements Sink: the Result is the live generation's.
 func (f *Followers) ApplyMapped(ctx context.Context, msgs []Mapped) (Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var res Result
-	for i, a := range f.all {
-		r, err := a.ApplyMapped(ctx, msgs)
-		if err != nil {
-			return Result{}, err
-		}
-		if i == 0 {
-			res = r
+	res, err := f.primary.ApplyMapped(ctx, msgs)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, a := range slices.Clone(f.others) {
+		if _, err := a.ApplyMapped(ctx, msgs); err != nil {
+			f.drop(a, err)
 		}
 	}
 	if f.pending != nil {
 		if err := f.pending.append(msgs); err != nil {
-			return Result{}, fmt.Errorf("recording writes for the generation being built: %w", err)
+			f.recordErr = fmt.Errorf("recording the writes for the generation being built: %w", err)
+			f.pending = nil
 		}
 	}
 	return res, nil
+}
+
+// drop stops applying to a follower that failed; the caller holds f.mu.
+func (f *Followers) drop(a *Applier, err error) {
+	f.others = slices.DeleteFunc(f.others, func(x *Applier) bool { return x == a })
+	f.dropped[a] = err
+}
+
+// Dropped says why a was dropped, nil when it was not.
+func (f *Followers) Dropped(a *Applier) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropped[a]
 }
 
 // Resume implements Sink: the lowest position any follower resumes from.
 func (f *Followers) Resume(topic string, partition int) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	low := int64(-1)
-	for _, a := range f.all {
+	low, err := f.primary.Resume(topic, partition)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range f.others {
 		off, err := a.Resume(topic, partition)
 		if err != nil {
 			return 0, err
 		}
-		if low < 0 || off < low {
-			low = off
-		}
+		low = min(low, off)
 	}
-	return max(low, 0), nil
+	return low, nil
 }
 
 // Record starts recording every batch in log, and returns the write
-// queue's partitions' positions (next offsets) that the first follower
+// queue's partitions' positions (next offsets) that the live generation
 // has applied at that moment: where the recorded writes begin.
 func (f *Followers) Record(log *PendingLog, topic string, partitions int) (map[int]int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	next := map[int]int64{}
-	if len(f.all) > 0 {
-		for p := range partitions {
-			off, err := f.all[0].Resume(topic, p)
-			if err != nil {
-				return nil, err
-			}
-			next[p] = off
+	for p := range partitions {
+		off, err := f.primary.Resume(topic, p)
+		if err != nil {
+			return nil, err
 		}
+		next[p] = off
 	}
-	f.pending = log
+	f.pending, f.recordErr = log, nil
 	return next, nil
 }
 
-// CatchUp applies log's batches to a, while the writes go on, until
-// little is left; then, with the writes held for that moment, the rest,
-// and makes a a follower: from then on it gets every batch directly.
+// CatchUp applies log's batches to a while the writes go on, a few
+// rounds at most, until little is left; then, with the writes held for
+// that moment, the rest, and makes a a follower: from then on it gets
+// every batch directly.
 func (f *Followers) CatchUp(ctx context.Context, log *PendingLog, a *Applier) error {
-	for {
+	for range catchUpRounds {
 		n, err := log.replay(ctx, a)
 		if err != nil {
 			return err
@@ -115,19 +136,26 @@ func (f *Followers) CatchUp(ctx context.Context, log *PendingLog, a *Applier) er
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.recordErr != nil {
+		return f.recordErr
+	}
 	if _, err := log.replay(ctx, a); err != nil {
 		return err
 	}
 	if f.pending == log {
 		f.pending = nil
 	}
-	f.all = append(f.all, a)
+	f.others = append(f.others, a)
 	return nil
 }
 
-// catchUpLeft is how few recorded messages CatchUp applies with the
-// writes held.
-const catchUpLeft = 5000
+// CatchUp's bounds: it finishes with the writes held once a round finds
+// fewer than catchUpLeft messages, or after catchUpRounds rounds (the
+// writes coming faster than they are caught up with).
+const (
+	catchUpLeft   = 5000
+	catchUpRounds = 8
+)
 
 // StopRecording stops recording (a build that failed).
 func (f *Followers) StopRecording(log *PendingLog) {
@@ -138,18 +166,31 @@ func (f *Followers) StopRecording(log *PendingLog) {
 	}
 }
 
-// Remove stops applying to a (a generation retired).
+// Promote makes a, a follower, the live generation's: its failures fail
+// the batches from now on; the one live before follows as the others do.
+func (f *Followers) Promote(a *Applier) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a == f.primary {
+		return
+	}
+	f.others = append(slices.DeleteFunc(f.others, func(x *Applier) bool { return x == a }), f.primary)
+	f.primary = a
+}
+
+// Remove stops applying to a follower that is not live (a generation
+// retired).
 func (f *Followers) Remove(a *Applier) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.all = slices.DeleteFunc(f.all, func(x *Applier) bool { return x == a })
+	f.others = slices.DeleteFunc(f.others, func(x *Applier) bool { return x == a })
 }
 
-// Len is the number of followers.
+// Len is the number of followers, the live one included.
 func (f *Followers) Len() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.all)
+	return 1 + len(f.others)
 }
 
 // PendingLog is the batches written while a generation is built, kept

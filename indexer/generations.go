@@ -117,7 +117,7 @@ func OpenGenerations(dir string, opts GenerationsOptions) (*Generations, error) 
 	}
 	id := max(live.ID, 1)
 	g.open[id] = &openGen{ix: ix, a: NewApplier(ix)}
-	appliers := []*Applier{g.open[id].a}
+	var others []*Applier
 	if prev, err := m.Get(m.Previous); err == nil && prev.State == generation.Ready {
 		po := opts.Index
 		po.Shards, po.Warm = 0, false
@@ -127,11 +127,31 @@ func OpenGenerations(dir string, opts GenerationsOptions) (*Generations, error) 
 			return nil, fmt.Errorf("the generation kept for rollback, %d: %w", prev.ID, err)
 		}
 		g.open[prev.ID] = &openGen{ix: pix, a: NewApplier(pix)}
-		appliers = append(appliers, g.open[prev.ID].a)
+		others = append(others, g.open[prev.ID].a)
 	}
 	g.cur = generation.NewCurrent(ix, id)
-	g.follow = NewFollowers(appliers...)
+	g.follow = NewFollowers(g.open[id].a, others...)
 	return g, nil
+}
+
+// Unfollowed says the live generation is written to by another path
+// than Sink (serve fed by Kafka applies its consumer's batches to it
+// alone): the generation kept for rollback would miss those writes, so
+// it is closed and no longer kept (it is retired by the next switch).
+func (g *Generations) Unfollowed() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for id, o := range g.open {
+		if id == g.cur.Generation() {
+			continue
+		}
+		g.follow.Remove(o.a)
+		if err := o.ix.Close(); err != nil {
+			return err
+		}
+		delete(g.open, id)
+	}
+	return g.man.Forget()
 }
 
 // Current is the live generation, for searches.
@@ -173,6 +193,16 @@ func (g *Generations) StartReindex(_ context.Context, req generation.ReindexRequ
 	if req.Shards < 0 || req.Shards > index.MaxShards {
 		return generation.JobStatus{}, fmt.Errorf("%w: %d shards: want 1 to %d (0: as the live generation)", index.ErrBadRequest, req.Shards, index.MaxShards)
 	}
+	// Every source is checked before anything is read of it, and every
+	// file found in a directory is checked again.
+	for _, src := range req.From {
+		if err := g.allowed(src); err != nil {
+			return generation.JobStatus{}, err
+		}
+	}
+	if err := g.busy(); err != nil {
+		return generation.JobStatus{}, err
+	}
 	splits, total, err := FileSplits(req.From, 0)
 	if err != nil {
 		return generation.JobStatus{}, fmt.Errorf("%w: %w", index.ErrBadRequest, err)
@@ -185,7 +215,7 @@ func (g *Generations) StartReindex(_ context.Context, req generation.ReindexRequ
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.running != nil {
-		return generation.JobStatus{}, fmt.Errorf("%w (job %s, building generation %d); wait for it to end", generation.ErrJobRunning, g.running.id, g.running.status().Generation)
+		return generation.JobStatus{}, g.busyError()
 	}
 	shards := req.Shards
 	if shards == 0 {
@@ -210,7 +240,22 @@ func (g *Generations) StartReindex(_ context.Context, req generation.ReindexRequ
 	return j.status(), nil
 }
 
-// allowed refuses a source file outside the Roots.
+// busy reports a job running.
+func (g *Generations) busy() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running != nil {
+		return g.busyError()
+	}
+	return nil
+}
+
+// busyError says which job runs; the caller holds g.mu.
+func (g *Generations) busyError() error {
+	return fmt.Errorf("%w (job %s, building generation %d); wait for it to end", generation.ErrJobRunning, g.running.id, g.running.status().Generation)
+}
+
+// allowed refuses a source outside the Roots.
 func (g *Generations) allowed(path string) error {
 	if len(g.opts.Roots) == 0 {
 		return fmt.Errorf("%w: this server reads no reindex sources (none of its directories is allowed: picdex serve --reindex-roots DIR)", index.ErrBadRequest)
@@ -264,11 +309,16 @@ func (g *Generations) Rollback(ctx context.Context) (generation.Generation, erro
 	if err := o.ix.Warm(ctx); err != nil {
 		return generation.Generation{}, err
 	}
+	if err := g.follow.Dropped(o.a); err != nil {
+		return generation.Generation{}, fmt.Errorf("%w: generation %d stopped following the writes (%v)", generation.ErrNoPrevious, prevID, err)
+	}
 	gen, err := g.man.Rollback(time.Now())
 	if err != nil {
 		return generation.Generation{}, err
 	}
-	if _, err := g.cur.Switch(ctx, o.ix, gen.ID); err != nil {
+	g.follow.Promote(o.a)
+	// Switched now: the drain is not the caller's to cut short.
+	if _, err := g.cur.Switch(context.WithoutCancel(ctx), o.ix, gen.ID); err != nil {
 		return gen, err
 	}
 	g.opts.Logger.Info("rolled back", "generation", gen.ID, "shards", gen.Shards)
@@ -434,33 +484,34 @@ func (g *Generations) build(ctx context.Context, j *job, gen generation.Generati
 	if err := g.man.Finish(gen.ID, st.Docs, st.Records, st.Bad, qo, time.Now()); err != nil {
 		return err
 	}
+	if err := g.follow.Dropped(a); err != nil {
+		return fmt.Errorf("the new generation stopped following the writes: %w", err)
+	}
 	oldID := g.cur.Generation()
-	if err := g.man.Switch(gen.ID, -1, time.Now()); err != nil {
+	if err := g.man.Switch(gen.ID, time.Now()); err != nil {
 		return err
 	}
 	g.open[gen.ID] = &openGen{ix: ix, a: a}
 	keep, following = true, false
+	g.follow.Promote(a)
 	if _, err := g.cur.Switch(context.WithoutCancel(ctx), ix, gen.ID); err != nil {
 		return err
 	}
 	log.Info("switched", "from", oldID, "to", gen.ID, "docs", st.TotalDocs(), "writes_during_build", pending.Count())
-	return g.retire()
+	if err := g.retire(); err != nil {
+		// Switched all the same: the job succeeded; what is left is
+		// files of a retired generation.
+		log.Warn("retiring old generations", "err", err)
+	}
+	return nil
 }
 
-// retire closes and deletes the generations past Keep; the caller holds
-// g.mu.
+// retire closes the generations past Keep, then has the manifest retire
+// them (mark, save, delete); the caller holds g.mu.
 func (g *Generations) retire() error {
-	keepIDs := map[int]bool{g.man.Live: true}
-	if err := g.man.Retire(g.opts.Keep); err != nil {
-		return err
-	}
-	for _, gen := range g.man.Generations {
-		if gen.State == generation.Ready || gen.State == generation.Live {
-			keepIDs[gen.ID] = true
-		}
-	}
-	for id, o := range g.open {
-		if keepIDs[id] {
+	for _, id := range g.man.Retirees(g.opts.Keep) {
+		o := g.open[id]
+		if o == nil {
 			continue
 		}
 		g.follow.Remove(o.a)
@@ -469,7 +520,7 @@ func (g *Generations) retire() error {
 		}
 		delete(g.open, id)
 	}
-	return nil
+	return g.man.Retire(g.opts.Keep)
 }
 
 // VerifyBuild checks a build before anything else is applied to it:

@@ -27,6 +27,10 @@ import (
 type Split struct {
 	Path       string
 	Start, End int64
+	// file is what Path was when the splits were made: a split whose
+	// Path is another file by the time it is read (replaced, or a link
+	// made to point elsewhere) is refused.
+	file os.FileInfo
 }
 
 func (s Split) String() string {
@@ -91,7 +95,7 @@ func FileSplits(sources []string, chunk int64) ([]Split, int64, error) {
 		}
 		total += fi.Size()
 		if strings.HasSuffix(f, ".gz") || fi.Size() <= chunk {
-			splits = append(splits, Split{Path: f, End: -1})
+			splits = append(splits, Split{Path: f, End: -1, file: fi})
 			continue
 		}
 		for at := int64(0); at < fi.Size(); at += chunk {
@@ -99,7 +103,7 @@ func FileSplits(sources []string, chunk int64) ([]Split, int64, error) {
 			if end >= fi.Size() {
 				end = -1
 			}
-			splits = append(splits, Split{Path: f, Start: at, End: end})
+			splits = append(splits, Split{Path: f, Start: at, End: end, file: fi})
 		}
 	}
 	return splits, total, nil
@@ -229,6 +233,15 @@ func mapSplit(ctx context.Context, s Split, read *atomic.Int64, out *mapreduce.E
 		return err
 	}
 	defer f.Close()
+	if s.file != nil {
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if !os.SameFile(st, s.file) {
+			return fmt.Errorf("%s is no longer the file the job was started on", s.Path)
+		}
+	}
 	// Progress counts the bytes of the file the split's lines take (the
 	// compressed bytes read, for a compressed file), so that the splits
 	// add up to the files' sizes.

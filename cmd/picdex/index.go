@@ -49,7 +49,7 @@ func runIndex(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	defer unlock()
-	ix, err := openLive(*data, index.Options{Shards: *shards})
+	ix, err := openLiveForWrites(*data, index.Options{Shards: *shards}, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex index: %v\n", err)
 		return 1

@@ -152,7 +152,7 @@ func runIndexer(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	defer unlock()
-	ix, err := openLive(*data, index.Options{Shards: *shards})
+	ix, err := openLiveForWrites(*data, index.Options{Shards: *shards}, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
 		return 1

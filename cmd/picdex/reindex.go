@@ -189,8 +189,11 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	if err := m.Finish(g.ID, st.Docs, st.Records, st.Bad, qo, time.Now()); err != nil {
 		return abandon(err)
 	}
-	if err := m.Switch(g.ID, *keep, time.Now()); err != nil {
+	if err := m.Switch(g.ID, time.Now()); err != nil {
 		return fail(err)
+	}
+	if err := m.Retire(*keep); err != nil {
+		fmt.Fprintf(e.stderr, "picdex reindex: retiring old generations: %v\n", err)
 	}
 	rate := float64(st.Records) / max(st.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(e.stdout, "generation %d is live: %d documents in %d shards, from %d records (%d invalid) in %s (%.0f records/s)\n",
@@ -254,6 +257,24 @@ func openLive(dir string, opts index.Options) (*index.Index, error) {
 		return index.Open(m.Path(g), opts)
 	}
 	return index.Open(dir, opts)
+}
+
+// openLiveForWrites is openLive for a command that writes to the live
+// generation by itself (picdex index, indexer --data): the generation
+// kept for rollback would miss those writes, so it is no longer kept,
+// and warn says so.
+func openLiveForWrites(dir string, opts index.Options, warn io.Writer) (*index.Index, error) {
+	m, err := generation.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if prev := m.Previous; prev != 0 {
+		if err := m.Forget(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(warn, "picdex: generation %d is no longer kept for rollback: generation %d is written to without it\n", prev, m.Live)
+	}
+	return openLive(dir, opts)
 }
 
 // liveExists reports whether dir holds an index (in any generation).

@@ -90,6 +90,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return c.usageError(e, fs, err.Error())
 	}
 
+	if len(reindexRoots) > 0 && apiOpts.Keys == nil && !loopbackListen(*addr) {
+		return c.usageError(e, fs, "--reindex-roots lets admin calls make the server read files: listening on "+*addr+", it needs --api-keys (with an admin key)")
+	}
 	idle, err := idleMergeOption(*idleMerge)
 	if err != nil {
 		return c.usageError(e, fs, err.Error())
@@ -140,8 +143,14 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	var reg *prometheus.Registry // the indexer's metrics, the runtime's and the API's
 	if *kf.brokers != "" {
 		ko := kf.options(log)
-		// Fed by Kafka, the index follows the consumer group's
-		// partitions; a reindex of it is a cluster's (see Cluster).
+		// Fed by Kafka, the live generation alone follows the consumer
+		// group's partitions; a reindex of it is a cluster's (see
+		// Cluster), and no generation is kept that would miss writes.
+		if err := gens.Unfollowed(); err != nil {
+			stopIndexer()
+			fmt.Fprintf(e.stderr, "picdex serve: %v\n", err)
+			return 1
+		}
 		cons, err := indexer.NewConsumer(indexer.NewApplier(liveIx), ko)
 		if err != nil {
 			stopIndexer()
@@ -308,4 +317,18 @@ func (b liveBackend) Delete(ctx context.Context, ids ...string) error {
 	ix, _, release := b.cur.Acquire()
 	defer release()
 	return ix.Delete(ctx, ids...)
+}
+
+// loopbackListen reports whether addr listens on the loopback interface
+// only.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

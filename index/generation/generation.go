@@ -108,7 +108,32 @@ func Load(dir string) (*Manifest, error) {
 	if err := m.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestName), err)
 	}
+	if _, err := m.Get(m.Live); err != nil && index.Exists(dir) && !m.describes(".") {
+		// An index made in the directory itself after a first reindex
+		// failed (which left a manifest naming no generation): it is
+		// the live one.
+		info, err := index.ReadInfo(dir)
+		if err != nil {
+			return nil, err
+		}
+		id := 1
+		for _, g := range m.Generations {
+			id = max(id, g.ID+1)
+		}
+		m.Generations = append(m.Generations, Generation{ID: id, Dir: ".", Shards: info.Shards, MappingVersion: info.MappingVersion, State: Live})
+		m.Live = id
+	}
 	return m, nil
+}
+
+// describes reports whether a generation not retired lives in dir.
+func (m *Manifest) describes(dir string) bool {
+	for _, g := range m.Generations {
+		if g.Dir == dir && g.State != Retired {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manifest) check() error {
@@ -193,6 +218,21 @@ func (m *Manifest) LiveGeneration() (Generation, bool) {
 // Path is the index directory of g.
 func (m *Manifest) Path(g Generation) string { return filepath.Join(m.dir, g.Dir) }
 
+// update applies f to a copy of the manifest, saves the copy and only
+// then makes it the manifest: a change that fails to save changes
+// nothing, in memory either.
+func (m *Manifest) update(f func(c *Manifest) error) error {
+	c := &Manifest{Live: m.Live, Previous: m.Previous, Generations: slices.Clone(m.Generations), dir: m.dir}
+	if err := f(c); err != nil {
+		return err
+	}
+	if err := c.Save(); err != nil {
+		return err
+	}
+	*m = *c
+	return nil
+}
+
 // Begin starts generation max+1 with the given shards, state building,
 // in generations/ID, and saves the manifest. Builds that never finished
 // are removed first, directories and all.
@@ -200,86 +240,93 @@ func (m *Manifest) Begin(shards int, source string, now time.Time) (Generation, 
 	if shards < 1 || shards > index.MaxShards {
 		return Generation{}, fmt.Errorf("%d shards: want 1 to %d", shards, index.MaxShards)
 	}
-	kept := m.Generations[:0]
-	for _, g := range m.Generations {
-		if g.State == Building {
-			if err := os.RemoveAll(m.Path(g)); err != nil {
-				return Generation{}, fmt.Errorf("removing the unfinished generation %d: %w", g.ID, err)
+	var g Generation
+	err := m.update(func(c *Manifest) error {
+		var kept []Generation
+		for _, old := range c.Generations {
+			if old.State == Building {
+				if err := os.RemoveAll(c.Path(old)); err != nil {
+					return fmt.Errorf("removing the unfinished generation %d: %w", old.ID, err)
+				}
+				continue
 			}
-			continue
+			kept = append(kept, old)
 		}
-		kept = append(kept, g)
-	}
-	m.Generations = kept
-	id := 1
-	for _, g := range m.Generations {
-		id = max(id, g.ID+1)
-	}
-	g := Generation{ID: id, Dir: filepath.Join("generations", strconv.Itoa(id)), Shards: shards,
-		MappingVersion: index.MappingVersion, Source: source, State: Building, Created: now.UTC()}
-	// A directory left by a build the manifest no longer names.
-	if err := os.RemoveAll(m.Path(g)); err != nil {
-		return Generation{}, err
-	}
-	m.Generations = append(m.Generations, g)
-	if err := m.Save(); err != nil {
-		return Generation{}, err
-	}
-	return g, nil
+		c.Generations = kept
+		id := 1
+		for _, old := range c.Generations {
+			id = max(id, old.ID+1)
+		}
+		g = Generation{ID: id, Dir: filepath.Join("generations", strconv.Itoa(id)), Shards: shards,
+			MappingVersion: index.MappingVersion, Source: source, State: Building, Created: now.UTC()}
+		// A directory left by a build the manifest no longer names.
+		if err := os.RemoveAll(c.Path(g)); err != nil {
+			return err
+		}
+		c.Generations = append(c.Generations, g)
+		return nil
+	})
+	return g, err
 }
 
 // Finish records that generation id was built and verified: state
 // ready, with its counts.
 func (m *Manifest) Finish(id int, docs []uint64, records, bad uint64, offsets map[string]int64, now time.Time) error {
-	g, err := m.Get(id)
-	if err != nil {
-		return err
-	}
-	if g.State != Building {
-		return fmt.Errorf("generation %d is %s, not building", id, g.State)
-	}
-	g.State, g.Docs, g.Records, g.Bad, g.Offsets, g.Built = Ready, docs, records, bad, offsets, now.UTC()
-	return m.Save()
+	return m.update(func(c *Manifest) error {
+		g, err := c.Get(id)
+		if err != nil {
+			return err
+		}
+		if g.State != Building {
+			return fmt.Errorf("generation %d is %s, not building", id, g.State)
+		}
+		g.State, g.Docs, g.Records, g.Bad, g.Offsets, g.Built = Ready, docs, records, bad, offsets, now.UTC()
+		return nil
+	})
 }
 
-// Abandon removes a build that failed.
+// Abandon removes a build that failed: from the manifest, then its
+// directory (a directory left behind is removed by the next Begin).
 func (m *Manifest) Abandon(id int) error {
-	g, err := m.Get(id)
+	var dir string
+	err := m.update(func(c *Manifest) error {
+		g, err := c.Get(id)
+		if err != nil {
+			return err
+		}
+		if g.State != Building {
+			return fmt.Errorf("generation %d is %s, not building", id, g.State)
+		}
+		dir = c.Path(*g)
+		c.Generations = slices.DeleteFunc(c.Generations, func(x Generation) bool { return x.ID == id })
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if g.State != Building {
-		return fmt.Errorf("generation %d is %s, not building", id, g.State)
-	}
-	if err := os.RemoveAll(m.Path(*g)); err != nil {
-		return err
-	}
-	m.Generations = slices.DeleteFunc(m.Generations, func(x Generation) bool { return x.ID == id })
-	return m.Save()
+	return os.RemoveAll(dir)
 }
 
 // Switch makes the ready generation id live; the live one becomes the
-// previous (ready, for Rollback). Then all but the retain newest ready
-// generations besides those two are retired (their directories
-// deleted); retain < 0 keeps every one. It saves the manifest; the
-// caller switches its searches (Live.Switch) after Switch returns.
-func (m *Manifest) Switch(id, retain int, now time.Time) error {
-	g, err := m.Get(id)
-	if err != nil {
-		return err
-	}
-	if g.State != Ready {
-		return fmt.Errorf("%w: generation %d is %s", ErrNotReady, id, g.State)
-	}
-	if old, err := m.Get(m.Live); err == nil && old.ID != id {
-		old.State = Ready
-		m.Previous = old.ID
-	}
-	g.State, g.Switched, m.Live = Live, now.UTC(), id
-	if err := m.Save(); err != nil {
-		return err
-	}
-	return m.Retire(retain)
+// previous (ready, for Rollback). It saves the manifest; the caller
+// switches its searches (Current.Switch) after Switch returns, and
+// retires what is past its retention with Retire.
+func (m *Manifest) Switch(id int, now time.Time) error {
+	return m.update(func(c *Manifest) error {
+		g, err := c.Get(id)
+		if err != nil {
+			return err
+		}
+		if g.State != Ready {
+			return fmt.Errorf("%w: generation %d is %s", ErrNotReady, id, g.State)
+		}
+		if old, err := c.Get(c.Live); err == nil && old.ID != id {
+			old.State = Ready
+			c.Previous = old.ID
+		}
+		g.State, g.Switched, c.Live = Live, now.UTC(), id
+		return nil
+	})
 }
 
 // Rollback switches back to the previous generation.
@@ -291,64 +338,88 @@ func (m *Manifest) Rollback(now time.Time) (Generation, error) {
 	if err != nil || prev.State != Ready {
 		return Generation{}, fmt.Errorf("%w (generation %d is no longer kept)", ErrNoPrevious, m.Previous)
 	}
-	id := prev.ID
-	if err := m.Switch(id, -1, now); err != nil {
+	if err := m.Switch(prev.ID, now); err != nil {
 		return Generation{}, err
 	}
-	return m.LiveGenerationOrZero(), nil
-}
-
-// LiveGenerationOrZero is LiveGeneration without its flag.
-func (m *Manifest) LiveGenerationOrZero() Generation {
 	g, _ := m.LiveGeneration()
-	return g
+	return g, nil
 }
 
-// Retire deletes the ready generations past the retain newest (the
-// previous one counts first, and goes only with retain 0), and saves;
-// retain < 0 keeps them all.
-func (m *Manifest) Retire(retain int) error {
+// Forget stops keeping the previous generation for rollback: the live
+// one was written to without it (picdex index, or an indexer of its
+// own), so going back would lose those writes. It stays until Retire.
+func (m *Manifest) Forget() error {
+	if m.Previous == 0 {
+		return nil
+	}
+	return m.update(func(c *Manifest) error {
+		c.Previous = 0
+		return nil
+	})
+}
+
+// Retirees are the generations Retire(retain) would retire: the ready
+// ones past the retain newest, the previous one counting first (and
+// going only with retain 0).
+func (m *Manifest) Retirees(retain int) []int {
 	if retain < 0 {
 		return nil
 	}
-	var ready []*Generation
-	for i := range m.Generations {
-		g := &m.Generations[i]
+	var ready []Generation
+	for _, g := range m.Generations {
 		if g.State == Ready && g.ID != m.Previous {
 			ready = append(ready, g)
 		}
 	}
-	// Newest first; the previous one counts against retain.
-	slices.SortFunc(ready, func(a, b *Generation) int { return b.ID - a.ID })
+	slices.SortFunc(ready, func(a, b Generation) int { return b.ID - a.ID })
 	keep := retain
 	if m.Previous != 0 {
 		keep--
 	}
-	changed := false
+	var out []int
 	for i, g := range ready {
-		if i < keep {
-			continue
+		if i >= keep {
+			out = append(out, g.ID)
 		}
-		if err := m.remove(*g); err != nil {
-			return err
-		}
-		g.State, g.Docs = Retired, nil
-		changed = true
 	}
 	if m.Previous != 0 && retain == 0 {
-		if prev, err := m.Get(m.Previous); err == nil {
-			if err := m.remove(*prev); err != nil {
-				return err
-			}
-			prev.State, prev.Docs = Retired, nil
-			m.Previous = 0
-			changed = true
-		}
+		out = append(out, m.Previous)
 	}
-	if !changed {
+	return out
+}
+
+// Retire retires Retirees(retain): marks them retired and saves, then
+// deletes their indexes, so that a crash between the two leaves files
+// no generation names rather than a kept generation with half its
+// files. The caller has closed them.
+func (m *Manifest) Retire(retain int) error {
+	ids := m.Retirees(retain)
+	if len(ids) == 0 {
 		return nil
 	}
-	return m.Save()
+	var gone []Generation
+	err := m.update(func(c *Manifest) error {
+		for _, id := range ids {
+			g, err := c.Get(id)
+			if err != nil {
+				return err
+			}
+			gone = append(gone, *g)
+			g.State, g.Docs = Retired, nil
+			if c.Previous == id {
+				c.Previous = 0
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, g := range gone {
+		errs = append(errs, m.remove(g))
+	}
+	return errors.Join(errs...)
 }
 
 // remove deletes g's index: its directory, or, for the generation the
@@ -356,6 +427,9 @@ func (m *Manifest) Retire(retain int) error {
 func (m *Manifest) remove(g Generation) error {
 	if g.Dir != "." {
 		return os.RemoveAll(m.Path(g))
+	}
+	if !index.Exists(m.dir) {
+		return nil
 	}
 	return index.RemoveFiles(m.dir)
 }

@@ -39,7 +39,7 @@ func TestManifestLifecycle(t *testing.T) {
 	g2, err := m.Begin(4, "a.jsonl", now)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join("generations", "2"), g2.Dir)
-	require.ErrorIs(t, m.Switch(2, 1, now), ErrNotReady, "a build switches only once ready")
+	require.ErrorIs(t, m.Switch(2, now), ErrNotReady, "a build switches only once ready")
 	require.NoError(t, os.MkdirAll(m.Path(g2), 0o755))
 
 	// The build dies: the next Begin starts over in its place.
@@ -50,7 +50,8 @@ func TestManifestLifecycle(t *testing.T) {
 	assert.Equal(t, 2, g.ID)
 	assert.Len(t, m.Generations, 2)
 	require.NoError(t, m.Finish(2, []uint64{1, 2, 3, 4}, 10, 0, nil, now))
-	require.NoError(t, m.Switch(2, 1, now))
+	require.NoError(t, m.Switch(2, now))
+	require.NoError(t, m.Retire(1))
 	m, err = Load(dir)
 	require.NoError(t, err)
 	assert.Equal(t, 2, m.Live)
@@ -69,7 +70,8 @@ func TestManifestLifecycle(t *testing.T) {
 	g3, err := m.Begin(8, "b.jsonl", now)
 	require.NoError(t, err)
 	require.NoError(t, m.Finish(g3.ID, make([]uint64, 8), 0, 0, nil, now))
-	require.NoError(t, m.Switch(g3.ID, 1, now))
+	require.NoError(t, m.Switch(g3.ID, now))
+	require.NoError(t, m.Retire(1))
 	g1, err := m.Get(1)
 	require.NoError(t, err)
 	assert.Equal(t, Retired, g1.State)
@@ -123,4 +125,52 @@ func TestCurrentSwitch(t *testing.T) {
 	_, err = cur.Switch(ctx, a, 3)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	held()
+}
+
+// TestLoadAdoptsAnIndexMadeAfterAFailedFirstBuild: a first reindex that
+// failed leaves a manifest naming no generation; an index made in the
+// directory after it (serve, picdex index) is the live generation.
+func TestLoadAdoptsAnIndexMadeAfterAFailedFirstBuild(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Load(dir)
+	require.NoError(t, err)
+	g, err := m.Begin(4, "a.jsonl", time.Now())
+	require.NoError(t, err)
+	require.NoError(t, m.Abandon(g.ID))
+	ix, err := index.Open(dir, index.Options{Shards: 3})
+	require.NoError(t, err)
+	require.NoError(t, ix.Close())
+	m, err = Load(dir)
+	require.NoError(t, err)
+	live, ok := m.LiveGeneration()
+	require.True(t, ok)
+	assert.Equal(t, ".", live.Dir)
+	assert.Equal(t, 3, live.Shards)
+	g2, err := m.Begin(4, "b.jsonl", time.Now())
+	require.NoError(t, err)
+	assert.NotEqual(t, live.ID, g2.ID, "a new build gets an id of its own")
+}
+
+// TestFailedSaveChangesNothing: a switch whose manifest cannot be saved
+// leaves the manifest in memory as it was.
+func TestFailedSaveChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ix, err := index.Open(dir, index.Options{Shards: 1})
+	require.NoError(t, err)
+	require.NoError(t, ix.Close())
+	m, err := Load(dir)
+	require.NoError(t, err)
+	g, err := m.Begin(2, "a.jsonl", time.Now())
+	require.NoError(t, err)
+	require.NoError(t, m.Finish(g.ID, []uint64{0, 0}, 0, 0, nil, time.Now()))
+	// The manifest's temporary file cannot be made: a directory is in
+	// its place.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, ManifestName+".tmp"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ManifestName+".tmp", "x"), nil, 0o644))
+	require.Error(t, m.Switch(g.ID, time.Now()))
+	assert.Equal(t, 1, m.Live, "still the old generation")
+	assert.Equal(t, 0, m.Previous)
+	got, err := m.Get(g.ID)
+	require.NoError(t, err)
+	assert.Equal(t, Ready, got.State)
 }
