@@ -16,7 +16,7 @@ import (
 var benchCmd = &command{
 	name:     "bench",
 	synopsis: "measure the index and the crawlers against their baselines and targets",
-	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|cluster|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D] [--freshness D] [--idle-merge D]",
+	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|cluster|reindex|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D] [--freshness D] [--idle-merge D]",
 	help: `
 Bench runs the index library's benchmarks, each next to its baseline in the
 same process, and prints medians and ratios with PASS/FAIL against the
@@ -77,6 +77,13 @@ targets:
              1000000, --shards 8, --conns 16, --duration 20s, --repeat 3;
              at 1,000,000 records it takes about half an hour, so "all"
              leaves it out
+  reindex    "picdex reindex" of N gen records from a JSONL file into
+             --shards shards, as a child process timed from start to exit
+             with its peak RSS, at 100,000 records and at N, next to plain
+             bleve (default mapping) loading the first 200,000 of them in
+             this process, its rate extrapolated to N (targets: >= 3x
+             bleve, peak RSS < 3 GiB). Defaults for this suite: --n
+             1000000, --shards 4, --repeat 1; "all" leaves it out
 
 "all" runs every suite but cluster. The machine should be otherwise idle; the figures
 are medians over --repeat runs.`,
@@ -88,7 +95,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	c := benchCmd
 	fs := c.flags()
 	var o indexbench.Options
-	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance, crawl, overload, http, qps, cluster or all")
+	fs.StringVar(&o.Suite, "suite", indexbench.DefaultSuite, "load, query, relevance, crawl, overload, http, qps, cluster, reindex or all")
 	fs.IntVar(&o.N, "n", indexbench.DefaultN, "synthetic records per corpus")
 	fs.IntVar(&o.Shards, "shards", indexbench.DefaultShards, "shards of the picdex index")
 	fs.IntVar(&o.Repeat, "repeat", indexbench.DefaultRepeat, "runs per measurement (medians are reported)")
@@ -115,6 +122,9 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	}
 	if o.Suite == "cluster" {
 		return runClusterBench(ctx, e, fs, o, ao, *freshFor, *idleMerge)
+	}
+	if o.Suite == "reindex" {
+		return runReindexBench(ctx, e, fs, o)
 	}
 	co.Repeat = o.Repeat
 	if err := co.Validate(); err != nil {

@@ -2,6 +2,11 @@
 
 package main
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 func childAttr() *syscall.SysProcAttr { return nil }
+
+func peakRSS(*os.ProcessState) (int64, bool) { return 0, false }
