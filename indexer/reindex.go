@@ -111,7 +111,11 @@ func FileSplits(sources []string, chunk int64) ([]Split, int64, error) {
 
 // BuildOptions tune Build.
 type BuildOptions struct {
-	// Batch is how many records a shard writes at once (default 5,000).
+	// Batch is how many records the shards write at once, all of them
+	// together (default 10,000): each shard writes batches of Batch/shards
+	// (at least minShardBatch). What a shard holds of a batch while it
+	// analyses and writes it is most of a build's memory, so the bound is
+	// on the sum, as a bulk load's batch is.
 	Batch int
 	// MaxBadInputs is how many invalid lines the build skips before it
 	// fails (default 1,000; negative: no limit).
@@ -168,6 +172,15 @@ func (s BuildStats) TotalDocs() uint64 {
 	return n
 }
 
+// DefaultBuildBatch is BuildOptions.Batch's default: at 4 shards, 2,500
+// records a shard at once, as fast as twice that and with 0.6 GiB less at
+// the peak (100,000 gen records: 1.2 GiB, 11.1 s; 20,000: 1.9 GiB,
+// 10.9 s; 5,000: 0.8 GiB, 12.9 s).
+const DefaultBuildBatch = 10_000
+
+// minShardBatch is the least a shard writes at once in a build.
+const minShardBatch = 256
+
 // maxSample is how many of the ids it wrote a shard gives BuildStats.
 const maxSample = 16
 
@@ -180,12 +193,13 @@ const maxSample = 16
 // map tasks ran in; a delete ("op":"delete") removes the id.
 func Build(ctx context.Context, ix *index.Index, splits []Split, total int64, opts BuildOptions) (BuildStats, error) {
 	if opts.Batch <= 0 {
-		opts.Batch = 5000
+		opts.Batch = DefaultBuildBatch
 	}
 	if opts.MaxBadInputs == 0 {
 		opts.MaxBadInputs = 1000
 	}
 	n := ix.NumShards()
+	perShard := max(opts.Batch/n, minShardBatch)
 	var read atomic.Int64
 	var written atomic.Uint64
 	docs := make([]uint64, n)
@@ -201,7 +215,7 @@ func Build(ctx context.Context, ix *index.Index, splits []Split, total int64, op
 			return mapSplit(ctx, s, &read, out, opts.Bad)
 		},
 		Reduce: func(ctx context.Context, shard int, in <-chan mapreduce.Pair[record.Record]) error {
-			w := &shardWriter{ix: ix, shard: shard, batch: opts.Batch, seen: map[string]order{}, written: &written}
+			w := &shardWriter{ix: ix, shard: shard, batch: perShard, seen: map[string]order{}, written: &written}
 			if err := w.run(ctx, in); err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -17,7 +18,7 @@ import (
 var reindexCmd = &command{
 	name:     "reindex",
 	synopsis: "build a new index generation from a source, then switch to it",
-	usage:    "reindex --from SOURCE[,SOURCE...] --data DIR [--shards N] [--keep K] [--batch N] [--max-bad N]",
+	usage:    "reindex --from SOURCE[,SOURCE...] (--data DIR [--keep K] [--batch N] [--max-bad N] | --server URL [--api-key-file F]) [--shards N]",
 	help: `
 Reindex builds a new generation of the index in DIR from SOURCE and, once
 it is verified, makes it the live one; the generation live before is kept
@@ -48,7 +49,12 @@ reached, so records written to "picdex serve" and not yet applied are
 applied to it when serve starts. --keep K keeps K generations besides the
 live one (default 1, the one rollback returns to); older ones are deleted.
 
-DIR must not be in use: stop "picdex serve" on it first. On a terminal a
+DIR must not be in use. To reindex a running "picdex serve", give its
+--server URL instead: the job runs in the server (POST /v1/admin/reindex,
+with the admin key in --api-key-file or $PICDEX_API_KEY when it has keys),
+the SOURCEs are paths on the server under its --reindex-roots, writes go
+on meanwhile and are in the new generation, and this command follows the
+job to its end (Ctrl-C stops following, not the job). On a terminal a
 progress bar shows records per second and the time left; otherwise a line
 every five seconds.
 
@@ -59,12 +65,12 @@ generation is then unchanged).`,
 var rollbackCmd = &command{
 	name:     "rollback",
 	synopsis: "make the generation live before the last switch live again",
-	usage:    "rollback --data DIR",
+	usage:    "rollback (--data DIR | --server URL [--api-key-file F])",
 	help: `
 Rollback makes the generation that was live before the last reindex (or
 rollback) live again, in DIR; the one it replaces is kept, so a second
 rollback goes forward again. DIR must not be in use: stop "picdex serve"
-on it first.`,
+on it first; or give a running serve's --server URL.`,
 }
 
 func init() {
@@ -84,8 +90,10 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	data := fs.String("data", "./data", "index `directory`")
 	shards := fs.Int("shards", 0, "shards of the new generation (0: as the live one, 4 for a new directory)")
 	keep := fs.Int("keep", keepDefault, "generations kept besides the live one (older ones are deleted)")
-	batch := fs.Int("batch", 5000, "records a shard writes at once")
+	batch := fs.Int("batch", indexer.DefaultBuildBatch, "records the shards write at once, all together")
 	maxBad := fs.Int("max-bad", 1000, "invalid lines skipped before the build fails (-1: no limit)")
+	server := fs.String("server", "", "reindex the running serve at this `URL` instead of --data")
+	keyFile := addAPIKeyFileFlag(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
@@ -108,6 +116,20 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 		if strings.Contains(src, "://") {
 			return c.usageError(e, fs, fmt.Sprintf("--from %s: this picdex reads files and directories; a kafka:// source is not supported by it", src))
 		}
+	}
+	if *server != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for _, local := range []string{"data", "keep", "batch", "max-bad"} {
+			if set[local] {
+				return c.usageError(e, fs, "--"+local+" is for a reindex of --data; the server has its own")
+			}
+		}
+		key, err := clientKey(e, *keyFile)
+		if err != nil {
+			return c.usageError(e, fs, err.Error())
+		}
+		return reindexRemote(ctx, e, *server, key, from, *shards)
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(e.stderr, "picdex reindex: %v\n", err)
@@ -208,12 +230,21 @@ func runRollback(ctx context.Context, e *env, args []string) int {
 	c := rollbackCmd
 	fs := c.flags()
 	data := fs.String("data", "./data", "index `directory`")
+	server := fs.String("server", "", "roll back the running serve at this `URL` instead of --data")
+	keyFile := addAPIKeyFileFlag(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
 	}
 	if len(rest) > 0 {
 		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	if *server != "" {
+		key, err := clientKey(e, *keyFile)
+		if err != nil {
+			return c.usageError(e, fs, err.Error())
+		}
+		return rollbackRemote(ctx, e, *server, key)
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(e.stderr, "picdex rollback: %v\n", err)

@@ -332,20 +332,13 @@ func TestReindexServeKilledMidBuild(t *testing.T) {
 		var res index.Result
 		return json.NewDecoder(resp.Body).Decode(&res) == nil && res.Total == 1 && res.Shards.Total == 4
 	}, 20*time.Second, 50*time.Millisecond, "the write accepted before the kill")
-	code, body = post(base, "/v1/admin/reindex", fmt.Sprintf(`{"from":%q,"shards":8}`, src))
-	require.Equal(t, http.StatusAccepted, code, body)
-	var job generation.JobStatus
-	require.NoError(t, json.Unmarshal([]byte(body), &job))
-	assert.Equal(t, 2, job.Generation)
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "v1/admin/jobs/" + job.ID)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		return json.NewDecoder(resp.Body).Decode(&job) == nil && job.State != generation.JobRunning
-	}, 120*time.Second, 100*time.Millisecond)
-	require.Equal(t, generation.JobSucceeded, job.State, "%+v", job)
+	// This time from the command line, which follows the job.
+	r := runPicdex(t, nil, "reindex", "--server", base, "--from", src, "--shards", "8").want(t, 0)
+	assert.Contains(t, r.stdout, "generation 2 is live on "+base)
+	assert.Contains(t, r.stderr, "building generation 2 (8 shards)")
+	runPicdex(t, nil, "reindex", "--server", base, "--from", src, "--keep", "2").want(t, 2)
+	r = runPicdex(t, nil, "reindex", "--server", base, "--from", "/etc/passwd").want(t, 1)
+	assert.Contains(t, r.stderr, "outside the directories reindex sources may come from")
 	resp, err := http.Get(base + "v1/search?size=0")
 	require.NoError(t, err)
 	var res index.Result
@@ -353,4 +346,6 @@ func TestReindexServeKilledMidBuild(t *testing.T) {
 	resp.Body.Close()
 	assert.EqualValues(t, 60000, res.Total, "the source alone: the write before this build is not in it")
 	assert.Equal(t, 8, res.Shards.Total)
+	r = runPicdex(t, nil, "rollback", "--server", base).want(t, 0)
+	assert.Contains(t, r.stdout, "generation 1 is live again on "+base+" (4 shards)")
 }

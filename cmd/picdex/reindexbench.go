@@ -30,7 +30,7 @@ const (
 
 // runReindexBench runs the reindex suite: "picdex reindex" of N gen
 // records from a JSONL file into --shards shards, as a child process
-// (timed from its start to its exit, its peak RSS from the kernel), at
+// (timed from its start to its exit, its peak RSS read from /proc), at
 // 100,000 records and at N, next to plain bleve with its default mapping
 // loading the same records in this process.
 func runReindexBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench.Options) int {
@@ -94,11 +94,36 @@ func runReindexBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench
 			var errb limitedBuffer
 			cmd.Stdout, cmd.Stderr = io.Discard, &errb
 			t0 := time.Now()
-			if err := cmd.Run(); err != nil {
+			if err := cmd.Start(); err != nil {
+				return fail(err)
+			}
+			// The child's high-water mark, read while it runs (to its
+			// last 50 ms).
+			var rss int64
+			done := make(chan struct{})
+			polled := make(chan struct{})
+			go func() {
+				defer close(polled)
+				t := time.NewTicker(50 * time.Millisecond)
+				defer t.Stop()
+				for {
+					if v, ok := peakRSS(cmd.Process.Pid); ok {
+						rss = max(rss, v)
+					}
+					select {
+					case <-done:
+						return
+					case <-t.C:
+					}
+				}
+			}()
+			err := cmd.Wait()
+			dur := time.Since(t0)
+			close(done)
+			<-polled
+			if err != nil {
 				return fail(fmt.Errorf("picdex reindex of %d records: %w: %s", size, err, errb.String()))
 			}
-			dur := time.Since(t0)
-			rss, _ := peakRSS(cmd.ProcessState)
 			runs[size] = append(runs[size], run{dur, rss})
 			fmt.Fprintf(w, "%-10s %-9d %12.0f %10s %10s\n", "picdex", size, float64(size)/dur.Seconds(), dur.Round(time.Millisecond), rssString(rss))
 			os.RemoveAll(data)

@@ -166,6 +166,12 @@ func searchRemote(ctx context.Context, server, key string, req *index.Request) (
 	if key != "" {
 		hreq.Header.Set("Authorization", "Bearer "+key)
 	}
+	return doRemote(hreq, http.StatusOK)
+}
+
+// doRemote makes a request of a picdex server and returns the body of
+// its answer with status want, or the server's error.
+func doRemote(hreq *http.Request, want int) ([]byte, error) {
 	resp, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		return nil, err
@@ -175,7 +181,7 @@ func searchRemote(ctx context.Context, server, key string, req *index.Request) (
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		var eb api.ErrorBody
 		if json.Unmarshal(body, &eb) != nil || eb.Error.Code == "" {
 			return nil, fmt.Errorf("server answered %s", resp.Status)
