@@ -84,11 +84,11 @@ func TestReindexCommand(t *testing.T) {
 	runPicdex(t, nil, "reindex", "--data", data).want(t, 2)
 
 	// A data directory in use is refused.
-	_, _, _, serve := startServe(t, data)
+	_, served, _, serve := startServe(t, data)
 	r = runPicdex(t, nil, "reindex", "--from", src, "--data", data).want(t, 1)
 	assert.Contains(t, r.stderr, "in use by another picdex process")
 	serve.Process.Kill()
-	serve.Wait()
+	<-served // startServe's reader waits for the process; a second Wait races it
 
 	// kill -9 mid-build: the live generation is unchanged; the next
 	// reindex removes the unfinished build and starts over.
@@ -298,7 +298,7 @@ func TestReindexServeKilledMidBuild(t *testing.T) {
 	dir := t.TempDir()
 	src := genFile(t, dir, 60000, 8)
 	data := filepath.Join(dir, "data")
-	base, _, _, cmd := startServe(t, data, "--reindex-roots", dir)
+	base, served, _, cmd := startServe(t, data, "--reindex-roots", dir)
 	post := func(base, path, body string) (int, string) {
 		resp, err := http.Post(base+strings.TrimPrefix(path, "/"), "application/json", strings.NewReader(body))
 		require.NoError(t, err)
@@ -312,7 +312,7 @@ func TestReindexServeKilledMidBuild(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, code, body)
 	time.Sleep(500 * time.Millisecond)
 	require.NoError(t, cmd.Process.Kill())
-	cmd.Wait()
+	<-served
 	m, err := generation.Load(data)
 	require.NoError(t, err)
 	g2, err := m.Get(2)
