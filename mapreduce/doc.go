@@ -7,10 +7,20 @@
 // A Job is a definition; a runner runs it. RunLocal runs every task in
 // this process: map tasks on all the CPUs, the reduce tasks beside them,
 // bounded channels in between. A reindex on one machine runs its build
-// this way; across machines the same job model has Kafka for its shuffle
-// (a generation's shard log, one partition per reduce task) and the shard
-// servers' replicas as its reduce tasks, so a batch build is the
-// streaming path started at offset zero.
+// this way.
+//
+// RunKafka runs the same Job with Kafka in between: the splits are handed
+// out through a topic to the members of a consumer group (map tasks in
+// this process and, through MapKafka, in others), the shuffle is a topic
+// with one partition per reduce task, and each reduce task reads its
+// partition from offset zero. A member that dies leaves its split
+// uncommitted and another maps it again; every pair carries its split and
+// number (PairHeader), so the reduce tasks take each pair once, and a job
+// run again under its topic resumes. Its Reduce may also live elsewhere:
+// a picdex reindex on a cluster writes the new generation's shard log as
+// the shuffle, and the shard servers' replicas reduce it, with the
+// Applier of the streaming path (batch is streaming started at offset
+// zero).
 //
 // Invariants:
 //   - The shuffle is bounded: a map task whose partition's buffer is full

@@ -106,21 +106,7 @@ func RunLocal[S, V any](ctx context.Context, job *Job[S, V], opts LocalOptions) 
 
 	var reducers sync.WaitGroup
 	for p := range job.Partitions {
-		reducers.Go(func() {
-			err := guard(func() error { return job.Reduce(r.ctx, p, r.chans[p]) })
-			if err == nil && r.ctx.Err() == nil {
-				if _, open := <-r.chans[p]; open {
-					err = errors.New("returned before its input ended")
-				}
-			}
-			if err != nil {
-				r.fail(fmt.Errorf("mapreduce: job %q: reduce task %d: %w", job.Name, p, err))
-			}
-			// Whatever is left (the job has failed) is dropped, so that no
-			// map task waits on a partition nobody reads.
-			for range r.chans[p] {
-			}
-		})
+		reducers.Go(func() { reduceTask(r.ctx, job, p, r.chans[p], r.fail) })
 	}
 	var mappers sync.WaitGroup
 	for range min(opts.Mappers, max(len(job.Splits), 1)) {
@@ -130,18 +116,7 @@ func RunLocal[S, V any](ctx context.Context, job *Job[S, V], opts LocalOptions) 
 	progressDone := make(chan struct{})
 	var progress sync.WaitGroup
 	if opts.Progress != nil {
-		progress.Go(func() {
-			t := time.NewTicker(opts.ProgressEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-progressDone:
-					return
-				case <-t.C:
-					r.progress(opts.Progress)
-				}
-			}
-		})
+		progress.Go(func() { every(progressDone, opts.ProgressEvery, func() { r.progress(opts.Progress) }) })
 	}
 
 	mappers.Wait()
@@ -198,6 +173,38 @@ func (r *run[S, V]) stats() Stats {
 func (r *run[S, V]) progress(report func(Stats)) {
 	if err := guard(func() error { report(r.stats()); return nil }); err != nil {
 		r.fail(fmt.Errorf("mapreduce: job %q: progress: %w", r.job.Name, err))
+	}
+}
+
+// reduceTask runs job's reduce task p over in, failing the job on its
+// error or when it returns before in is closed. Whatever is left once the
+// job has failed is dropped, so that nobody waits on a partition nobody
+// reads.
+func reduceTask[S, V any](ctx context.Context, job *Job[S, V], p int, in <-chan Pair[V], fail context.CancelCauseFunc) {
+	err := guard(func() error { return job.Reduce(ctx, p, in) })
+	if err == nil && ctx.Err() == nil {
+		if _, open := <-in; open {
+			err = errors.New("returned before its input ended")
+		}
+	}
+	if err != nil {
+		fail(fmt.Errorf("mapreduce: job %q: reduce task %d: %w", job.Name, p, err))
+	}
+	for range in {
+	}
+}
+
+// every calls f every d until done is closed.
+func every(done <-chan struct{}, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			f()
+		}
 	}
 }
 
