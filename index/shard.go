@@ -184,6 +184,42 @@ func scorchConfig() map[string]any {
 	}
 }
 
+// createShard makes an empty shard at path, whole or not at all: it is
+// made beside path, given its mapping version, closed and renamed into
+// place, so a process killed meanwhile leaves no half-made shard that
+// cannot be opened (bleve writes its metadata before its store). A
+// directory at path without bleve's metadata is such a leftover of an
+// older picdex and is replaced.
+func createShard(path string, m mapping.IndexMapping) error {
+	tmp := path + ".creating"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	idx, err := bleve.NewUsing(tmp, m, scorch.Name, scorch.Name, scorchConfig())
+	if err != nil {
+		return err
+	}
+	err = idx.SetInternal(mappingVersionKey, []byte(strconv.Itoa(MappingVersion)))
+	if cerr := idx.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.RemoveAll(path)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
 func openShard(path string) (*localShard, error) {
 	m, err := newMapping()
 	if err != nil {
@@ -195,15 +231,11 @@ func openShard(path string) (*localShard, error) {
 	}
 	s := &localShard{name: filepath.Base(path), path: path, m: m, an: an, ph: newPHashIndex()}
 	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); errors.Is(err, os.ErrNotExist) {
-		s.idx, err = bleve.NewUsing(path, m, scorch.Name, scorch.Name, scorchConfig())
-		if err != nil {
+		if err := createShard(path, m); err != nil {
 			return nil, fmt.Errorf("create shard %s: %w", path, err)
 		}
-		if err := s.idx.SetInternal(mappingVersionKey, []byte(strconv.Itoa(MappingVersion))); err != nil {
-			s.idx.Close()
-			return nil, err
-		}
-	} else {
+	}
+	{
 		s.idx, err = bleve.OpenUsing(path, scorchConfig())
 		if err != nil {
 			if strings.Contains(err.Error(), "timeout") {
