@@ -64,6 +64,10 @@ type Options struct {
 	// in recent contact is caught up, so a replica cut off from Kafka
 	// does not keep answering with ever older contents.
 	StaleAfter time.Duration
+	// SwitchGrace is how long, after the live generation changed, the
+	// old one goes on answering while a shard of the new one has no
+	// healthy, caught-up replica known (default 10s; negative: none).
+	SwitchGrace time.Duration
 	// Replica configures each shard's replica selection.
 	Replica replica.Options
 	// Fanout bounds the searches, as in one process. Its InlineRecords
@@ -95,6 +99,9 @@ func (o *Options) Validate() error {
 	if o.StaleAfter <= 0 {
 		o.StaleAfter = 10 * time.Second
 	}
+	if o.SwitchGrace == 0 {
+		o.SwitchGrace = 10 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +129,9 @@ type Tier struct {
 
 	mu      sync.Mutex
 	servers map[string]*serverState // by base URL
+	// pending is the live generation last seen, since pendingSince.
+	pending      Generation
+	pendingSince time.Time
 }
 
 // view is one generation's shards: searches load it once.
@@ -294,6 +304,22 @@ func (t *Tier) update(gen Generation) {
 		}
 		nv.fan = index.NewFanout(shards, t.opts.Fanout)
 		t.fill(nv)
+		t.mu.Lock()
+		if t.pending != gen {
+			t.pending, t.pendingSince = gen, time.Now()
+		}
+		waited := time.Since(t.pendingSince)
+		t.mu.Unlock()
+		if v != nil && !nv.allServable() && v.allServable() && waited < t.opts.SwitchGrace {
+			// The new generation has a shard no healthy, caught-up
+			// replica is known of yet (its servers were just found, and
+			// are polled from the next round on): the old one answers
+			// until it has, so the switch fails no search, for
+			// SwitchGrace at most.
+			t.opts.Logger.Info("live generation changed; answering from the old one until the new one is servable", "from", v.gen.ID, "to", gen.ID)
+			t.fill(v)
+			return
+		}
 		if v != nil {
 			t.opts.Logger.Info("live generation changed", "from", v.gen.ID, "to", gen.ID, "shards", gen.Shards)
 		}
@@ -301,6 +327,17 @@ func (t *Tier) update(gen Generation) {
 		return
 	}
 	t.fill(v)
+}
+
+// allServable reports whether every shard of v has a healthy, caught-up
+// replica.
+func (v *view) allServable() bool {
+	for i := range v.servable {
+		if !v.servable[i].Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // fill gives each shard of v its members as the servers report them.

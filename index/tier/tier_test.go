@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -196,9 +197,18 @@ func TestGenerationSwitch(t *testing.T) {
 	g, ok := tr.Generation()
 	require.True(t, ok)
 	require.Equal(t, 1, g.ID)
-	// Generation 2 is live but no server hosts it: its shards have no
-	// replica, and the tier says so rather than answering from 1.
+	// Generation 2 is live but no server hosts it: generation 1 answers
+	// for SwitchGrace (its servers may just not be polled yet); then its
+	// shards have no replica, and the tier says so rather than
+	// answering from 1.
 	live.Store(2)
+	tr.Refresh(ctx)
+	g, _ = tr.Generation()
+	require.Equal(t, 1, g.ID, "within the grace")
+	_, err = tr.Search(ctx, &index.Request{Query: "bus"})
+	require.NoError(t, err)
+	tr.opts.SwitchGrace = time.Millisecond
+	time.Sleep(2 * time.Millisecond)
 	tr.Refresh(ctx)
 	g, _ = tr.Generation()
 	require.Equal(t, 2, g.ID)
