@@ -12,6 +12,7 @@ import (
 
 	"github.com/picdex/picdex/indexer/backoff"
 	"github.com/picdex/picdex/indexer/queue"
+	"github.com/picdex/picdex/mapreduce"
 )
 
 // HeaderOrigin carries, on a shard-log message, where the router read it:
@@ -138,9 +139,12 @@ func toMessage(topic string, part int, m kafka.Message) Message {
 			if ns, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil {
 				msg.ProducedAt = time.Unix(0, ns)
 			}
-		case HeaderOrigin:
+		case HeaderOrigin, mapreduce.PairHeader:
 			// A malformed origin (not one a router wrote) is no origin:
-			// the message is applied as one produced here.
+			// the message is applied as one produced here. A pair of a
+			// batch build (the Kafka runner's shuffle) has its split for
+			// a partition and its number in it for an offset: a split
+			// mapped again is skipped as a router's re-send is.
 			if o, err := ParseOrigin(string(h.Value)); err == nil {
 				msg.Origin = o
 			}
@@ -151,4 +155,77 @@ func toMessage(topic string, part int, m kafka.Message) Message {
 		}
 	}
 	return msg
+}
+
+// TopicEnds returns the end offset of every partition of topic.
+func TopicEnds(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
+	parts, err := topicPartitions(ctx, brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	ends := make(map[int]int64, len(parts))
+	for _, p := range parts {
+		_, last, err := partitionLog{brokers: brokers, topic: topic, part: p}.offsetRange(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ends[p] = last
+	}
+	return ends, nil
+}
+
+func topicPartitions(ctx context.Context, brokers []string, topic string) ([]int, error) {
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var errs []error
+	for _, b := range brokers {
+		conn, err := (&kafka.Dialer{}).DialContext(tctx, "tcp", b)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deadline, _ := tctx.Deadline()
+		conn.SetDeadline(deadline)
+		ps, err := conn.ReadPartitions(topic)
+		conn.Close()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out := make([]int, len(ps))
+		for i, p := range ps {
+			out[i] = p.ID
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("partitions of %s: %w", topic, errors.Join(errs...))
+}
+
+// GroupCommitted returns the offsets the consumer group has committed
+// on the partitions of topic; a partition it has none on is left out.
+func GroupCommitted(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
+	parts, err := topicPartitions(ctx, brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	res, err := c.OffsetFetch(tctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	committed := map[int]int64{}
+	if err == nil && res.Error != nil {
+		if errors.Is(res.Error, kafka.GroupIdNotFound) {
+			return committed, nil // no member has joined yet
+		}
+		err = res.Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
+	}
+	for _, p := range res.Topics[topic] {
+		if p.Error == nil && p.CommittedOffset >= 0 {
+			committed[p.Partition] = p.CommittedOffset
+		}
+	}
+	return committed, nil
 }

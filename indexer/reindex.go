@@ -29,8 +29,12 @@ type Split struct {
 	Start, End int64
 	// file is what Path was when the splits were made: a split whose
 	// Path is another file by the time it is read (replaced, or a link
-	// made to point elsewhere) is refused.
-	file os.FileInfo
+	// made to point elsewhere) is refused. A split that went through
+	// Kafka (mapreduce.RunKafka) has only the file's size and time for
+	// that.
+	file    os.FileInfo
+	Size    int64     `json:",omitempty"`
+	ModTime time.Time `json:",omitzero"`
 }
 
 func (s Split) String() string {
@@ -95,7 +99,7 @@ func FileSplits(sources []string, chunk int64) ([]Split, int64, error) {
 		}
 		total += fi.Size()
 		if strings.HasSuffix(f, ".gz") || fi.Size() <= chunk {
-			splits = append(splits, Split{Path: f, End: -1, file: fi})
+			splits = append(splits, Split{Path: f, End: -1, file: fi, Size: fi.Size(), ModTime: fi.ModTime()})
 			continue
 		}
 		for at := int64(0); at < fi.Size(); at += chunk {
@@ -103,7 +107,7 @@ func FileSplits(sources []string, chunk int64) ([]Split, int64, error) {
 			if end >= fi.Size() {
 				end = -1
 			}
-			splits = append(splits, Split{Path: f, Start: at, End: end, file: fi})
+			splits = append(splits, Split{Path: f, Start: at, End: end, file: fi, Size: fi.Size(), ModTime: fi.ModTime()})
 		}
 	}
 	return splits, total, nil
@@ -212,7 +216,7 @@ func Build(ctx context.Context, ix *index.Index, splits []Split, total int64, op
 		Partition:    index.ShardOf,
 		MaxBadInputs: opts.MaxBadInputs,
 		Map: func(ctx context.Context, s Split, out *mapreduce.Emitter[record.Record]) error {
-			return mapSplit(ctx, s, &read, out, opts.Bad)
+			return mapSplit(ctx, s, &read, out, opts.Bad, nil)
 		},
 		Reduce: func(ctx context.Context, shard int, in <-chan mapreduce.Pair[record.Record]) error {
 			w := &shardWriter{ix: ix, shard: shard, batch: perShard, seen: map[string]order{}, written: &written}
@@ -240,19 +244,27 @@ func Build(ctx context.Context, ix *index.Index, splits []Split, total int64, op
 	return res, err
 }
 
+// MapSplit is the map task of a build: it emits the records of the lines
+// that start in s, keyed by id, adds the bytes it reads to read, reports
+// each invalid line to bad (when set) and to out.Bad, and tells emitted
+// (when set) the id of each record it emits.
+func MapSplit(ctx context.Context, s Split, read *atomic.Int64, out *mapreduce.Emitter[record.Record], bad func(error), emitted func(id string)) error {
+	return mapSplit(ctx, s, read, out, bad, emitted)
+}
+
 // mapSplit emits the records of the lines that start in s.
-func mapSplit(ctx context.Context, s Split, read *atomic.Int64, out *mapreduce.Emitter[record.Record], bad func(error)) error {
+func mapSplit(ctx context.Context, s Split, read *atomic.Int64, out *mapreduce.Emitter[record.Record], bad func(error), emitted func(string)) error {
 	f, err := os.Open(s.Path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if s.file != nil {
+	if s.file != nil || !s.ModTime.IsZero() {
 		st, err := f.Stat()
 		if err != nil {
 			return err
 		}
-		if !os.SameFile(st, s.file) {
+		if (s.file != nil && !os.SameFile(st, s.file)) || (s.file == nil && (st.Size() != s.Size || !st.ModTime().Equal(s.ModTime))) {
 			return fmt.Errorf("%s is no longer the file the job was started on", s.Path)
 		}
 	}
@@ -319,6 +331,9 @@ func mapSplit(ctx context.Context, s Split, read *atomic.Int64, out *mapreduce.E
 			}
 			if err := out.Emit(rec.ID, rec); err != nil {
 				return err
+			}
+			if emitted != nil {
+				emitted(rec.ID)
 			}
 		}
 		if err == io.EOF {

@@ -38,6 +38,9 @@ type RouterOptions struct {
 	BatchWait    time.Duration
 	Partitions   int // of the records topics when the router creates them (default 12)
 	Logger       *slog.Logger
+	// Stats, when set, is where the router counts (Router.Stats is then
+	// unused): routers of several generations in one process share it.
+	Stats *Stats
 }
 
 // Validate fills in defaults and reports options that cannot work.
@@ -80,10 +83,14 @@ func NewRouter(opts RouterOptions) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{opts: opts}
+	stats := opts.Stats
+	if stats == nil {
+		stats = &r.Stats
+	}
 	r.m = &groupMember{brokers: opts.Brokers, topic: opts.Topic, dlqTopic: opts.DLQTopic,
 		partitions: opts.Partitions, batchRecords: opts.BatchRecords, batchWait: opts.BatchWait,
-		logger: opts.Logger, stats: &r.Stats, from: r.from,
-		b: &batcher{sink: r.route, stats: &r.Stats, written: &r.Stats.Routed, records: opts.BatchRecords,
+		logger: opts.Logger, stats: stats, from: r.from,
+		b: &batcher{sink: r.route, stats: stats, written: &stats.Routed, records: opts.BatchRecords,
 			wait: opts.BatchWait, logger: opts.Logger}}
 	r.m.init()
 	return r, nil
@@ -174,6 +181,13 @@ func (r *Router) resolve(ctx context.Context) (cluster.Generation, error) {
 // every image as its last message says.
 func (r *Router) from(ctx context.Context, part int, committed int64, claim func(int64) error) (int64, error) {
 	l := partitionLog{brokers: r.opts.Brokers, topic: r.opts.Topic, part: part, logger: r.opts.Logger}
+	if g, _ := r.Generation(); committed < 0 && g.From != nil {
+		// A build from files: the routers follow what was written from
+		// the moment it started; its batch job wrote what came before.
+		if from, ok := g.From[part]; ok {
+			return from, claim(from)
+		}
+	}
 	if committed >= 0 {
 		from, err := l.resume(ctx, committed, func(context.Context) error { committed = -1; return nil })
 		if err != nil || committed >= 0 {

@@ -35,6 +35,10 @@ compacted topic picdex.cluster), or --generation G. On a cluster with no
 generation yet, the first router creates generation 1 with --shards N
 shards (default 4) and its shard log of exactly N partitions; routers
 started at once agree on one. Any number of routers share the work.
+Without --generation (and --group) a router routes to every generation
+that is routed to: the live one, the ones kept for rollback (so they stay
+up to date), and a new one a reindex builds, each in its own group, and
+it starts and stops those as generations are built and retired.
 
 With --data, indexer joins the consumer group picdex-indexer (or --group)
 and applies the partitions it is given to the index in DIR, in
@@ -228,13 +232,29 @@ func serveStatus(log *slog.Logger, addr string, s *indexer.Stats, ready func() b
 func runRouter(ctx context.Context, e *env, log *slog.Logger, kf kafkaFlags, group string, shards, generation int, addr string) int {
 	opts := indexer.RouterOptions{Brokers: []string{*kf.brokers}, Topic: *kf.topic, DLQTopic: *kf.topic + ".dlq", GroupID: group,
 		Generation: generation, BatchRecords: *kf.batch, BatchWait: *kf.wait, Partitions: *kf.partitions, Logger: log}
-	r, err := indexer.NewRouter(opts)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
-		return 2
+	// One generation (--generation or --group), or every one routed to.
+	var (
+		run   func(context.Context) error
+		stats *indexer.Stats
+		ready func() bool
+	)
+	if generation != 0 || group != "" {
+		r, err := indexer.NewRouter(opts)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+			return 2
+		}
+		run, stats, ready = r.Run, &r.Stats, r.Ready
+	} else {
+		rs, err := indexer.NewRouters(opts)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
+			return 2
+		}
+		run, stats, ready = rs.Run, &rs.Stats, rs.Ready
 	}
 	if addr != "" {
-		stop, err := serveStatus(log, addr, &r.Stats, r.Ready, "not routing: Kafka unreachable or no generation")
+		stop, err := serveStatus(log, addr, stats, ready, "not routing: Kafka unreachable or no generation")
 		if err != nil {
 			fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
 			return 1
@@ -254,7 +274,7 @@ func runRouter(ctx context.Context, e *env, log *slog.Logger, kf kafkaFlags, gro
 		}
 	}
 	log.Info("picdex router", "brokers", *kf.brokers, "topic", *kf.topic, "generation", generation)
-	if err := runLogging(ctx, log, r.Run, &r.Stats, r.Ready); err != nil {
+	if err := runLogging(ctx, log, run, stats, ready); err != nil {
 		fmt.Fprintf(e.stderr, "picdex indexer: %v\n", err)
 		return 1
 	}

@@ -41,6 +41,22 @@ type Generation struct {
 	State          string    `json:"state"`
 	Source         string    `json:"source,omitempty"` // what it was built from
 	Created        time.Time `json:"created"`
+	// Follow says the routers route the records topic to this
+	// generation's shard log: from the start of every partition, or from
+	// From[partition] when From is set (a build from files follows what
+	// was written from the moment it started). A building generation
+	// without Follow is being written by a batch job alone.
+	Follow bool          `json:"follow,omitempty"`
+	From   map[int]int64 `json:"from,omitempty"`
+	// Beat is when the job building this generation last said it was
+	// alive; a building generation whose beat is old is a build that died.
+	Beat time.Time `json:"beat,omitzero"`
+}
+
+// Routed reports whether routers route to g: it is live, ready (a
+// rollback target, kept up to date) or a build that follows the stream.
+func (g Generation) Routed() bool {
+	return g.State == StateLive || g.State == StateReady || (g.State == StateBuilding && g.Follow)
 }
 
 // Validate reports a generation that cannot be stored.
@@ -105,7 +121,8 @@ func (s State) LiveGeneration() (Generation, bool) {
 func (s State) Equal(o State) bool {
 	return s.Live == o.Live && maps.EqualFunc(s.Generations, o.Generations, func(a, b Generation) bool {
 		return a.ID == b.ID && a.Shards == b.Shards && a.MappingVersion == b.MappingVersion &&
-			a.State == b.State && a.Source == b.Source && a.Created.Equal(b.Created)
+			a.State == b.State && a.Source == b.Source && a.Created.Equal(b.Created) &&
+			a.Follow == b.Follow && maps.Equal(a.From, b.From) && a.Beat.Equal(b.Beat)
 	}) && maps.EqualFunc(s.Servers, o.Servers, func(a, b Server) bool {
 		return a.Name == b.Name && a.URL == b.URL && a.Started.Equal(b.Started)
 	})
