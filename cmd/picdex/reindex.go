@@ -18,7 +18,8 @@ import (
 var reindexCmd = &command{
 	name:     "reindex",
 	synopsis: "build a new index generation from a source, then switch to it",
-	usage:    "reindex --from SOURCE[,SOURCE...] (--data DIR [--keep K] [--batch N] [--max-bad N] | --server URL [--api-key-file F]) [--shards N]",
+	usage: "reindex --from SOURCE[,SOURCE...] (--data DIR [--keep K] [--batch N] [--max-bad N] | --server URL [--api-key-file F]) [--shards N]\n" +
+		"        reindex --from SOURCE[,...]|kafka://BROKERS/TOPIC --brokers B,... [--shards N] [--replicas R] [--mappers M] [--wait D] [--keep K] [--max-bad N] [--topic T]",
 	help: `
 Reindex builds a new generation of the index in DIR from SOURCE and, once
 it is verified, makes it the live one; the generation live before is kept
@@ -58,6 +59,27 @@ job to its end (Ctrl-C stops following, not the job). On a terminal a
 progress bar shows records per second and the time left; otherwise a line
 every five seconds.
 
+On a cluster (--brokers, or a kafka:// source) the new generation G+1 is
+described in picdex.cluster with its shard log picdex.shards.G+1, and
+built as a map/reduce job whose reduce tasks are the replicas of G+1 on
+the shard servers; start those (picdex shard-server --generation G+1
+--shards ..., on any machines; they wait for G+1 to exist) and this
+command waits for them. From kafka://BROKERS/TOPIC (the records topic,
+log-compacted, holding every image's last version) the map tasks are the
+routers already running: each joins the group of G+1 and routes TOPIC
+from its first offset. From files, the map tasks are --mappers members
+of a consumer group here, handed the files' splits through the topic
+picdex.reindex.G+1.splits, writing the records to the shard log; once
+they are done the routers route to G+1 what was written to TOPIC from
+the moment the job started. Either way G+1 follows the stream, and once
+its routers have caught up, every shard has --replicas caught-up
+replicas, and it is verified (mapping version, replicas agreeing, sampled
+ids found, a search answered by both), it is made live; G stays ready
+(its routers keep it up to date) for "picdex rollback --brokers B". A
+reindex killed mid-build is resumed by running it again; one of another
+source meanwhile is refused while the build is alive. Generations beyond
+--keep are retired and their shard logs deleted.
+
 Exit status: 0 when the new generation is live, 1 on any failure (the live
 generation is then unchanged).`,
 }
@@ -65,12 +87,15 @@ generation is then unchanged).`,
 var rollbackCmd = &command{
 	name:     "rollback",
 	synopsis: "make the generation live before the last switch live again",
-	usage:    "rollback (--data DIR | --server URL [--api-key-file F])",
+	usage:    "rollback (--data DIR | --server URL [--api-key-file F] | --brokers B,...)",
 	help: `
 Rollback makes the generation that was live before the last reindex (or
 rollback) live again, in DIR; the one it replaces is kept, so a second
 rollback goes forward again. DIR must not be in use: stop "picdex serve"
-on it first; or give a running serve's --server URL.`,
+on it first; or give a running serve's --server URL. With --brokers it
+makes the most recent ready generation before the live one live on the
+cluster (or, with none, the most recent after it: forward again); query
+servers switch within seconds, each search on one generation.`,
 }
 
 func init() {
@@ -93,10 +118,60 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	batch := fs.Int("batch", indexer.DefaultBuildBatch, "records the shards write at once, all together")
 	maxBad := fs.Int("max-bad", 1000, "invalid lines skipped before the build fails (-1: no limit)")
 	server := fs.String("server", "", "reindex the running serve at this `URL` instead of --data")
+	brokers := fs.String("brokers", "", "reindex the cluster on these Kafka `brokers` B,... instead of --data")
+	topic := fs.String("topic", "picdex.images", "cluster: the records `topic` the routers read")
+	replicas := fs.Int("replicas", 1, "cluster: caught-up replicas each shard of the new generation needs before the switch")
+	mappers := fs.Int("mappers", 0, "cluster: map tasks this process runs (0: one per core)")
+	wait := fs.Duration("wait", 30*time.Minute, "cluster: longest to wait for the new generation's replicas to catch up")
 	keyFile := addAPIKeyFileFlag(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
 		return code
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var kafkaSrc []string
+	for _, src := range from {
+		if strings.HasPrefix(src, "kafka://") {
+			kafkaSrc = append(kafkaSrc, src)
+		}
+	}
+	if *brokers != "" || len(kafkaSrc) > 0 {
+		for _, local := range []string{"data", "batch", "server"} {
+			if set[local] {
+				return c.usageError(e, fs, "--"+local+" is not for a reindex of a cluster (--brokers or a kafka:// source)")
+			}
+		}
+		o := &clusterReindex{topic: *topic, from: from, shards: *shards, replicas: *replicas, mappers: *mappers,
+			maxBad: *maxBad, keep: *keep, wait: *wait}
+		if len(kafkaSrc) > 0 {
+			if len(from) > 1 {
+				return c.usageError(e, fs, "a kafka:// source goes alone in --from")
+			}
+			b, t, err := parseKafkaSource(kafkaSrc[0])
+			if err != nil {
+				return c.usageError(e, fs, err.Error())
+			}
+			if set["topic"] && t != *topic {
+				return c.usageError(e, fs, fmt.Sprintf("--from names topic %s, --topic %s", t, *topic))
+			}
+			o.kafkaSrc, o.topic, o.brokers = true, t, b
+		}
+		if *brokers != "" {
+			o.brokers = strings.Split(*brokers, ",")
+		}
+		switch {
+		case *shards < 0 || *shards > index.MaxShards:
+			return c.usageError(e, fs, fmt.Sprintf("--shards %d: must be between 1 and %d", *shards, index.MaxShards))
+		case *replicas < 1 || *mappers < 0 || *wait <= 0 || *keep < 0 || *maxBad < -1:
+			return c.usageError(e, fs, "--replicas must be 1 or more, --wait positive, --mappers, --keep and --max-bad (-1: no limit) not negative")
+		}
+		key, err := clientKey(e, *keyFile)
+		if err != nil {
+			return c.usageError(e, fs, err.Error())
+		}
+		o.apiKey = key
+		return o.run(ctx, e)
 	}
 	switch {
 	case len(rest) > 0:
@@ -114,12 +189,15 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	}
 	for _, src := range from {
 		if strings.Contains(src, "://") {
-			return c.usageError(e, fs, fmt.Sprintf("--from %s: this picdex reads files and directories; a kafka:// source is not supported by it", src))
+			return c.usageError(e, fs, fmt.Sprintf("--from %s: a source is a file or a directory, or kafka://BROKERS/TOPIC on a cluster", src))
+		}
+	}
+	for _, cl := range []string{"topic", "replicas", "mappers", "wait"} {
+		if set[cl] {
+			return c.usageError(e, fs, "--"+cl+" is for a reindex of a cluster (--brokers)")
 		}
 	}
 	if *server != "" {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for _, local := range []string{"data", "keep", "batch", "max-bad"} {
 			if set[local] {
 				return c.usageError(e, fs, "--"+local+" is for a reindex of --data; the server has its own")
@@ -231,6 +309,7 @@ func runRollback(ctx context.Context, e *env, args []string) int {
 	fs := c.flags()
 	data := fs.String("data", "./data", "index `directory`")
 	server := fs.String("server", "", "roll back the running serve at this `URL` instead of --data")
+	brokers := fs.String("brokers", "", "roll back the cluster on these Kafka `brokers` B,... instead of --data")
 	keyFile := addAPIKeyFileFlag(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
@@ -238,6 +317,9 @@ func runRollback(ctx context.Context, e *env, args []string) int {
 	}
 	if len(rest) > 0 {
 		return c.usageError(e, fs, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	if *brokers != "" {
+		return rollbackCluster(ctx, e, strings.Split(*brokers, ","))
 	}
 	if *server != "" {
 		key, err := clientKey(e, *keyFile)

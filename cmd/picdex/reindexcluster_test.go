@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/picdex/picdex/indexer/cluster"
+)
+
+// TestReindexCluster reindexes a running cluster twice while searches and
+// writes go on: from kafka:// into 8 shards (a router and the new
+// generation's shard server killed with -9 during the build), then from
+// a file into 3 shards with the Kafka runner (the reindex itself killed
+// with -9 and run again). Every write made meanwhile is in the new
+// generation, no search fails, and rollback goes back and forth.
+func TestReindexCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	h := &clusterHarness{t: t, broker: startKafka(t), dir: t.TempDir()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range append(append(h.routers, h.shards...), h.queries...) {
+				t.Logf("--- %s log:\n%s", p.name, tail(p.log(), 3000))
+			}
+		}
+	})
+	brokers := "--brokers=" + h.broker
+	for i := range 2 {
+		addr := freeAddr(t)
+		h.routers = append(h.routers, startProc(t, fmt.Sprintf("router-%d", i), addr,
+			"indexer", brokers, "--shards", "4", "--partitions", "4", "--batch-wait", "20ms", "--addr", addr))
+	}
+	shardServer := func(name string, gen int, shards string) *proc {
+		addr := freeAddr(t)
+		p := startProc(t, name, addr, "shard-server", brokers, "--data", filepath.Join(h.dir, name), "--addr", addr,
+			"--generation", fmt.Sprint(gen), "--shards", shards, "--batch-wait", "20ms")
+		h.shards = append(h.shards, p)
+		return p
+	}
+	shardServer("g1-a", 1, "0,1,2,3")
+	shardServer("g1-b", 1, "0,1,2,3")
+	qaddr := freeAddr(t)
+	h.queries = append(h.queries, startProc(t, "query-server", qaddr, "query-server", brokers, "--addr", qaddr, "--partitions", "4"))
+	h.waitReady(h.queries[0].url("/readyz"), h.queries[0])
+	h.lb = h.queries[0].url("/")
+
+	h.post(clusterRecords(0, 300, "ocelot"))
+	h.waitTotal("q=ocelot", 300)
+	live := func() int {
+		st, err := cluster.Load(context.Background(), []string{h.broker})
+		require.NoError(t, err)
+		return st.Live
+	}
+	reindex := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(picdexBin, append([]string{"reindex", "--wait", "3m"}, args...)...)
+		var logs strings.Builder
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			if t.Failed() {
+				t.Logf("--- reindex %v:\n%s", args, tail(logs.String(), 3000))
+			}
+		})
+		return cmd
+	}
+
+	// From kafka:// into 8 shards, on one new shard server.
+	l := h.startLoad(2, true)
+	g2a := shardServer("g2-a", 2, "0,1,2,3,4,5,6,7")
+	cmd := reindex("--from", "kafka://"+h.broker+"/picdex.images", "--shards", "8")
+	h.post(clusterRecords(300, 100, "ocelot"))
+	time.Sleep(300 * time.Millisecond)
+	h.routers[0].kill()
+	g2a.kill()
+	h.post(clusterRecords(0, 50, "kudu")) // new versions of img-0..49
+	h.routers[0].start()
+	g2a.start()
+	shardServer("g2-b", 2, "0,1,2,3,4,5,6,7")
+	h.post(clusterRecords(400, 100, "ocelot"))
+	require.NoError(t, cmd.Wait(), "reindex from kafka://")
+	require.Equal(t, 2, live())
+	h.waitTotal("q=ocelot", 450)
+	h.waitTotal("q=kudu", 50)
+	h.post(clusterRecords(500, 10, "ocelot")) // written after the switch
+	h.waitTotal("q=ocelot", 460)
+
+	// Rollback: generation 1 kept up to date by its routers.
+	runPicdex(t, nil, "rollback", brokers).want(t, 0)
+	require.Equal(t, 1, live())
+	h.waitTotal("q=ocelot", 460)
+	h.waitTotal("q=kudu", 50)
+	runPicdex(t, nil, "rollback", brokers).want(t, 0)
+	require.Equal(t, 2, live())
+
+	// From a file into 3 shards with the Kafka runner; the reindex is
+	// killed while it waits for the shard servers, and run again.
+	src := filepath.Join(h.dir, "src.jsonl")
+	require.NoError(t, os.WriteFile(src, []byte(clusterRecords(1000, 400, "serval")), 0o644))
+	cmd = reindex(brokers, "--from", src, "--shards", "3", "--mappers", "2")
+	waitFor(t, "the map phase to finish", func() bool {
+		st, err := cluster.Load(context.Background(), []string{h.broker})
+		return err == nil && st.Generations[3].Follow
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	h.post(clusterRecords(1400, 20, "serval")) // during the build
+	shardServer("g3", 3, "0,1,2")
+	cmd = reindex(brokers, "--from", src, "--shards", "3", "--mappers", "2")
+	require.NoError(t, cmd.Wait(), "reindex from a file, resumed")
+	require.Equal(t, 3, live())
+	h.waitTotal("q=serval", 420)
+	h.waitTotal("q=ocelot", 0) // the file holds serval only; the stream since its start adds more
+	searches, failed, partial, first := l.end()
+	require.Zero(t, failed, "failed searches of %d: %v", searches, first)
+	require.Zero(t, partial, "partial searches of %d: %v", searches, first)
+	t.Logf("%d searches during two reindexes, none failed", searches)
+
+	// Generation 1 is beyond --keep 1 now: retired, its shard log gone.
+	st, err := cluster.Load(context.Background(), []string{h.broker})
+	require.NoError(t, err)
+	require.Equal(t, cluster.StateRetired, st.Generations[1].State)
+	require.Equal(t, cluster.StateReady, st.Generations[2].State)
+
+	// A second reindex while one is alive is refused.
+	cmd = reindex(brokers, "--from", src, "--shards", "2")
+	waitFor(t, "generation 4 to be building", func() bool {
+		st, err := cluster.Load(context.Background(), []string{h.broker})
+		return err == nil && st.Generations[4].State == cluster.StateBuilding
+	})
+	r := runPicdex(t, nil, "reindex", brokers, "--from", "kafka://"+h.broker+"/picdex.images", "--shards", "5")
+	r.want(t, 1)
+	require.Contains(t, r.stderr, "a reindex is running: generation 4 is being built")
+	cmd.Process.Kill()
+}
