@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,6 +197,109 @@ const maxSample = 16
 // (the one of the later split, or later in one split), whatever order the
 // map tasks ran in; a delete ("op":"delete") removes the id.
 func Build(ctx context.Context, ix *index.Index, splits []Split, total int64, opts BuildOptions) (BuildStats, error) {
+	var read atomic.Int64
+	return build(ctx, ix, splits, total, &read, opts, func(ctx context.Context, s Split, out *mapreduce.Emitter[record.Record]) error {
+		return mapSplit(ctx, s, &read, out, opts.Bad, nil)
+	})
+}
+
+// KafkaSplit is one partition of a records topic, from an offset to
+// another (exclusive).
+type KafkaSplit struct {
+	Brokers   []string
+	Topic     string
+	Partition int
+	From, To  int64
+}
+
+func (s KafkaSplit) String() string { return fmt.Sprintf("%s/%d[%d:%d]", s.Topic, s.Partition, s.From, s.To) }
+
+// KafkaSplits lists every partition of topic as a split, from its first
+// offset to its end now, and returns the ends: where a consumer of the
+// generation built from them goes on.
+func KafkaSplits(ctx context.Context, brokers []string, topic string) ([]KafkaSplit, map[int]int64, error) {
+	parts, err := topicPartitions(ctx, brokers, topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Sort(parts)
+	var splits []KafkaSplit
+	ends := map[int]int64{}
+	for _, p := range parts {
+		first, last, err := partitionLog{brokers: brokers, topic: topic, part: p}.offsetRange(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		ends[p] = last
+		if last > first {
+			splits = append(splits, KafkaSplit{Brokers: brokers, Topic: topic, Partition: p, From: first, To: last})
+		}
+	}
+	return splits, ends, nil
+}
+
+// BuildKafka is Build from partitions of a records topic: each map task
+// reads one partition's range, and an id's last version in it wins (an
+// image's versions share a partition, keyed by id). Progress counts
+// messages for bytes.
+func BuildKafka(ctx context.Context, ix *index.Index, splits []KafkaSplit, opts BuildOptions) (BuildStats, error) {
+	var read atomic.Int64
+	var total int64
+	for _, s := range splits {
+		total += s.To - s.From
+	}
+	return build(ctx, ix, splits, total, &read, opts, func(ctx context.Context, s KafkaSplit, out *mapreduce.Emitter[record.Record]) error {
+		return mapKafkaSplit(ctx, s, &read, out, opts.Bad)
+	})
+}
+
+// mapKafkaSplit emits the records of one partition's range.
+func mapKafkaSplit(ctx context.Context, s KafkaSplit, read *atomic.Int64, out *mapreduce.Emitter[record.Record], bad func(error)) error {
+	in := make(chan Message, 1024)
+	l := partitionLog{brokers: s.Brokers, topic: s.Topic, part: s.Partition, logger: slog.New(slog.DiscardHandler)}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	// The last offset of a partition is never compacted away (Kafka
+	// compacts no active segment), so a range [From, To) taken from the
+	// partition's end ends with a message at To-1.
+	go func() { errc <- l.read(rctx, s.From, 100*time.Millisecond, in, nil) }()
+	for {
+		var m Message
+		select {
+		case m = <-in:
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s: %w", s, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if m.Offset >= s.To {
+			return nil
+		}
+		read.Add(1)
+		rec, err := Map(m)
+		if err == nil {
+			err = rec.Normalize()
+		}
+		if err != nil {
+			if berr := badLine(out, bad, fmt.Errorf("%s/%d at offset %d: %s", s.Topic, s.Partition, m.Offset, strings.TrimPrefix(err.Error(), "invalid record: "))); berr != nil {
+				return berr
+			}
+		} else if err := out.Emit(rec.ID, rec); err != nil {
+			return err
+		}
+		if m.Offset+1 >= s.To {
+			return nil
+		}
+	}
+}
+
+// build runs a build's job over splits of any kind, each mapped by mapf.
+func build[S any](ctx context.Context, ix *index.Index, splits []S, total int64, read *atomic.Int64, opts BuildOptions,
+	mapf func(context.Context, S, *mapreduce.Emitter[record.Record]) error) (BuildStats, error) {
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBuildBatch
 	}
@@ -204,20 +308,17 @@ func Build(ctx context.Context, ix *index.Index, splits []Split, total int64, op
 	}
 	n := ix.NumShards()
 	perShard := max(opts.Batch/n, minShardBatch)
-	var read atomic.Int64
 	var written atomic.Uint64
 	docs := make([]uint64, n)
 	samples := make([][]string, n)
 	start := time.Now()
-	job := &mapreduce.Job[Split, record.Record]{
+	job := &mapreduce.Job[S, record.Record]{
 		Name:         "reindex",
 		Splits:       splits,
 		Partitions:   n,
 		Partition:    index.ShardOf,
 		MaxBadInputs: opts.MaxBadInputs,
-		Map: func(ctx context.Context, s Split, out *mapreduce.Emitter[record.Record]) error {
-			return mapSplit(ctx, s, &read, out, opts.Bad, nil)
-		},
+		Map:          mapf,
 		Reduce: func(ctx context.Context, shard int, in <-chan mapreduce.Pair[record.Record]) error {
 			w := &shardWriter{ix: ix, shard: shard, batch: perShard, seen: map[string]order{}, written: &written}
 			if err := w.run(ctx, in); err != nil {

@@ -183,7 +183,7 @@ func RunKafka[S, V any](ctx context.Context, job *Job[S, V], opts KafkaOptions[S
 	wg.Go(func() { k.followStatus(next, allMapped, stopMappers) })
 	var mappers sync.WaitGroup
 	if len(k.done) < len(job.Splits) {
-		w := shuffleWriter(opts.Brokers, opts.Shuffle, job)
+		w := shuffleWriter(opts.Brokers, opts.Shuffle, job, opts.Batch)
 		defer w.Close()
 		for range opts.Mappers {
 			mappers.Go(func() {
@@ -572,7 +572,7 @@ func MapKafka[S, V any](ctx context.Context, job *Job[S, V], opts KafkaOptions[S
 	if err := opts.validate(job.Partitions); err != nil {
 		return err
 	}
-	w := shuffleWriter(opts.Brokers, opts.Shuffle, job)
+	w := shuffleWriter(opts.Brokers, opts.Shuffle, job, opts.Batch)
 	defer w.Close()
 	var wg sync.WaitGroup
 	errs := make([]error, opts.Mappers)
@@ -587,7 +587,7 @@ func MapKafka[S, V any](ctx context.Context, job *Job[S, V], opts KafkaOptions[S
 }
 
 // shuffleWriter writes pairs to their partitions of the shuffle topic.
-func shuffleWriter[S, V any](brokers []string, topic string, job *Job[S, V]) *kafka.Writer {
+func shuffleWriter[S, V any](brokers []string, topic string, job *Job[S, V], batch int) *kafka.Writer {
 	part := job.Partition
 	if part == nil {
 		part = HashPartition
@@ -596,7 +596,9 @@ func shuffleWriter[S, V any](brokers []string, topic string, job *Job[S, V]) *ka
 		Balancer: kafka.BalancerFunc(func(m kafka.Message, parts ...int) int {
 			return parts[part(string(m.Key), len(parts))]
 		}),
-		BatchSize: 1 << 20, BatchBytes: 64 << 20, BatchTimeout: time.Millisecond, WriteTimeout: 30 * time.Second,
+		// A batch of the writer (preallocated whole) is what one map
+		// task sends at once to one partition at most.
+		BatchSize: batch, BatchBytes: 16 << 20, BatchTimeout: time.Millisecond, WriteTimeout: 30 * time.Second,
 		Transport: &kafka.Transport{}}
 }
 

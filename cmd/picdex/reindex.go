@@ -24,7 +24,11 @@ var reindexCmd = &command{
 Reindex builds a new generation of the index in DIR from SOURCE and, once
 it is verified, makes it the live one; the generation live before is kept
 for "picdex rollback". A SOURCE is a JSONL file (.gz too) or a directory,
-such as a crawl's output, whose .jsonl and .jsonl.gz files are all read. If
+such as a crawl's output, whose .jsonl and .jsonl.gz files are all read;
+or kafka://BROKERS/TOPIC, every partition of the records topic from its
+first offset to its end when the reindex starts (a compacted
+picdex.images holds every image's last version), after which "picdex
+indexer --data DIR" and "serve --brokers" go on from where it stopped. If
 an id comes more than once, its last version wins (in the order the
 sources are given, and within a file the later line); "op":"delete"
 removes it.
@@ -136,7 +140,7 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 			kafkaSrc = append(kafkaSrc, src)
 		}
 	}
-	if *brokers != "" || len(kafkaSrc) > 0 {
+	if *brokers != "" || (len(kafkaSrc) > 0 && !set["data"]) {
 		for _, local := range []string{"data", "batch", "server"} {
 			if set[local] {
 				return c.usageError(e, fs, "--"+local+" is not for a reindex of a cluster (--brokers or a kafka:// source)")
@@ -187,9 +191,21 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	case *maxBad < -1:
 		return c.usageError(e, fs, "--max-bad must be -1 (no limit) or more")
 	}
+	var kafkaBrokers []string
+	var kafkaTopic string
 	for _, src := range from {
-		if strings.Contains(src, "://") {
-			return c.usageError(e, fs, fmt.Sprintf("--from %s: a source is a file or a directory, or kafka://BROKERS/TOPIC on a cluster", src))
+		switch {
+		case strings.HasPrefix(src, "kafka://"):
+			if len(from) > 1 {
+				return c.usageError(e, fs, "a kafka:// source goes alone in --from")
+			}
+			b, t, err := parseKafkaSource(src)
+			if err != nil {
+				return c.usageError(e, fs, err.Error())
+			}
+			kafkaBrokers, kafkaTopic = b, t
+		case strings.Contains(src, "://"):
+			return c.usageError(e, fs, fmt.Sprintf("--from %s: a source is a file or a directory, or kafka://BROKERS/TOPIC", src))
 		}
 	}
 	for _, cl := range []string{"topic", "replicas", "mappers", "wait"} {
@@ -218,7 +234,15 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 		return fail(err)
 	}
 	defer unlock()
-	splits, total, err := indexer.FileSplits(from, 0)
+	var splits []indexer.Split
+	var kafkaSplits []indexer.KafkaSplit
+	var kafkaEnds map[int]int64
+	var total int64
+	if kafkaTopic != "" {
+		kafkaSplits, kafkaEnds, err = indexer.KafkaSplits(ctx, kafkaBrokers, kafkaTopic)
+	} else {
+		splits, total, err = indexer.FileSplits(from, 0)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -255,17 +279,31 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 		}
 		return fail(err)
 	}
-	fmt.Fprintf(e.stderr, "building generation %d (%d shards) from %s: %d splits, %s\n", g.ID, n, g.Source, len(splits), byteSize(total))
+	if kafkaTopic != "" {
+		fmt.Fprintf(e.stderr, "building generation %d (%d shards) from %s: %d partitions to their ends now\n", g.ID, n, g.Source, len(kafkaSplits))
+	} else {
+		fmt.Fprintf(e.stderr, "building generation %d (%d shards) from %s: %d splits, %s\n", g.ID, n, g.Source, len(splits), byteSize(total))
+	}
 	ix, err := index.Open(m.Path(g), index.Options{Shards: n, IdleMerge: -1})
 	if err != nil {
 		return abandon(err)
 	}
 	bar := newProgressBar(e.stderr, isTerminal(e.stderr))
-	st, err := indexer.Build(ctx, ix, splits, total, indexer.BuildOptions{Batch: *batch, MaxBadInputs: *maxBad,
-		Progress: bar.update, Bad: func(err error) { bar.println(err.Error()) }})
+	bo := indexer.BuildOptions{Batch: *batch, MaxBadInputs: *maxBad, Progress: bar.update, Bad: func(err error) { bar.println(err.Error()) }}
+	var st indexer.BuildStats
+	if kafkaTopic != "" {
+		st, err = indexer.BuildKafka(ctx, ix, kafkaSplits, bo)
+	} else {
+		st, err = indexer.Build(ctx, ix, splits, total, bo)
+	}
 	bar.clear()
 	if err == nil {
 		err = indexer.SeedOffsets(ctx, ix, indexer.EmbeddedTopic, offsets)
+	}
+	if err == nil && kafkaTopic != "" {
+		// A consumer of the topic ("picdex indexer --data", "serve
+		// --brokers") goes on from where the build stopped reading.
+		err = indexer.SeedOffsets(ctx, ix, kafkaTopic, kafkaEnds)
 	}
 	if err == nil {
 		err = verifyGeneration(ctx, ix, st)

@@ -10,10 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/picdex/picdex/index/indexbench"
 	"github.com/picdex/picdex/index/record"
+	"github.com/picdex/picdex/indexer/cluster"
+	"github.com/picdex/picdex/indexer/queue"
 )
 
 // The reindex suite's defaults and targets.
@@ -91,44 +97,26 @@ func runReindexBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench
 		for _, size := range sizes {
 			data := filepath.Join(scratch, fmt.Sprintf("data-%d-%d", size, r))
 			cmd := exec.CommandContext(ctx, bin, "reindex", "--from", files[size], "--data", data, "--shards", fmt.Sprint(shards))
-			var errb limitedBuffer
-			cmd.Stdout, cmd.Stderr = io.Discard, &errb
-			t0 := time.Now()
-			if err := cmd.Start(); err != nil {
-				return fail(err)
-			}
-			// The child's high-water mark, read while it runs (to its
-			// last 50 ms).
-			var rss int64
-			done := make(chan struct{})
-			polled := make(chan struct{})
-			go func() {
-				defer close(polled)
-				t := time.NewTicker(50 * time.Millisecond)
-				defer t.Stop()
-				for {
-					if v, ok := peakRSS(cmd.Process.Pid); ok {
-						rss = max(rss, v)
-					}
-					select {
-					case <-done:
-						return
-					case <-t.C:
-					}
-				}
-			}()
-			err := cmd.Wait()
-			dur := time.Since(t0)
-			close(done)
-			<-polled
+			dur, rss, err := timedChild(cmd)
 			if err != nil {
-				return fail(fmt.Errorf("picdex reindex of %d records: %w: %s", size, err, errb.String()))
+				return fail(fmt.Errorf("picdex reindex of %d records: %w", size, err))
 			}
 			runs[size] = append(runs[size], run{dur, rss})
 			fmt.Fprintf(w, "%-10s %-9d %12.0f %10s %10s\n", "picdex", size, float64(size)/dur.Seconds(), dur.Round(time.Millisecond), rssString(rss))
 			os.RemoveAll(data)
 		}
 	}
+	// The Kafka runner on the same N: the cluster's reindex from the
+	// file, its map tasks in the reindex child, its shuffle the new
+	// generation's shard log on a kfake broker in this process, its
+	// reduce two shard servers of half the shards each.
+	kdur, krss, kssRSS, err := reindexKafkaRun(ctx, bin, scratch, files[n], shards)
+	if err != nil {
+		return fail(fmt.Errorf("the Kafka runner: %w", err))
+	}
+	fmt.Fprintf(w, "%-10s %-9d %12.0f %10s %10s   (shard servers' peak RSS %s each at most)\n", "kafka", n, float64(n)/kdur.Seconds(),
+		kdur.Round(time.Millisecond), rssString(krss), rssString(kssRSS))
+
 	prefix := min(n, reindexBleveMax)
 	bdir := filepath.Join(scratch, "bleve")
 	t0 := time.Now()
@@ -160,6 +148,8 @@ func runReindexBench(ctx context.Context, e *env, fs *flag.FlagSet, o indexbench
 		gib := float64(rss) / (1 << 30)
 		fmt.Fprintf(w, "peak RSS of picdex reindex at %d: %.2f GiB   target < %.0f GiB: %s\n", n, gib, reindexTargetRSSGiB, indexbench.PassFail(gib < reindexTargetRSSGiB))
 	}
+	fmt.Fprintf(w, "Kafka runner (kfake broker, 2 shard servers) against the local one at %d: %.2fx its time (%s against %s)\n",
+		n, kdur.Seconds()/dur.Seconds(), kdur.Round(time.Millisecond), dur.Round(time.Millisecond))
 	if len(sizes) == 2 {
 		small, _ := median(reindexSmallN)
 		fmt.Fprintf(w, "growth: %dx the records took %.1fx the time (%s -> %s)\n", n/reindexSmallN, dur.Seconds()/small.Seconds(),
@@ -207,3 +197,126 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 func (l *limitedBuffer) String() string { return string(l.b) }
+
+// timedChild runs cmd to its end and returns how long it took and its
+// peak RSS (its high-water mark, read every 50 ms while it runs).
+func timedChild(cmd *exec.Cmd, others ...int) (time.Duration, int64, error) {
+	var errb limitedBuffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	stop, peak := pollPeakRSS(cmd.Process.Pid)
+	err := cmd.Wait()
+	dur := time.Since(t0)
+	stop()
+	if err != nil {
+		return dur, 0, fmt.Errorf("%w: %s", err, errb.String())
+	}
+	return dur, peak(), nil
+}
+
+// pollPeakRSS reads the high-water mark of pid every 50 ms until stop.
+func pollPeakRSS(pid int) (stop func(), peak func() int64) {
+	var rss int64
+	done, polled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(polled)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, ok := peakRSS(pid); ok {
+				rss = max(rss, v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-polled }, func() int64 { return rss }
+}
+
+// reindexKafkaRun times "picdex reindex --brokers" of file into shards
+// shards on a cluster made for it: a kfake broker here, a router, a shard
+// server for the (empty) generation 1 and two for generation 2, half the
+// shards each. It returns the reindex's time (to the switch, so with
+// every record applied by the shard servers), its peak RSS and the
+// larger of the two shard servers'.
+func reindexKafkaRun(ctx context.Context, bin, scratch, file string, shards int) (time.Duration, int64, int64, error) {
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer broker.Close()
+	brokers := broker.ListenAddrs()
+	bctx, cancel := context.WithTimeout(ctx, time.Minute)
+	_, err = cluster.Bootstrap(bctx, brokers, shards)
+	if err == nil {
+		err = queue.EnsureTopic(bctx, brokers, queue.DefaultTopic, clusterPartitions, 1)
+	}
+	cancel()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	b := strings.Join(brokers, ",")
+	var children []*child
+	defer func() {
+		for _, c := range children {
+			c.kill()
+		}
+	}()
+	spawn := func(name string, args ...string) (*child, error) {
+		addr, err := loopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		c := newChild(bin, name, addr, append(args, "--addr", addr)...)
+		if err := c.start(); err != nil {
+			return nil, err
+		}
+		children = append(children, c)
+		return c, nil
+	}
+	all := make([]string, shards)
+	halves := [2][]string{}
+	for s := range shards {
+		all[s] = strconv.Itoa(s)
+		halves[s*2/shards] = append(halves[s*2/shards], strconv.Itoa(s))
+	}
+	if _, err := spawn("router", "indexer", "--brokers", b, "--partitions", strconv.Itoa(clusterPartitions)); err != nil {
+		return 0, 0, 0, err
+	}
+	ss := []*child{}
+	for i, sh := range [][]string{all, halves[0], halves[1]} {
+		gen := min(i+1, 2)
+		c, err := spawn(fmt.Sprintf("g%d-%d", gen, i), "shard-server", "--brokers", b, "--generation", strconv.Itoa(gen),
+			"--shards", strings.Join(sh, ","), "--data", filepath.Join(scratch, fmt.Sprintf("kss%d", i)))
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		ss = append(ss, c)
+	}
+	if err := ss[0].waitReady(ctx, childReady); err != nil {
+		return 0, 0, 0, err
+	}
+	stops := make([]func(), 0, 2)
+	peaks := make([]func() int64, 0, 2)
+	for _, c := range ss[1:] {
+		c.mu.Lock()
+		pid := c.cmd.Process.Pid
+		c.mu.Unlock()
+		stop, peak := pollPeakRSS(pid)
+		stops, peaks = append(stops, stop), append(peaks, peak)
+	}
+	cmd := exec.CommandContext(ctx, bin, "reindex", "--brokers", b, "--from", file, "--shards", strconv.Itoa(shards), "--wait", "1h")
+	dur, rss, err := timedChild(cmd)
+	var ssRSS int64
+	for i := range stops {
+		stops[i]()
+		ssRSS = max(ssRSS, peaks[i]())
+	}
+	return dur, rss, ssRSS, err
+}
