@@ -212,7 +212,9 @@ type KafkaSplit struct {
 	From, To  int64
 }
 
-func (s KafkaSplit) String() string { return fmt.Sprintf("%s/%d[%d:%d]", s.Topic, s.Partition, s.From, s.To) }
+func (s KafkaSplit) String() string {
+	return fmt.Sprintf("%s/%d[%d:%d]", s.Topic, s.Partition, s.From, s.To)
+}
 
 // KafkaSplits lists every partition of topic as a split, from its first
 // offset to its end now, and returns the ends: where a consumer of the
