@@ -233,12 +233,16 @@ func TestKafkaRebalance(t *testing.T) {
 	waitUntil(t, "both members to hold partitions", func() bool {
 		return a.c.Stats.Indexed.Load() > 0 && b.c.Stats.Indexed.Load() > 0 && a.c.Ready() && b.c.Ready()
 	})
-	waitUntil(t, "the two indexes to cover the 200 records", func() bool { return docs(t, a.ix)+docs(t, b.ix) >= 200 })
-	assert.Less(t, docs(t, b.ix), uint64(200), "b holds only its share while a runs")
+	// Both hold partitions now, so what comes next is split between
+	// them (the first 200 may all have reached one member before the
+	// other joined).
+	publishN(t, brokers, 200, 200)
+	waitUntil(t, "the two indexes to cover the 400 records", func() bool { return docs(t, a.ix)+docs(t, b.ix) >= 400 })
+	assert.Less(t, docs(t, b.ix), uint64(400), "b holds only its share while a runs")
 
 	a.stop()
-	publishN(t, brokers, 200, 200)
-	waitUntil(t, "member b to hold everything", func() bool { return docs(t, b.ix) == 400 })
+	publishN(t, brokers, 400, 200)
+	waitUntil(t, "member b to hold everything", func() bool { return docs(t, b.ix) == 600 })
 }
 
 // brokerOutage indexes n records through a member, stops the broker,

@@ -350,7 +350,7 @@ func build[S any](ctx context.Context, ix *index.Index, splits []S, total int64,
 // MapSplit is the map task of a build: it emits the records of the lines
 // that start in s, keyed by id, adds the bytes it reads to read, reports
 // each invalid line to bad (when set) and to out.Bad, and tells emitted
-// (when set) the id of each record it emits.
+// (when set) the id of each record it emits other than a delete.
 func MapSplit(ctx context.Context, s Split, read *atomic.Int64, out *mapreduce.Emitter[record.Record], bad func(error), emitted func(id string)) error {
 	return mapSplit(ctx, s, read, out, bad, emitted)
 }
@@ -435,7 +435,7 @@ func mapSplit(ctx context.Context, s Split, read *atomic.Int64, out *mapreduce.E
 			if err := out.Emit(rec.ID, rec); err != nil {
 				return err
 			}
-			if emitted != nil {
+			if emitted != nil && rec.Op != record.OpDelete {
 				emitted(rec.ID)
 			}
 		}

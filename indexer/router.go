@@ -136,7 +136,10 @@ func (r *Router) Run(ctx context.Context) error {
 		BatchSize: routeChunkRecords, BatchBytes: 1 << 30, BatchTimeout: time.Millisecond,
 		WriteTimeout: 10 * time.Second, MaxAttempts: 3,
 	}
-	defer r.w.Close()
+	defer func() {
+		r.w.Close()
+		r.w.Transport.(*kafka.Transport).CloseIdleConnections() // not closed with the writer
+	}()
 	r.opts.Logger.Info("routing", "generation", g.ID, "shards", g.Shards, "topic", cluster.ShardTopic(g.ID), "group", r.m.groupID)
 	return r.m.run(ctx)
 }

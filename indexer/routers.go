@@ -93,6 +93,14 @@ func (rs *Routers) Run(ctx context.Context) error {
 // and stops those of the others. A router that ended (its error logged)
 // is started again.
 func (rs *Routers) apply(ctx context.Context, st cluster.State) {
+	var stopping []*routed
+	defer func() {
+		// Waited for without the lock: a router may take a while to
+		// stop, and Ready must not wait on it.
+		for _, r := range stopping {
+			<-r.done
+		}
+	}()
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.live = st.Live
@@ -107,7 +115,7 @@ func (rs *Routers) apply(ctx context.Context, st cluster.State) {
 		if !ok || !g.Routed() || ctx.Err() != nil {
 			rs.opts.Logger.Info("no longer routing to the generation", "generation", id, "state", g.State)
 			r.cancel()
-			<-r.done
+			stopping = append(stopping, r)
 			delete(rs.running, id)
 		}
 	}

@@ -180,11 +180,12 @@ func RunKafka[S, V any](ctx context.Context, job *Job[S, V], opts KafkaOptions[S
 	defer stopMappers()
 	allMapped := make(chan struct{})
 	var wg sync.WaitGroup
+	unmapped := len(k.done) < len(job.Splits)
 	wg.Go(func() { k.followStatus(next, allMapped, stopMappers) })
 	var mappers sync.WaitGroup
-	if len(k.done) < len(job.Splits) {
+	if unmapped {
 		w := shuffleWriter(opts.Brokers, opts.Shuffle, job, opts.Batch)
-		defer w.Close()
+		defer closeWriter(w)
 		for range opts.Mappers {
 			mappers.Go(func() {
 				if err := mapMember(mapCtx, job, &opts, w); err != nil && mapCtx.Err() == nil {
@@ -220,6 +221,10 @@ func RunKafka[S, V any](ctx context.Context, job *Job[S, V], opts KafkaOptions[S
 	}
 	return k.result(), nil
 }
+
+// errKafka marks a failure to send pairs: of the brokers, not of the map
+// task.
+var errKafka = errors.New("Kafka")
 
 // errJobReturned ends a job's goroutines once it is complete.
 var errJobReturned = errors.New("mapreduce: job returned")
@@ -362,7 +367,7 @@ func (k *kafkaRun[S, V]) submit() error {
 			i, _ := strconv.Atoi(string(m.Key))
 			return parts[i%len(parts)]
 		}), BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
-	defer w.Close()
+	defer closeWriter(w)
 	if err := w.WriteMessages(k.ctx, msgs...); err != nil {
 		return fmt.Errorf("mapreduce: job %q: handing out its splits: %w", k.job.Name, err)
 	}
@@ -404,7 +409,10 @@ func (k *kafkaRun[S, V]) followStatus(from int64, allMapped chan<- struct{}, sto
 		}
 		m, err := r.FetchMessage(k.ctx)
 		if err != nil {
-			return // the job has ended
+			if k.ctx.Err() == nil {
+				k.fail(fmt.Errorf("mapreduce: job %q: reading its status: %w", k.job.Name, err))
+			}
+			return
 		}
 		k.note(m.Value)
 	}
@@ -573,7 +581,7 @@ func MapKafka[S, V any](ctx context.Context, job *Job[S, V], opts KafkaOptions[S
 		return err
 	}
 	w := shuffleWriter(opts.Brokers, opts.Shuffle, job, opts.Batch)
-	defer w.Close()
+	defer closeWriter(w)
 	var wg sync.WaitGroup
 	errs := make([]error, opts.Mappers)
 	for i := range opts.Mappers {
@@ -622,9 +630,15 @@ func mapMember[S, V any](ctx context.Context, job *Job[S, V], opts *KafkaOptions
 		if err != nil || i < 0 {
 			return fmt.Errorf("mapreduce: job %q: split message %d/%d has key %q", job.Name, m.Partition, m.Offset, m.Key)
 		}
-		rep := mapTask(ctx, job, opts, w, i, m.Value)
+		rep, err := mapTask(ctx, job, opts, w, i, m.Value)
 		if ctx.Err() != nil {
 			return nil // cut short: the split stays uncommitted for another member
+		}
+		if err != nil {
+			// Kafka failed, not the map task: no report that would fail
+			// the job for good; the split stays uncommitted, and the job
+			// run again maps it.
+			return err
 		}
 		if err := writeStatus(ctx, opts.Brokers, opts.statusTopic(), rep); err != nil {
 			return err
@@ -640,7 +654,7 @@ func mapMember[S, V any](ctx context.Context, job *Job[S, V], opts *KafkaOptions
 }
 
 // mapTask maps split i and returns its report.
-func mapTask[S, V any](ctx context.Context, job *Job[S, V], opts *KafkaOptions[S, V], w *kafka.Writer, i int, b []byte) status {
+func mapTask[S, V any](ctx context.Context, job *Job[S, V], opts *KafkaOptions[S, V], w *kafka.Writer, i int, b []byte) (status, error) {
 	t := &kafkaTask[S, V]{ctx: ctx, job: job, opts: opts, w: w, split: i, pairs: make([]uint64, job.Partitions)}
 	t.part = job.Partition
 	if t.part == nil {
@@ -656,10 +670,13 @@ func mapTask[S, V any](ctx context.Context, job *Job[S, V], opts *KafkaOptions[S
 		}
 		return t.flush()
 	})
-	if err != nil {
-		return status{Kind: "failed", Split: i, Error: err.Error(), Bad: t.bad, Reasons: t.reasons}
+	if errors.Is(err, errKafka) {
+		return status{}, err
 	}
-	return status{Kind: "done", Split: i, Pairs: t.pairs, Bad: t.bad, Reasons: t.reasons}
+	if err != nil {
+		return status{Kind: "failed", Split: i, Error: err.Error(), Bad: t.bad, Reasons: t.reasons}, nil
+	}
+	return status{Kind: "done", Split: i, Pairs: t.pairs, Bad: t.bad, Reasons: t.reasons}, nil
 }
 
 // kafkaTask is the shuffle of one map task in RunKafka.
@@ -701,7 +718,7 @@ func (t *kafkaTask[S, V]) flush() error {
 		return nil
 	}
 	if err := t.w.WriteMessages(t.ctx, t.buf...); err != nil {
-		return fmt.Errorf("mapreduce: job %q: sending pairs: %w", t.job.Name, err)
+		return fmt.Errorf("mapreduce: job %q: sending pairs: %w: %w", t.job.Name, errKafka, err)
 	}
 	t.buf = t.buf[:0]
 	return nil
@@ -718,6 +735,15 @@ func (t *kafkaTask[S, V]) badInput(split int, reason error) error {
 	return nil
 }
 
+// closeWriter closes w and the connections of its own transport, which
+// closing the writer leaves open.
+func closeWriter(w *kafka.Writer) {
+	w.Close()
+	if t, ok := w.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
+	}
+}
+
 // writeStatus appends a report to the status topic.
 func writeStatus(ctx context.Context, brokers []string, topic string, s status) error {
 	b, err := json.Marshal(s)
@@ -726,7 +752,7 @@ func writeStatus(ctx context.Context, brokers []string, topic string, s status) 
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
 		BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
-	defer w.Close()
+	defer closeWriter(w)
 	if err := w.WriteMessages(ctx, kafka.Message{Value: b}); err != nil {
 		return fmt.Errorf("mapreduce: reporting on split %d: %w", s.Split, err)
 	}

@@ -147,7 +147,7 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 			}
 		}
 		o := &clusterReindex{topic: *topic, from: from, shards: *shards, replicas: *replicas, mappers: *mappers,
-			maxBad: *maxBad, keep: *keep, wait: *wait}
+			maxBad: *maxBad, keep: *keep, wait: *wait, stderr: e.stderr}
 		if len(kafkaSrc) > 0 {
 			if len(from) > 1 {
 				return c.usageError(e, fs, "a kafka:// source goes alone in --from")

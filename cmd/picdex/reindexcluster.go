@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -38,6 +39,7 @@ type clusterReindex struct {
 	keep     int
 	wait     time.Duration
 	apiKey   string
+	stderr   io.Writer
 	sample   []string // ids the map tasks emitted, looked up before the switch
 }
 
@@ -90,8 +92,13 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 	abandon := func(err error) int {
 		stopBeat()
 		g := b.get()
+		actx := context.WithoutCancel(ctx)
+		if serr := b.stillBuilding(actx); serr != nil {
+			// Another job has it: leave it as that job left it.
+			return fail(fmt.Errorf("%v (%v)", err, serr))
+		}
 		g.State = cluster.StateRetired
-		if perr := store.Put(context.WithoutCancel(ctx), g); perr != nil {
+		if perr := store.Put(actx, g); perr != nil {
 			fmt.Fprintf(e.stderr, "picdex reindex: retiring the failed build: %v\n", perr)
 		}
 		fmt.Fprintf(e.stderr, "picdex reindex: generation %d stays live; generation %d is retired\n", old.ID, g.ID)
@@ -137,15 +144,18 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 		time.Sleep(time.Second)
 	}
 	stopBeat()
+	if err := b.stillBuilding(ctx); err != nil {
+		return fail(err)
+	}
 	if err := store.SetLive(ctx, g.ID); err != nil {
 		return fail(err)
 	}
 	if !o.kafkaSrc {
-		deleteTopics(ctx, o.brokers, "picdex.reindex."+strconv.Itoa(g.ID)+".splits", "picdex.reindex."+strconv.Itoa(g.ID)+".status")
+		deleteTopics(ctx, o.brokers, reindexTopic(g.ID)+".splits", reindexTopic(g.ID)+".status")
 	}
 	fmt.Fprintf(e.stdout, "generation %d is live on the cluster (%d shards); generation %d is kept: picdex rollback --brokers %s goes back to it\n",
 		g.ID, g.Shards, old.ID, strings.Join(o.brokers, ","))
-	if err := retireClusterGenerations(ctx, store, o.brokers, o.keep, e); err != nil {
+	if err := retireClusterGenerations(ctx, store, o.brokers, o.keep, old.ID, e); err != nil {
 		fmt.Fprintf(e.stderr, "picdex reindex: retiring old generations: %v\n", err)
 	}
 	return 0
@@ -164,6 +174,21 @@ func (o *clusterReindex) begin(ctx context.Context, store *cluster.Kafka, st clu
 		}
 		switch {
 		case g.Source == source && g.Shards == o.shards:
+			// Resumed once the job building it has stopped beating: two
+			// jobs must not drive one build.
+			if age := time.Since(g.Beat); age < buildAlive {
+				fmt.Fprintf(o.stderr, "generation %d is being built from the same source; resuming it once that job has been silent for %s\n", g.ID, buildAlive)
+				select {
+				case <-ctx.Done():
+					return g, false, ctx.Err()
+				case <-time.After(buildAlive - age):
+				}
+				st, err := store.Load(ctx)
+				if err != nil {
+					return g, false, err
+				}
+				return o.begin(ctx, store, st, source)
+			}
 			return g, true, nil
 		case time.Since(g.Beat) < buildAlive:
 			return g, false, fmt.Errorf("%w: generation %d is being built from %s; wait for it to finish", errConflict, g.ID, g.Source)
@@ -172,6 +197,8 @@ func (o *clusterReindex) begin(ctx context.Context, store *cluster.Kafka, st clu
 		if err := store.Put(ctx, g); err != nil {
 			return g, false, err
 		}
+		deleteTopics(ctx, o.brokers, cluster.ShardTopic(g.ID), reindexTopic(g.ID)+".splits", reindexTopic(g.ID)+".status")
+		fmt.Fprintf(o.stderr, "retired generation %d, a build of %s whose job died\n", g.ID, g.Source)
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	bid := cluster.Generation{ID: next, Shards: o.shards, MappingVersion: index.MappingVersion, State: cluster.StateBuilding,
@@ -197,6 +224,9 @@ func (o *clusterReindex) begin(ctx context.Context, store *cluster.Kafka, st clu
 
 var errConflict = errors.New("a reindex is running")
 
+// reindexTopic names the topics of generation g's build from files.
+func reindexTopic(g int) string { return "picdex.reindex." + strconv.Itoa(g) }
+
 // errUnanswered is a verification that could not be made: a generation
 // did not answer (no healthy replica of a shard, for one).
 var errUnanswered = errors.New("verification: no answer")
@@ -218,6 +248,9 @@ func (b *beat) get() cluster.Generation {
 func (b *beat) update(ctx context.Context, change func(*cluster.Generation)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err := b.stillBuilding(ctx); err != nil {
+		return err
+	}
 	g := b.g
 	change(&g)
 	g.Beat = time.Now().UTC().Truncate(time.Millisecond)
@@ -225,6 +258,19 @@ func (b *beat) update(ctx context.Context, change func(*cluster.Generation)) err
 		return err
 	}
 	b.g = g
+	return nil
+}
+
+// stillBuilding reports a build that another job retired (or made live)
+// meanwhile: this one must then write nothing more of it.
+func (b *beat) stillBuilding(ctx context.Context) error {
+	st, err := b.store.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if g, ok := st.Generations[b.g.ID]; !ok || g.State != cluster.StateBuilding {
+		return fmt.Errorf("%w: generation %d is %s now", errConflict, b.g.ID, g.State)
+	}
 	return nil
 }
 
@@ -282,7 +328,7 @@ func (o *clusterReindex) mapFiles(ctx context.Context, e *env, g cluster.Generat
 	}
 	start := time.Now()
 	st, err := mapreduce.RunKafka(ctx, job, mapreduce.KafkaOptions[indexer.Split, record.Record]{
-		Brokers: o.brokers, Topic: "picdex.reindex." + strconv.Itoa(g.ID), Shuffle: cluster.ShardTopic(g.ID), Mappers: o.mappers,
+		Brokers: o.brokers, Topic: reindexTopic(g.ID), Shuffle: cluster.ShardTopic(g.ID), Mappers: o.mappers,
 		Codec: codec,
 		Progress: func(s mapreduce.Stats) {
 			bar.update(indexer.BuildProgress{Phase: "map", BytesRead: read.Load(), BytesTotal: total, Records: s.Emitted,
@@ -489,21 +535,25 @@ func (o *clusterReindex) verify(ctx context.Context, e *env, store *cluster.Kafk
 	return nil
 }
 
-// retireClusterGenerations retires the ready generations beyond the keep
-// most recent, and deletes their shard logs.
-func retireClusterGenerations(ctx context.Context, store *cluster.Kafka, brokers []string, keep int, e *env) error {
+// retireClusterGenerations retires the ready generations beyond keep,
+// and deletes their shard logs: first kept is prev, the one live before
+// (rollback's target), then the others, the most recent first.
+func retireClusterGenerations(ctx context.Context, store *cluster.Kafka, brokers []string, keep, prev int, e *env) error {
 	st, err := store.Load(ctx)
 	if err != nil {
 		return err
 	}
 	var ready []int
 	for id, g := range st.Generations {
-		if g.State == cluster.StateReady {
+		if g.State == cluster.StateReady && id != prev {
 			ready = append(ready, id)
 		}
 	}
 	slices.Sort(ready)
 	slices.Reverse(ready)
+	if g, ok := st.Generations[prev]; ok && g.State == cluster.StateReady {
+		ready = append([]int{prev}, ready...)
+	}
 	for _, id := range ready[min(keep, len(ready)):] {
 		g := st.Generations[id]
 		g.State = cluster.StateRetired
