@@ -522,7 +522,7 @@ func (h *clusterHarness) compareReplicas() {
 		for i, s := range h.shards {
 			for shard := range strings.SplitSeq(clusterLayout[i], ",") {
 				n, _ := strconv.Atoi(strings.TrimSpace(shard))
-				ids, ok := replicaIDs(s.url(""), n, strings.TrimSpace(string(key)))
+				ids, ok := replicaIDs(s.url(""), 1, n, strings.TrimSpace(string(key)))
 				if !ok {
 					return false
 				}
@@ -540,8 +540,8 @@ func (h *clusterHarness) compareReplicas() {
 
 // replicaIDs lists, sorted, the ids a replica holds, asking it through
 // the internal shard API for everything.
-func replicaIDs(base string, shard int, key string) (string, bool) {
-	c, err := remote.NewShard(base, 1, shard, remote.ClientOptions{APIKey: key})
+func replicaIDs(base string, gen, shard int, key string) (string, bool) {
+	c, err := remote.NewShard(base, gen, shard, remote.ClientOptions{APIKey: key})
 	if err != nil {
 		return "", false
 	}

@@ -17,7 +17,8 @@ import (
 
 // TestReindexCluster reindexes a running cluster twice while searches and
 // writes go on: from kafka:// into 8 shards (a router and the new
-// generation's shard server killed with -9 during the build), then from
+// generation's shard server killed with -9 during the build and after
+// it, the replicas then compared id by id), then from
 // a file into 3 shards with the Kafka runner (the reindex itself killed
 // with -9 and run again). Every write made meanwhile is in the new
 // generation, no search fails, and rollback goes back and forth.
@@ -85,7 +86,7 @@ func TestReindexCluster(t *testing.T) {
 	h.post(clusterRecords(0, 50, "kudu")) // new versions of img-0..49
 	h.routers[0].start()
 	g2a.start()
-	shardServer("g2-b", 2, "0,1,2,3,4,5,6,7")
+	g2b := shardServer("g2-b", 2, "0,1,2,3,4,5,6,7")
 	h.post(clusterRecords(400, 100, "ocelot"))
 	require.NoError(t, cmd.Wait(), "reindex from kafka://")
 	require.Equal(t, 2, live())
@@ -94,10 +95,33 @@ func TestReindexCluster(t *testing.T) {
 	h.post(clusterRecords(500, 10, "ocelot")) // written after the switch
 	h.waitTotal("q=ocelot", 460)
 
+	// After the build: a router and one replica of each shard of the new
+	// generation killed with -9 while writes go on; back, the two
+	// replicas of every shard hold exactly the same ids.
+	h.routers[1].kill()
+	g2a.kill()
+	h.post(clusterRecords(600, 40, "ocelot"))
+	h.post(`{"id":"img-601","op":"delete"}` + "\n")
+	h.routers[1].start()
+	g2a.start()
+	h.waitTotal("q=ocelot", 499)
+	waitFor(t, "both replicas of every shard of generation 2 to hold the same ids", func() bool {
+		total := 0
+		for shard := range 8 {
+			a, okA := replicaIDs(g2a.url(""), 2, shard, "")
+			b, okB := replicaIDs(g2b.url(""), 2, shard, "")
+			if !okA || !okB || a != b {
+				return false
+			}
+			total += len(strings.Split(a, ","))
+		}
+		return total == 499+50 // the ocelots and the kudus
+	})
+
 	// Rollback: generation 1 kept up to date by its routers.
 	runPicdex(t, nil, "rollback", brokers).want(t, 0)
 	require.Equal(t, 1, live())
-	h.waitTotal("q=ocelot", 460)
+	h.waitTotal("q=ocelot", 499)
 	h.waitTotal("q=kudu", 50)
 	runPicdex(t, nil, "rollback", brokers).want(t, 0)
 	require.Equal(t, 2, live())
