@@ -256,9 +256,13 @@ func (g *Generations) busyError() error {
 }
 
 // allowed refuses a source outside the Roots.
-func (g *Generations) allowed(path string) error {
-	if len(g.opts.Roots) == 0 {
-		return fmt.Errorf("%w: this server reads no reindex sources (none of its directories is allowed: picdex serve --reindex-roots DIR)", index.ErrBadRequest)
+func (g *Generations) allowed(path string) error { return AllowedSource(g.opts.Roots, path) }
+
+// AllowedSource refuses a reindex source path that is not inside one of
+// roots once symbolic links are resolved (no roots: none is allowed).
+func AllowedSource(roots []string, path string) error {
+	if len(roots) == 0 {
+		return fmt.Errorf("%w: this server reads no reindex sources (none of its directories is allowed: --reindex-roots DIR)", index.ErrBadRequest)
 	}
 	real, err := filepath.EvalSymlinks(path)
 	if err == nil {
@@ -267,7 +271,7 @@ func (g *Generations) allowed(path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", index.ErrBadRequest, path, err)
 	}
-	for _, root := range g.opts.Roots {
+	for _, root := range roots {
 		r, err := filepath.EvalSymlinks(root)
 		if err == nil {
 			r, err = filepath.Abs(r)
@@ -426,7 +430,7 @@ func (g *Generations) build(ctx context.Context, j *job, gen generation.Generati
 	log.Info("building", "shards", gen.Shards, "source", gen.Source, "splits", len(splits))
 	st, err := Build(ctx, ix, splits, total, BuildOptions{
 		Progress: func(p BuildProgress) {
-			j.update(func(s *generation.JobStatus) { setProgress(s, p, pending.Count()) })
+			j.update(func(s *generation.JobStatus) { SetProgress(s, p, pending.Count()) })
 		},
 		Bad: func(err error) {
 			j.update(func(s *generation.JobStatus) {
@@ -436,7 +440,7 @@ func (g *Generations) build(ctx context.Context, j *job, gen generation.Generati
 			})
 		},
 	})
-	j.update(func(s *generation.JobStatus) { setProgress(s, st.BuildProgress, pending.Count()) })
+	j.update(func(s *generation.JobStatus) { SetProgress(s, st.BuildProgress, pending.Count()) })
 	if err != nil {
 		return err
 	}
@@ -547,7 +551,9 @@ func VerifyBuild(ctx context.Context, ix *index.Index, st BuildStats) error {
 	return nil
 }
 
-func setProgress(s *generation.JobStatus, p BuildProgress, writes int64) {
+// SetProgress puts a build's progress into a job's status, with the
+// writes recorded for it meanwhile.
+func SetProgress(s *generation.JobStatus, p BuildProgress, writes int64) {
 	s.Records, s.Bad, s.BytesRead, s.BytesTotal, s.Rate, s.Writes = p.Records, p.Bad, p.BytesRead, p.BytesTotal, p.Rate(), writes
 	if p.BytesTotal > 0 {
 		s.Percent = min(100*float64(p.BytesRead)/float64(p.BytesTotal), 100)

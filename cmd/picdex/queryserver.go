@@ -27,7 +27,7 @@ import (
 var queryServerCmd = &command{
 	name:     "query-server",
 	synopsis: "serve the API over the shard servers of a cluster (stateless)",
-	usage: "query-server --brokers B,... [--shard-servers HOST:PORT,...] [--addr HOST:PORT] [--topic T] [--api-key-file FILE]\n" +
+	usage: "query-server --brokers B,... [--shard-servers HOST:PORT,...] [--addr HOST:PORT] [--topic T] [--api-key-file FILE] [--reindex-roots DIR,...]\n" +
 		"             [--cache-entries N] [--cache-bytes N] [--hedge=false] [--searches N] [--api-keys FILE] [--require-search-key] [--rate-limit N] [--cors-origins LIST] [--max-conns N] [--max-conns-per-client N]",
 	help: `
 Query-server serves the public /v1 API and the web UI of a cluster and
@@ -62,6 +62,14 @@ healthy, caught-up replica).
 
 The shard servers' internal API is called with the key in --api-key-file
 (or $PICDEX_API_KEY), which needs the search scope on the shard servers.
+
+The admin API runs cluster reindex jobs in the query server, as "picdex
+reindex --brokers" does (POST /v1/admin/reindex {"from": ..., "shards":
+N}; GET /v1/admin/jobs/ID; POST /v1/admin/rollback): a source is this
+cluster's records topic, kafka://BROKERS/TOPIC, or files and directories
+on this machine under --reindex-roots (none by default; off loopback it
+needs --api-keys). One job runs at a time in the cluster (409 otherwise);
+a job cut off by the server's stop is resumed by starting it again.
 ` + securityHelp,
 }
 
@@ -89,6 +97,8 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	hedge := fs.Bool("hedge", true, "hedge a shard call slower than the shard's recent p95 to a second replica")
 	searches := fs.Int("searches", 0, "cheap searches fanned out at once, the others wait their turn until their deadline (0: four times the cores; -1: no limit)")
 	keyFile := addAPIKeyFileFlag(fs)
+	var reindexRoots commaList
+	fs.Var(&reindexRoots, "reindex-roots", "directories `DIR,...` that POST /v1/admin/reindex may read file sources from (default: none)")
 	sf := addSecurityFlags(fs)
 	rest, code, ok := c.parse(e, fs, args)
 	if !ok {
@@ -120,6 +130,9 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return c.usageError(e, fs, err.Error())
 	}
+	if len(reindexRoots) > 0 && apiOpts.Keys == nil && !loopbackListen(*addr) {
+		return c.usageError(e, fs, "--reindex-roots lets admin calls make the server read files: listening on "+*addr+", it needs --api-keys (with an admin key)")
+	}
 
 	meta := &clusterMeta{brokers: ko.Brokers, ttl: 2 * time.Second}
 	topts := tier.Options{ShardServers: servers, Live: meta.live, Client: remote.ClientOptions{APIKey: key},
@@ -150,6 +163,8 @@ func runQueryServer(ctx context.Context, e *env, args []string) int {
 	}
 	apiOpts.Searcher, apiOpts.Ingester = searcher, ing
 	apiOpts.Store = clusterStore{t: t, ing: ing}
+	apiOpts.Admin = &clusterAdmin{ctx: ctx, brokers: ko.Brokers, topic: *topic, roots: reindexRoots, apiKey: key,
+		jobs: map[string]*clusterJob{}}
 	apiOpts.Ready = t.Ready
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

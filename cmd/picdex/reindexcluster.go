@@ -41,6 +41,20 @@ type clusterReindex struct {
 	apiKey   string
 	stderr   io.Writer
 	sample   []string // ids the map tasks emitted, looked up before the switch
+	// What the build had reached when it caught up: documents per shard,
+	// and the records topic's offsets it covered.
+	docs   []uint64
+	covers map[int]int64
+	// onPhase and onProgress, when set, follow the job (the admin API's
+	// job status).
+	onPhase    func(phase string, g cluster.Generation)
+	onProgress func(indexer.BuildProgress)
+}
+
+func (o *clusterReindex) phase(p string, g cluster.Generation) {
+	if o.onPhase != nil {
+		o.onPhase(p, g)
+	}
 }
 
 // parseKafkaSource reads kafka://HOST:PORT[,HOST:PORT...]/TOPIC.
@@ -109,6 +123,7 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 		verb = "resuming the build of"
 	}
 	fmt.Fprintf(e.stderr, "%s generation %d (%d shards) on the cluster from %s\n", verb, g.ID, g.Shards, source)
+	o.phase("build", g)
 	if err := cluster.EnsureShardTopic(ctx, o.brokers, g); err != nil {
 		return abandon(err)
 	}
@@ -126,6 +141,7 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 			return abandon(err)
 		}
 	}
+	o.phase("catchup", g)
 	// A replica that dies between the catch-up and the verification
 	// (the search finds no healthy one) is waited for again.
 	deadline := time.Now().Add(o.wait)
@@ -133,6 +149,7 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 		if err := o.awaitCaughtUp(ctx, e, store, b.get(), ends, time.Until(deadline)); err != nil {
 			return abandon(err)
 		}
+		o.phase("verify", g)
 		err := o.verify(ctx, e, store, old, b.get())
 		if err == nil {
 			break
@@ -143,13 +160,18 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 		fmt.Fprintf(e.stderr, "%v; waiting for the replicas again\n", err)
 		time.Sleep(time.Second)
 	}
+	if err := b.update(ctx, func(g *cluster.Generation) { g.Docs, g.Covers = o.docs, o.covers }); err != nil {
+		return abandon(err)
+	}
 	stopBeat()
 	if err := b.stillBuilding(ctx); err != nil {
 		return fail(err)
 	}
+	o.phase("switch", g)
 	if err := store.SetLive(ctx, g.ID); err != nil {
 		return fail(err)
 	}
+	o.phase("done", g)
 	if !o.kafkaSrc {
 		deleteTopics(ctx, o.brokers, reindexTopic(g.ID)+".splits", reindexTopic(g.ID)+".status")
 	}
@@ -331,8 +353,12 @@ func (o *clusterReindex) mapFiles(ctx context.Context, e *env, g cluster.Generat
 		Brokers: o.brokers, Topic: reindexTopic(g.ID), Shuffle: cluster.ShardTopic(g.ID), Mappers: o.mappers,
 		Codec: codec,
 		Progress: func(s mapreduce.Stats) {
-			bar.update(indexer.BuildProgress{Phase: "map", BytesRead: read.Load(), BytesTotal: total, Records: s.Emitted,
-				Bad: s.Bad, Written: s.Emitted, Elapsed: time.Since(start)})
+			p := indexer.BuildProgress{Phase: "map", BytesRead: read.Load(), BytesTotal: total, Records: s.Emitted,
+				Bad: s.Bad, Written: s.Emitted, Elapsed: time.Since(start)}
+			bar.update(p)
+			if o.onProgress != nil {
+				o.onProgress(p)
+			}
 		},
 	})
 	return st, sample, err
@@ -393,6 +419,15 @@ func (o *clusterReindex) awaitCaughtUp(ctx context.Context, e *env, store *clust
 				}
 			}
 			if ready == g.Shards {
+				o.covers = target
+				o.docs = make([]uint64, g.Shards)
+				for s := range g.Shards {
+					for _, r := range reps[s] {
+						if r.Ready {
+							o.docs[s] = max(o.docs[s], r.Docs)
+						}
+					}
+				}
 				return nil
 			}
 		}
@@ -575,11 +610,25 @@ func deleteTopics(ctx context.Context, brokers []string, topics ...string) {
 // rollbackCluster makes the most recent ready generation before the live
 // one live (or, with none, the most recent after it: forward again).
 func rollbackCluster(ctx context.Context, e *env, brokers []string) int {
-	store := cluster.NewKafka(brokers)
-	st, err := store.Load(ctx)
+	g, from, err := rollBackCluster(ctx, brokers)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picdex rollback: %v\n", err)
 		return 1
+	}
+	fmt.Fprintf(e.stdout, "generation %d is live on the cluster; generation %d is kept\n", g.ID, from)
+	return 0
+}
+
+// errNoRollback means the cluster has no generation to roll back to.
+var errNoRollback = errors.New("no generation to go back to")
+
+// rollBackCluster is rollbackCluster's work: it returns the generation
+// made live and the one live before.
+func rollBackCluster(ctx context.Context, brokers []string) (cluster.Generation, int, error) {
+	store := cluster.NewKafka(brokers)
+	st, err := store.Load(ctx)
+	if err != nil {
+		return cluster.Generation{}, 0, err
 	}
 	below, above := 0, 0
 	for id, g := range st.Generations {
@@ -596,13 +645,10 @@ func rollbackCluster(ctx context.Context, e *env, brokers []string) int {
 		target = above
 	}
 	if target == 0 {
-		fmt.Fprintf(e.stderr, "picdex rollback: no generation to go back to (none is ready besides the live %d)\n", st.Live)
-		return 1
+		return cluster.Generation{}, 0, fmt.Errorf("%w (none is ready besides the live %d)", errNoRollback, st.Live)
 	}
 	if err := store.SetLive(ctx, target); err != nil {
-		fmt.Fprintf(e.stderr, "picdex rollback: %v\n", err)
-		return 1
+		return cluster.Generation{}, 0, err
 	}
-	fmt.Fprintf(e.stdout, "generation %d is live on the cluster; generation %d is kept\n", target, st.Live)
-	return 0
+	return st.Generations[target], st.Live, nil
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/picdex/picdex/index/generation"
 	"github.com/picdex/picdex/indexer/cluster"
 )
 
@@ -165,4 +169,42 @@ func TestReindexCluster(t *testing.T) {
 	r.want(t, 1)
 	require.Contains(t, r.stderr, "a reindex is running: generation 4 is being built")
 	cmd.Process.Kill()
+
+	// The query server's admin API: the same job, run in the server.
+	admin := func(path, body string) (int, string) {
+		resp, err := http.Post(h.lb+strings.TrimPrefix(path, "/"), "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	kafkaSrc := fmt.Sprintf(`{"from":"kafka://%s/picdex.images","shards":2}`, h.broker)
+	code, body := admin("/v1/admin/reindex", kafkaSrc)
+	require.Equal(t, http.StatusConflict, code, "generation 4's job has just died: %s", body)
+	code, _ = admin("/v1/admin/reindex", `{"from":"kafka://127.0.0.2:9/picdex.images"}`)
+	require.Equal(t, http.StatusBadRequest, code, "another Kafka cluster")
+	code, _ = admin("/v1/admin/reindex", fmt.Sprintf(`{"from":%q}`, src))
+	require.Equal(t, http.StatusBadRequest, code, "files with no --reindex-roots")
+	shardServer("g5", 5, "0,1")
+	var job generation.JobStatus
+	waitFor(t, "the dead build to go stale and a job to start", func() bool {
+		code, body = admin("/v1/admin/reindex", kafkaSrc)
+		return code == http.StatusAccepted && json.Unmarshal([]byte(body), &job) == nil
+	})
+	waitFor(t, "the job to end", func() bool {
+		code, b := httpGet(t, h.lb+"v1/admin/jobs/"+job.ID)
+		return code == 200 && json.Unmarshal(b, &job) == nil && job.State != generation.JobRunning
+	})
+	require.Equal(t, generation.JobSucceeded, job.State, "%+v", job)
+	require.Equal(t, 5, job.Generation)
+	require.Equal(t, 5, live())
+	// Generation 5 holds what picdex.images holds: the stream's records,
+	// not the file's (which never went through it).
+	h.waitTotal("q=ocelot", 499)
+	h.waitTotal("q=serval", 20)
+	code, body = admin("/v1/admin/rollback", ``)
+	require.Equal(t, 200, code, body)
+	require.Equal(t, 3, live())
+	h.waitTotal("q=serval", 420)
+	h.waitTotal("q=ocelot", 0)
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,11 @@ type Generation struct {
 	// Beat is when the job building this generation last said it was
 	// alive; a building generation whose beat is old is a build that died.
 	Beat time.Time `json:"beat,omitzero"`
+	// Docs are the documents of each shard, and Covers the records
+	// topic's offsets (partition -> next offset) the generation had
+	// applied, when its build was verified.
+	Docs   []uint64      `json:"docs,omitempty"`
+	Covers map[int]int64 `json:"covers,omitempty"`
 }
 
 // Routed reports whether routers route to g: it is live, ready (a
@@ -122,7 +128,8 @@ func (s State) Equal(o State) bool {
 	return s.Live == o.Live && maps.EqualFunc(s.Generations, o.Generations, func(a, b Generation) bool {
 		return a.ID == b.ID && a.Shards == b.Shards && a.MappingVersion == b.MappingVersion &&
 			a.State == b.State && a.Source == b.Source && a.Created.Equal(b.Created) &&
-			a.Follow == b.Follow && maps.Equal(a.From, b.From) && a.Beat.Equal(b.Beat)
+			a.Follow == b.Follow && maps.Equal(a.From, b.From) && a.Beat.Equal(b.Beat) &&
+			slices.Equal(a.Docs, b.Docs) && maps.Equal(a.Covers, b.Covers)
 	}) && maps.EqualFunc(s.Servers, o.Servers, func(a, b Server) bool {
 		return a.Name == b.Name && a.URL == b.URL && a.Started.Equal(b.Started)
 	})
