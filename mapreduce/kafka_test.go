@@ -262,3 +262,24 @@ func TestParsePairHeader(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+// FuzzParsePairHeader: any header value is parsed or refused, and what is
+// parsed prints back as it was read.
+func FuzzParsePairHeader(f *testing.F) {
+	for _, s := range []string{"job.splits/0/0", "a/12/345", "a/b/1/2", "/1/2", "a//2", "a/1/", "a/-1/2", "a/1/18446744073709551616", "a/01/2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		topic, split, seq, err := ParsePairHeader(v)
+		if err != nil {
+			return
+		}
+		if topic == "" || split < 0 {
+			t.Fatalf("%q: topic %q split %d", v, topic, split)
+		}
+		back := fmt.Sprintf("%s/%d/%d", topic, split, seq)
+		if t2, s2, q2, err := ParsePairHeader(back); err != nil || t2 != topic || s2 != split || q2 != seq {
+			t.Fatalf("%q -> %q does not read back: %v", v, back, err)
+		}
+	})
+}

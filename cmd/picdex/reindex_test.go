@@ -189,12 +189,19 @@ func TestReindexRunningServe(t *testing.T) {
 			}
 		})
 	}
+	var building atomic.Bool // the reindex has been accepted
+	var before []string      // writes sent before it was
 	write := func(i int) {
 		url := fmt.Sprintf("https://example.com/written/%d.jpg", i)
+		during := building.Load()
 		code, body := post("/v1/images", fmt.Sprintf(`{"url":%q,"title":"written %d"}`, url, i))
 		require.Equal(t, http.StatusAccepted, code, "%s", body)
 		mu.Lock()
-		written = append(written, url)
+		if during {
+			written = append(written, url)
+		} else {
+			before = append(before, url)
+		}
 		mu.Unlock()
 	}
 	n := 0
@@ -210,6 +217,7 @@ func TestReindexRunningServe(t *testing.T) {
 
 	code, body := post("/v1/admin/reindex", fmt.Sprintf(`{"from":%q,"shards":16}`, src))
 	require.Equal(t, http.StatusAccepted, code, "%s", body)
+	building.Store(true)
 	var job generation.JobStatus
 	require.NoError(t, json.Unmarshal(body, &job))
 	assert.Equal(t, 2, job.Generation)
@@ -261,12 +269,12 @@ func TestReindexRunningServe(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	all := append([]string(nil), written...)
+	// Writes sent before the build was accepted are in the new
+	// generation only if they were not applied yet when it started (the
+	// source holds what was): they are looked for after the rollback.
+	during := append([]string(nil), written...)
+	all := append(append([]string(nil), before...), during...)
 	mu.Unlock()
-	// The first 20 were written before the build: the new generation
-	// holds those that were not applied yet when it started (the source
-	// holds what was), so they are looked for after the rollback.
-	before, during := all[:20], all[20:]
 	present(during)
 	var res index.Result
 	resp, err := client.Get(base + "v1/search?size=0")
