@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -235,9 +236,48 @@ func (g *Generations) StartReindex(_ context.Context, req generation.ReindexRequ
 		delete(g.jobs, g.order[0])
 		g.order = g.order[1:]
 	}
+	// Every write accepted from here on is recorded for the new
+	// generation, before the job is answered: a client told the job has
+	// started can count on its next write being in the new generation.
+	rec, err := g.startRecording(gen)
+	if err != nil {
+		cancel()
+		delete(g.jobs, j.id)
+		g.order = g.order[:len(g.order)-1]
+		if aerr := g.man.Abandon(gen.ID); aerr != nil {
+			g.opts.Logger.Warn("removing the build that could not start", "err", aerr)
+		}
+		return generation.JobStatus{}, err
+	}
 	g.running = j
-	go g.run(ctx, j, gen, splits, total)
+	go g.run(ctx, j, gen, splits, total, rec)
 	return j.status(), nil
+}
+
+// recording is the writes recorded for a build from its start: where
+// the live generation stood then, and what came after.
+type recording struct {
+	pending *PendingLog
+	offsets map[int]int64
+}
+
+// startRecording creates gen's pending log and has every write from now
+// on recorded in it.
+func (g *Generations) startRecording(gen generation.Generation) (*recording, error) {
+	dir := g.man.Path(gen)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	pending, err := CreatePendingLog(filepath.Join(dir, "writes-during-build.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	offsets, err := g.follow.Record(pending, EmbeddedTopic, g.opts.EmbeddedPartitions)
+	if err != nil {
+		pending.Close()
+		return nil, err
+	}
+	return &recording{pending: pending, offsets: offsets}, nil
 }
 
 // busy reports a job running.
@@ -368,10 +408,10 @@ func newJobID() string {
 }
 
 // run is the job: build, catch up, verify, merge, warm, switch.
-func (g *Generations) run(ctx context.Context, j *job, gen generation.Generation, splits []Split, total int64) {
+func (g *Generations) run(ctx context.Context, j *job, gen generation.Generation, splits []Split, total int64, rec *recording) {
 	defer close(j.done)
 	log := g.opts.Logger.With("job", j.id, "generation", gen.ID)
-	err := g.build(ctx, j, gen, splits, total, log)
+	err := g.build(ctx, j, gen, splits, total, rec, log)
 	now := time.Now().UTC()
 	g.mu.Lock()
 	g.running = nil
@@ -397,7 +437,17 @@ func (g *Generations) run(ctx context.Context, j *job, gen generation.Generation
 	log.Info("reindex done: the new generation is live")
 }
 
-func (g *Generations) build(ctx context.Context, j *job, gen generation.Generation, splits []Split, total int64, log *slog.Logger) error {
+func (g *Generations) build(ctx context.Context, j *job, gen generation.Generation, splits []Split, total int64, rec *recording, log *slog.Logger) error {
+	// Every write since the job started is recorded for the new
+	// generation, which starts from where the live one stood then.
+	pending, offsets := rec.pending, rec.offsets
+	defer pending.Close()
+	recording := true
+	defer func() {
+		if recording {
+			g.follow.StopRecording(pending)
+		}
+	}()
 	io := g.opts.Index
 	io.Shards, io.Warm = gen.Shards, false
 	ix, err := index.Open(g.man.Path(gen), io)
@@ -408,23 +458,6 @@ func (g *Generations) build(ctx context.Context, j *job, gen generation.Generati
 	defer func() {
 		if !keep {
 			ix.Close()
-		}
-	}()
-	pending, err := CreatePendingLog(filepath.Join(g.man.Path(gen), "writes-during-build.jsonl"))
-	if err != nil {
-		return err
-	}
-	defer pending.Close()
-	// From here every write is recorded for the new generation; it
-	// starts from where the live one stood.
-	offsets, err := g.follow.Record(pending, EmbeddedTopic, g.opts.EmbeddedPartitions)
-	if err != nil {
-		return err
-	}
-	recording := true
-	defer func() {
-		if recording {
-			g.follow.StopRecording(pending)
 		}
 	}()
 	log.Info("building", "shards", gen.Shards, "source", gen.Source, "splits", len(splits))
