@@ -75,7 +75,9 @@ from its first offset. From files, the map tasks are --mappers members
 of a consumer group here, handed the files' splits through the topic
 picdex.reindex.G+1.splits, writing the records to the shard log; once
 they are done the routers route to G+1 what was written to TOPIC from
-the moment the job started. Either way G+1 follows the stream, and once
+the moment the job started (an id in two splits of the files keeps the
+version applied last, which every replica agrees on, rather than the
+later one in source order). Either way G+1 follows the stream, and once
 its routers have caught up, every shard has --replicas caught-up
 replicas, and it is verified (mapping version, replicas agreeing, sampled
 ids found, a search answered by both), it is made live; G stays ready
