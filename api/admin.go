@@ -36,7 +36,28 @@ type reindexBody struct {
 	Shards int             `json:"shards"`
 }
 
+// adminRequest refuses an admin call a web page could have made: a POST
+// that is not JSON (a form, or text/plain: what a browser sends from any
+// page without asking the server first), or one the browser says came
+// from another site.
+func (s *server) adminRequest(c *gin.Context) bool {
+	if c.GetHeader("Sec-Fetch-Site") == "cross-site" {
+		writeError(c, http.StatusForbidden, "forbidden", "admin calls are not taken from another site's page")
+		return false
+	}
+	if ct := c.GetHeader("Content-Type"); ct == "" || !isJSON(ct) {
+		s.reject(RejectUnsupportedMediaType)
+		writeError(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type %q: admin calls take application/json (-H 'Content-Type: application/json'), even with no body", ct))
+		return false
+	}
+	return true
+}
+
 func (s *server) adminReindex(c *gin.Context) {
+	if !s.adminRequest(c) {
+		return
+	}
 	body, err := readBody(c, maxAdminBodyBytes)
 	if err != nil {
 		s.bodyError(c, err)
@@ -86,6 +107,9 @@ func (s *server) adminJob(c *gin.Context) {
 }
 
 func (s *server) adminRollback(c *gin.Context) {
+	if !s.adminRequest(c) {
+		return
+	}
 	g, err := s.opts.Admin.Rollback(c.Request.Context())
 	if err != nil {
 		s.adminFail(c, err)

@@ -66,6 +66,9 @@ func TestAdminRoutes(t *testing.T) {
 	s := newServer(t, func(o *api.Options) { o.Admin = fa })
 	do := func(method, target, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		w := httptest.NewRecorder()
 		s.h.ServeHTTP(w, req)
 		return w
@@ -74,6 +77,27 @@ func TestAdminRoutes(t *testing.T) {
 		w := do("POST", "/v1/admin/reindex", body)
 		assert.Equal(t, http.StatusBadRequest, w.Code, "%s: %s", body, w.Body)
 	}
+	// What a web page can send without asking the server first is refused.
+	for _, h := range [][2]string{{"Content-Type", "text/plain"}, {"Content-Type", "application/x-www-form-urlencoded"}, {"Content-Type", ""}} {
+		for _, path := range []string{"/v1/admin/reindex", "/v1/admin/rollback"} {
+			req := httptest.NewRequest("POST", path, strings.NewReader(`{"from":"a.jsonl"}`))
+			req.Header.Set(h[0], h[1])
+			w := httptest.NewRecorder()
+			s.h.ServeHTTP(w, req)
+			assert.Equal(t, http.StatusUnsupportedMediaType, w.Code, "%s %q", path, h[1])
+		}
+	}
+	req := httptest.NewRequest("POST", "/v1/admin/rollback", nil)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	cw := httptest.NewRecorder()
+	s.h.ServeHTTP(cw, req)
+	assert.Equal(t, http.StatusForbidden, cw.Code, "a cross-site page")
+	fa.mu.Lock()
+	assert.False(t, fa.rolled, "no rollback was made")
+	assert.Empty(t, fa.got, "no job was started")
+	fa.mu.Unlock()
+
 	w := do("POST", "/v1/admin/reindex", `{"from":"a.jsonl, b.jsonl","shards":16}`)
 	require.Equal(t, http.StatusAccepted, w.Code, "%s", w.Body)
 	assert.Equal(t, "/v1/admin/jobs/job-1", w.Header().Get("Location"))
@@ -93,7 +117,7 @@ func TestAdminRoutes(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, do("POST", "/v1/admin/rollback", "").Code)
 
 	plain := newServer(t)
-	req := httptest.NewRequest("POST", "/v1/admin/rollback", nil)
+	req = httptest.NewRequest("POST", "/v1/admin/rollback", nil)
 	rec := httptest.NewRecorder()
 	plain.h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusNotFound, rec.Code)

@@ -157,8 +157,9 @@ func TestOpenAPIResponses(t *testing.T) {
 		{admin, "POST", "/v1/admin/reindex", "application/json", `{}`, "", 400},
 		{admin, "GET", "/v1/admin/jobs/job-1", "", "", "", 200},
 		{admin, "GET", "/v1/admin/jobs/absent", "", "", "", 404},
-		{admin, "POST", "/v1/admin/rollback", "", "", "", 200},
-		{admin, "POST", "/v1/admin/rollback", "", "", "", 409},
+		{admin, "POST", "/v1/admin/rollback", "application/json", "", "", 200},
+		{admin, "POST", "/v1/admin/rollback", "application/json", "", "", 409},
+		{admin, "POST", "/v1/admin/rollback", "text/plain", "", "", 415},
 	}
 	reg := prometheus.NewRegistry()
 	withMetrics := newServer(t, func(o *api.Options) { o.Registerer = reg; o.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) })

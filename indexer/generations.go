@@ -304,13 +304,28 @@ func AllowedSource(roots []string, path string) error {
 	if len(roots) == 0 {
 		return fmt.Errorf("%w: this server reads no reindex sources (none of its directories is allowed: --reindex-roots DIR)", index.ErrBadRequest)
 	}
+	outside := fmt.Errorf("%w: %s is outside the directories reindex sources may come from", index.ErrBadRequest, path)
 	real, err := filepath.EvalSymlinks(path)
 	if err == nil {
 		real, err = filepath.Abs(real)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", index.ErrBadRequest, path, err)
+		// Why it cannot be read is said only of a path inside the roots:
+		// elsewhere that would tell what exists on the server.
+		if abs, aerr := filepath.Abs(path); aerr == nil && insideRoots(roots, abs) {
+			return fmt.Errorf("%w: %s: %w", index.ErrBadRequest, path, err)
+		}
+		return outside
 	}
+	if insideRoots(roots, real) {
+		return nil
+	}
+	return outside
+}
+
+// insideRoots reports whether the absolute path p lies in one of roots
+// (their links resolved).
+func insideRoots(roots []string, p string) bool {
 	for _, root := range roots {
 		r, err := filepath.EvalSymlinks(root)
 		if err == nil {
@@ -319,11 +334,11 @@ func AllowedSource(roots []string, path string) error {
 		if err != nil {
 			continue
 		}
-		if rel, err := filepath.Rel(r, real); err == nil && filepath.IsLocal(rel) {
-			return nil
+		if rel, err := filepath.Rel(r, p); err == nil && filepath.IsLocal(rel) {
+			return true
 		}
 	}
-	return fmt.Errorf("%w: %s is outside the directories reindex sources may come from", index.ErrBadRequest, path)
+	return false
 }
 
 // Job returns the status of job id.

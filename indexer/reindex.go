@@ -54,7 +54,8 @@ const DefaultSplitBytes = 32 << 20
 // and .jsonl.gz files (at any depth, in name order) are read. A plain
 // file is cut into splits of about chunk bytes (0: DefaultSplitBytes).
 // The splits come in source order, which is the order in which a later
-// version of a record wins over an earlier one.
+// version of a record wins over an earlier one; a file named again (or
+// through a link) is read once, where it first came.
 func FileSplits(sources []string, chunk int64) ([]Split, int64, error) {
 	if chunk <= 0 {
 		chunk = DefaultSplitBytes
@@ -90,7 +91,19 @@ func FileSplits(sources []string, chunk int64) ([]Split, int64, error) {
 	}
 	var splits []Split
 	var total int64
+	seen := map[string]bool{} // a file named twice (or through a link) is read once
 	for _, f := range files {
+		real, err := filepath.EvalSymlinks(f)
+		if err == nil {
+			real, err = filepath.Abs(real)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if seen[real] {
+			continue
+		}
+		seen[real] = true
 		fi, err := os.Stat(f)
 		if err != nil {
 			return nil, 0, err

@@ -159,3 +159,31 @@ func TestBuildFailsPastTheBadLimit(t *testing.T) {
 	require.Error(t, err)
 	_ = record.MaxRecordBytes
 }
+
+// A file named twice, or once more through a link, is read once.
+func TestFileSplitsReadAFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "a.jsonl")
+	require.NoError(t, os.WriteFile(f, []byte(`{"url":"https://example.com/a.jpg"}`+"\n"), 0o644))
+	link := filepath.Join(dir, "b.jsonl")
+	require.NoError(t, os.Symlink(f, link))
+	splits, total, err := FileSplits([]string{f, f, link, dir}, 0)
+	require.NoError(t, err)
+	require.Len(t, splits, 1)
+	require.Equal(t, splits[0].Path, f)
+	require.EqualValues(t, 36, total)
+}
+
+// Outside the roots, a path that does not exist is refused as one that
+// does: the answer tells nothing of what is on the server.
+func TestAllowedSourceSaysNothingOutside(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"/etc/passwd", "/etc/does-not-exist-picdex", filepath.Join(root+"x", "a.jsonl")} {
+		err := AllowedSource([]string{root}, p)
+		require.ErrorContains(t, err, "is outside the directories", p)
+	}
+	err := AllowedSource([]string{root}, filepath.Join(root, "missing.jsonl"))
+	require.ErrorContains(t, err, "no such file", "inside the roots the reason is given")
+	require.NoError(t, os.WriteFile(filepath.Join(root, "a.jsonl"), nil, 0o644))
+	require.NoError(t, AllowedSource([]string{root}, filepath.Join(root, "a.jsonl")))
+}

@@ -31,6 +31,8 @@ type clusterAdmin struct {
 	roots   []string
 	apiKey  string // for the shard servers' internal API
 
+	rollbackMu sync.Mutex
+
 	mu      sync.Mutex
 	jobs    map[string]*clusterJob
 	order   []string // job ids, oldest first
@@ -70,7 +72,7 @@ func (a *clusterAdmin) StartReindex(ctx context.Context, req generation.ReindexR
 	defer a.mu.Unlock()
 	if a.running != nil {
 		st := a.running.status()
-		return generation.JobStatus{}, fmt.Errorf("%w (job %s, building generation %d); wait for it to end", generation.ErrJobRunning, st.ID, st.Generation)
+		return generation.JobStatus{}, fmt.Errorf("%w (job %s, from %s); wait for it to end", generation.ErrJobRunning, st.ID, clip(st.Source, 200))
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -169,6 +171,14 @@ func (a *clusterAdmin) check(ctx context.Context, o *clusterReindex) error {
 	return nil
 }
 
+// clip is s cut to n bytes at most, marked when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
 func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
@@ -186,14 +196,12 @@ func (a *clusterAdmin) Job(id string) (generation.JobStatus, bool) {
 	return j.status(), true
 }
 
-// Rollback implements api.Admin.
+// Rollback implements api.Admin. It may be called while a build runs
+// (that build makes its generation live once verified, keeping the one
+// live then for rollback); rollbacks made at once here take turns.
 func (a *clusterAdmin) Rollback(ctx context.Context) (generation.Generation, error) {
-	a.mu.Lock()
-	busy := a.running != nil
-	a.mu.Unlock()
-	if busy {
-		return generation.Generation{}, fmt.Errorf("%w; roll back once it has ended", generation.ErrJobRunning)
-	}
+	a.rollbackMu.Lock()
+	defer a.rollbackMu.Unlock()
 	g, _, err := rollBackCluster(ctx, a.brokers)
 	if errors.Is(err, errNoRollback) {
 		return generation.Generation{}, fmt.Errorf("%w: %w", generation.ErrNoPrevious, err)
