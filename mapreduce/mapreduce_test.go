@@ -159,10 +159,15 @@ func TestSkewedShuffleIsBounded(t *testing.T) {
 				if kv.Key == "hot" && taken.Load()%64 == 0 {
 					time.Sleep(50 * time.Microsecond)
 				}
-				n := taken.Add(1)
+				taken.Add(1)
 				// Pairs emitted but not yet taken: at most every buffer,
-				// plus one each map task holds, plus those the reducers hold.
-				if f := emitted.Load() - n; f > worst.Load() {
+				// plus one each map task holds, plus those the reducers
+				// hold. Emitted is read first: taken can only have grown
+				// since, so the difference never overstates what was in
+				// flight (reading them the other way round did, on a busy
+				// machine).
+				e := emitted.Load()
+				if f := e - taken.Load(); f > worst.Load() {
 					worst.Store(f)
 				}
 			}
