@@ -79,28 +79,7 @@ func (l partitionLog) resume(ctx context.Context, from int64, restart func(conte
 // offsetRange returns the first offset of the partition and the one past
 // its last message.
 func (l partitionLog) offsetRange(ctx context.Context) (first, last int64, err error) {
-	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var errs []error
-	for _, b := range l.brokers {
-		conn, err := kafka.DialLeader(tctx, "tcp", b, l.topic, l.part)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		// The deadline and a cancel of ctx both end a read in progress.
-		deadline, _ := tctx.Deadline()
-		conn.SetDeadline(deadline)
-		stop := context.AfterFunc(tctx, func() { conn.Close() })
-		first, last, err = conn.ReadOffsets()
-		stop()
-		conn.Close()
-		if err == nil {
-			return first, last, nil
-		}
-		errs = append(errs, err)
-	}
-	return 0, 0, fmt.Errorf("offsets of %s/%d: %w", l.topic, l.part, errors.Join(errs...))
+	return mapreduce.PartitionOffsets(ctx, l.brokers, l.topic, l.part)
 }
 
 // read feeds the partition's messages from offset from to in until ctx

@@ -270,7 +270,7 @@ func (k *kafkaRun[S, V]) ensureTopics() error {
 // readStatus reads the status topic as far as it goes now (a resumed
 // job's reports) and returns the offset to follow it from.
 func (k *kafkaRun[S, V]) readStatus() (int64, error) {
-	first, last, err := partitionOffsets(k.ctx, k.opts.Brokers, k.opts.statusTopic(), 0)
+	first, last, err := PartitionOffsets(k.ctx, k.opts.Brokers, k.opts.statusTopic(), 0)
 	if err != nil {
 		return 0, err
 	}
@@ -423,7 +423,7 @@ func (k *kafkaRun[S, V]) followStatus(from int64, allMapped chan<- struct{}, sto
 func shuffleEnds(ctx context.Context, brokers []string, topic string, n int) ([]int64, error) {
 	ends := make([]int64, n)
 	for p := range n {
-		_, last, err := partitionOffsets(ctx, brokers, topic, p)
+		_, last, err := PartitionOffsets(ctx, brokers, topic, p)
 		if err != nil {
 			return nil, err
 		}
@@ -759,8 +759,10 @@ func writeStatus(ctx context.Context, brokers []string, topic string, s status) 
 	return nil
 }
 
-// partitionOffsets returns the first and the end offset of a partition.
-func partitionOffsets(ctx context.Context, brokers []string, topic string, part int) (first, last int64, err error) {
+// PartitionOffsets returns the first and the end offset of a partition,
+// asking each broker in turn, within ten seconds; a cancel of ctx ends a
+// read in progress.
+func PartitionOffsets(ctx context.Context, brokers []string, topic string, part int) (first, last int64, err error) {
 	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var errs []error
@@ -772,12 +774,14 @@ func partitionOffsets(ctx context.Context, brokers []string, topic string, part 
 		}
 		deadline, _ := tctx.Deadline()
 		conn.SetDeadline(deadline)
+		stop := context.AfterFunc(tctx, func() { conn.Close() })
 		first, last, err = conn.ReadOffsets()
+		stop()
 		conn.Close()
 		if err == nil {
 			return first, last, nil
 		}
 		errs = append(errs, err)
 	}
-	return 0, 0, fmt.Errorf("mapreduce: offsets of %s/%d: %w", topic, part, errors.Join(errs...))
+	return 0, 0, fmt.Errorf("offsets of %s/%d: %w", topic, part, errors.Join(errs...))
 }
