@@ -61,6 +61,9 @@ func (o *RouterOptions) Validate() error {
 	return nil
 }
 
+// RouterGroup is the consumer group of generation g's routers.
+func RouterGroup(g int) string { return "picdex-router." + strconv.Itoa(g) }
+
 // Router is the map step of the distributed index: a member of a
 // consumer group over the records topic that parses, validates and
 // normalises every message, dead-letters what can never be indexed, and
@@ -123,7 +126,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.gen.Store(&g)
 	if r.m.groupID = r.opts.GroupID; r.m.groupID == "" {
-		r.m.groupID = "picdex-router." + strconv.Itoa(g.ID)
+		r.m.groupID = RouterGroup(g.ID)
 	}
 	r.w = &kafka.Writer{
 		Addr: kafka.TCP(r.opts.Brokers...), Topic: cluster.ShardTopic(g.ID), Balancer: toPartition{},

@@ -58,13 +58,6 @@ func (rs *Routers) Ready() bool {
 	return ok && r.r.Ready()
 }
 
-// Generations returns the generations routed to now.
-func (rs *Routers) Generations() []int {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return slices.Sorted(maps.Keys(rs.running))
-}
-
 // Run reads the cluster's description every second and routes as it
 // says until ctx ends; then it stops every router and returns.
 func (rs *Routers) Run(ctx context.Context) error {

@@ -106,6 +106,11 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 	abandon := func(err error) int {
 		stopBeat()
 		g := b.get()
+		if ctx.Err() != nil {
+			// Stopped (Ctrl-C, a query server's stop), not failed: the
+			// build stays as a killed job leaves it, to be resumed.
+			return fail(fmt.Errorf("%v: generation %d stays live; generation %d is left building, and the same reindex run again resumes it", err, old.ID, g.ID))
+		}
 		actx := context.WithoutCancel(ctx)
 		if serr := b.stillBuilding(actx); serr != nil {
 			// Another job has it: leave it as that job left it.
@@ -168,6 +173,13 @@ func (o *clusterReindex) run(ctx context.Context, e *env) int {
 		return fail(err)
 	}
 	o.phase("switch", g)
+	// The one live now is what rollback returns to: a rollback may have
+	// been made during the build.
+	if now, err := store.Load(ctx); err == nil {
+		if g, ok := now.LiveGeneration(); ok {
+			old = g
+		}
+	}
 	if err := store.SetLive(ctx, g.ID); err != nil {
 		return fail(err)
 	}
@@ -381,7 +393,7 @@ func (o *clusterReindex) awaitCaughtUp(ctx context.Context, e *env, store *clust
 	var shardEnds []int64 // once the routers have reached target
 	for {
 		behind, ready, hosted := int64(0), 0, 0
-		committed, err := indexer.GroupCommitted(ctx, o.brokers, "picdex-router."+strconv.Itoa(g.ID), o.topic)
+		committed, err := indexer.GroupCommitted(ctx, o.brokers, indexer.RouterGroup(g.ID), o.topic)
 		if err == nil {
 			for p, end := range target {
 				behind += max(end-committed[p], 0)
