@@ -35,9 +35,10 @@ import (
 // request ends when every call in it has, and carries the latest of
 // their deadlines.
 type Server struct {
-	base string // "http://host:port"
-	host string
-	opts ClientOptions
+	base  string // "http://host:port"
+	host  string
+	opts  ClientOptions
+	conns *conns // nil: the batches go through opts.HTTPClient
 
 	mu     sync.Mutex
 	open   map[batchKey]*batch
@@ -61,8 +62,13 @@ func NewServer(baseURL string, opts ClientOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{base: u.String(), host: u.Host, open: map[batchKey]*batch{}, shards: map[int]int{}}
+	if opts.HTTPClient == nil && u.Scheme == "http" {
+		s.conns = &conns{addr: hostPort(u), host: u.Host}
+	}
 	opts.setDefaults()
-	return &Server{base: u.String(), host: u.Host, opts: opts, open: map[batchKey]*batch{}, shards: map[int]int{}}, nil
+	s.opts = opts
+	return s, nil
 }
 
 // Shard returns the client of shard of generation gen on the server;
@@ -88,6 +94,9 @@ func (s *Server) forget(gen int) {
 	defer s.mu.Unlock()
 	if s.shards[gen]--; s.shards[gen] <= 0 {
 		delete(s.shards, gen)
+	}
+	if len(s.shards) == 0 && s.conns != nil {
+		s.conns.closeIdle() // no client left to call the server
 	}
 }
 
@@ -329,8 +338,25 @@ func (s *Server) post(ctx context.Context, b *batch, got func(int, part)) error 
 	for i, bc := range b.calls {
 		shards[i] = bc.c.shard
 	}
-	url := s.base + "/internal/v1/generations/" + strconv.Itoa(b.key.gen) + "/batch/" + b.key.call
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(encodeBatch(shards, b.body)))
+	path := "/internal/v1/generations/" + strconv.Itoa(b.key.gen) + "/batch/" + b.key.call
+	body := encodeBatch(shards, b.body)
+	if s.conns != nil {
+		headers := []string{"Content-Type", index.WireContentType}
+		if dl, ok := ctx.Deadline(); ok {
+			ms, err := timeoutMillis(dl)
+			if err != nil {
+				return err
+			}
+			headers = append(headers, HeaderTimeout, ms)
+		}
+		if s.opts.APIKey != "" {
+			headers = append(headers, "Authorization", "Bearer "+s.opts.APIKey)
+		}
+		return s.conns.post(ctx, path, headers, body, s.opts.MaxResponseBytes, func(resp *http.Response) error {
+			return s.readAnswer(resp, b, got)
+		})
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -346,6 +372,13 @@ func (s *Server) post(ctx context.Context, b *batch, got func(int, part)) error 
 		return err
 	}
 	defer resp.Body.Close()
+	return s.readAnswer(resp, b, got)
+}
+
+// readAnswer reads the answer to b and hands each part to got as it
+// arrives; it reads the body to its end.
+func (s *Server) readAnswer(resp *http.Response, b *batch, got func(int, part)) error {
+	var err error
 	if resp.StatusCode != http.StatusOK {
 		data, err := readBody(resp.Body, resp.ContentLength, s.opts.MaxResponseBytes)
 		if err != nil {
@@ -353,7 +386,24 @@ func (s *Server) post(ctx context.Context, b *batch, got func(int, part)) error 
 		}
 		return rebuild(resp.StatusCode, data, b.key.sr.Request, s.host)
 	}
-	br := bufio.NewReader(resp.Body)
+	// A body of known length (its parts were all done at once) is read
+	// in one go; a chunked one part by part, as each comes.
+	var br interface {
+		io.Reader
+		io.ByteReader
+	}
+	if resp.ContentLength >= 0 {
+		if resp.ContentLength > s.opts.MaxResponseBytes {
+			return fmt.Errorf("an answer of more than %d bytes", s.opts.MaxResponseBytes)
+		}
+		data, err := readBody(resp.Body, resp.ContentLength, s.opts.MaxResponseBytes)
+		if err != nil {
+			return fmt.Errorf("reading the answer: %w", err)
+		}
+		br = bytes.NewReader(data)
+	} else {
+		br = bufio.NewReader(resp.Body)
+	}
 	left := s.opts.MaxResponseBytes
 	seen := make([]bool, len(b.calls))
 	for range b.calls {

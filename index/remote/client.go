@@ -23,7 +23,8 @@ import (
 type ClientOptions struct {
 	// HTTPClient makes the calls (default: one shared client whose
 	// transport keeps many idle connections per host, as a fan-out of
-	// several calls per search to few servers needs).
+	// several calls per search to few servers needs, and for the
+	// batches of a Server over http, its own connections: see conns).
 	HTTPClient *http.Client
 	// APIKey, when set, is sent as a bearer key.
 	APIKey string
@@ -220,14 +221,22 @@ func setTimeout(ctx context.Context, hr *http.Request) error {
 	if !ok {
 		return nil
 	}
+	ms, err := timeoutMillis(dl)
+	if err == nil {
+		hr.Header.Set(HeaderTimeout, ms)
+	}
+	return err
+}
+
+// timeoutMillis is the time left until dl in HeaderTimeout's form.
+func timeoutMillis(dl time.Time) (string, error) {
 	left := time.Until(dl)
 	if left <= 0 {
-		return context.DeadlineExceeded
+		return "", context.DeadlineExceeded
 	}
 	// Rounded up, so that a call with microseconds left is not sent as
 	// one with none.
-	hr.Header.Set(HeaderTimeout, strconv.FormatInt(int64((left+time.Millisecond-1)/time.Millisecond), 10))
-	return nil
+	return strconv.FormatInt(int64((left+time.Millisecond-1)/time.Millisecond), 10), nil
 }
 
 // send runs one request with the client's key and reads at most

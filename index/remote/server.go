@@ -343,23 +343,70 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	w.Header().Set("Content-Type", index.WireContentType)
-	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	var mu sync.Mutex // the parts answer in turn, as each is done
-	written := 0
+	// The parts answer in turn, as each is done. When they are all done
+	// within partFlushDelay of the first, the body goes in one write with
+	// its length, which costs both ends far fewer system calls than a
+	// chunk per part; past that, what is done is sent (and the body is
+	// chunked from then on), so that a slow shard holds up the others'
+	// answers no longer than partFlushDelay.
+	var (
+		mu        sync.Mutex
+		out       []byte // parts not yet written to w
+		left      = len(shards)
+		streaming bool // a part has been sent before the end of the body
+		armed     bool // flush is due to run
+		done      bool // the handler has returned: w is no longer ours
+		flush     *time.Timer
+	)
+	write := func() {
+		if _, err := w.Write(out); err != nil {
+			left = -1 // the caller is gone; the parts still running end with ctx
+		}
+		out = out[:0]
+	}
+	flushNow := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		armed = false
+		if done || left <= 0 || len(out) == 0 {
+			return
+		}
+		streaming = true
+		write()
+		rc.Flush()
+	}
 	answer := func(i int, p part) {
 		mu.Lock()
 		defer mu.Unlock()
-		written++
-		if _, err := w.Write(appendPart(nil, i, p)); err != nil {
-			return // the caller is gone; the parts still running end with ctx
+		if left < 0 {
+			return
 		}
-		if written < len(shards) {
-			// Sent now, so that a slow shard does not hold up the
-			// others' answers (the last goes with the end of the body).
-			rc.Flush()
+		out = appendPart(out, i, p)
+		if left--; left == 0 {
+			if !streaming {
+				w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+			}
+			write()
+			return
+		}
+		if !armed {
+			armed = true
+			if flush == nil {
+				flush = time.AfterFunc(partFlushDelay, flushNow)
+			} else {
+				flush.Reset(partFlushDelay)
+			}
 		}
 	}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		done = true
+		if flush != nil {
+			flush.Stop()
+		}
+	}()
 	// The first shard runs here, the others beside it.
 	var wg sync.WaitGroup
 	for i, sh := range shards[1:] {
@@ -370,6 +417,10 @@ func (h *handler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 }
+
+// partFlushDelay is how long a batch's part that others follow may wait
+// in the response's buffer for them, before it is sent alone.
+const partFlushDelay = time.Millisecond
 
 // part runs one shard's call of a batch.
 func (h *handler) part(ctx context.Context, r *http.Request, gen, shard int, sr *index.ShardRequest,
