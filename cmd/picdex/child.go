@@ -201,3 +201,13 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// cpu is the CPU time the child has used so far (false when unknown).
+func (c *child) cpu() (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0, false
+	}
+	return cpuTime(c.cmd.Process.Pid)
+}

@@ -83,8 +83,55 @@ func (o clusterBenchOptions) validate() error {
 type benchSystem struct {
 	name          string
 	url           string
+	procs         []*child // the processes that serve it, whose CPU time is counted
 	qps, p50, p99 []float64
+	cpu           [][]float64 // per process, per round: CPU seconds per search
 	failed        int
+}
+
+// cpuNow is the CPU time each of s's processes has used so far; nil
+// where it cannot be read.
+func (s *benchSystem) cpuNow() []time.Duration {
+	out := make([]time.Duration, len(s.procs))
+	for i, c := range s.procs {
+		t, ok := c.cpu()
+		if !ok {
+			return nil
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// addCPU records the CPU time per search of a round of searches that
+// began at before.
+func (s *benchSystem) addCPU(before []time.Duration, searches int) {
+	after := s.cpuNow()
+	if before == nil || after == nil || searches == 0 {
+		return
+	}
+	if s.cpu == nil {
+		s.cpu = make([][]float64, len(s.procs))
+	}
+	for i := range s.procs {
+		s.cpu[i] = append(s.cpu[i], (after[i]-before[i]).Seconds()/float64(searches))
+	}
+}
+
+// cpuMedians are the median CPU time per search of each process and of
+// their sum (false when it was not measured).
+func (s *benchSystem) cpuMedians() (each []time.Duration, total time.Duration, ok bool) {
+	if len(s.cpu) == 0 || len(s.cpu[0]) == 0 {
+		return nil, 0, false
+	}
+	sums := make([]float64, len(s.cpu[0]))
+	for i := range s.cpu {
+		each = append(each, time.Duration(indexbench.Median(s.cpu[i])*float64(time.Second)))
+		for r, v := range s.cpu[i] {
+			sums[r] += v
+		}
+	}
+	return each, time.Duration(indexbench.Median(sums) * float64(time.Second)), true
 }
 
 func (s *benchSystem) add(r *apibench.Report) {
@@ -239,8 +286,11 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 	}
 	defer stopBleve()
 
-	systems := []*benchSystem{{name: "cluster", url: strings.TrimSuffix(qs.url(""), "/")},
-		{name: "serve", url: strings.TrimSuffix(srv.url(""), "/")}, {name: "bleve", url: blURL}}
+	systems := []*benchSystem{
+		{name: "cluster", url: strings.TrimSuffix(qs.url(""), "/"), procs: []*child{qs, shardServers[0], shardServers[1], router}},
+		{name: "serve", url: strings.TrimSuffix(srv.url(""), "/"), procs: []*child{srv}},
+		{name: "bleve", url: blURL}, // in this process, beside the load: not counted
+	}
 	client := apibench.NewClient(o.Conns)
 	load := func(base string, d time.Duration, seed uint64) (*apibench.Report, error) {
 		r, err := apibench.Load{BaseURL: base, Clients: o.Conns, Duration: d, Workload: vocab.MixedGeo(), Seed: seed}.Run(ctx, client)
@@ -264,11 +314,13 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 		line := fmt.Sprintf("  round %d:", rep+1)
 		for k := range systems {
 			s := systems[(k+rep)%len(systems)] // rotate who goes first
+			before := s.cpuNow()
 			r, err := load(s.url, o.Duration, uint64(o.Seed)+uint64(rep)+1)
 			if err != nil {
 				return err
 			}
 			s.add(r)
+			s.addCPU(before, r.Requests)
 			line += fmt.Sprintf(" %s %.0f/s p50 %s p99 %s failed %d;", s.name, r.PerSecond(), msText(r.All.P50), msText(r.All.P99), failures(r))
 		}
 		fmt.Fprintln(w, strings.TrimSuffix(line, ";"))
@@ -276,6 +328,16 @@ func clusterBench(ctx context.Context, w io.Writer, o clusterBenchOptions) error
 	for _, s := range systems {
 		q, p50, p99 := s.medians()
 		fmt.Fprintf(w, "  %-7s median %6.0f QPS, p50 %s, p99 %s; failed %d\n", s.name, q, msText(p50), msText(p99), s.failed)
+	}
+	// On a machine short of cores the searches per second follow the
+	// CPU time a search costs, which another load on the machine sways
+	// less than it sways the rate: the ratio of those is the figure to
+	// read beside the rate's when the rounds disagree.
+	if each, total, ok := systems[0].cpuMedians(); ok {
+		if _, stotal, ok := systems[1].cpuMedians(); ok {
+			fmt.Fprintf(w, "  CPU per search (median of the rounds): cluster %s (query server %s, shard servers %s and %s, router %s), serve %s; serve / cluster %.2f×\n",
+				usText(total), usText(each[0]), usText(each[1]), usText(each[2]), usText(each[3]), usText(stotal), stotal.Seconds()/total.Seconds())
+		}
 	}
 	cq, _, cp99 := systems[0].medians()
 	sq, _, _ := systems[1].medians()
@@ -678,6 +740,10 @@ func searchTagCounts(ctx context.Context, u string) (map[string]int, error) {
 		counts[v.Value] = v.Count
 	}
 	return counts, nil
+}
+
+func usText(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
 }
 
 func msText(d time.Duration) string {

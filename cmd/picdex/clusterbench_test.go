@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,9 @@ func TestBenchCluster(t *testing.T) {
 	// The slow-replica part: every set-up answered every search.
 	if !regexp.MustCompile(`(?m)^  slow replica p99 / normal p99: hedged [0-9.]+× \(target ≤ 2×\) (PASS|FAIL), not hedged [0-9.]+× \(of the normal p99 not hedged\); [1-9][0-9]* calls held back; failed 0 \(target 0\) PASS$`).MatchString(r.stdout) {
 		t.Errorf("no slow-replica line with calls held back and no failures:\n%s", r.stdout)
+	}
+	if runtime.GOOS == "linux" && !regexp.MustCompile(`(?m)^  CPU per search \(median of the rounds\): cluster \d+ µs \(query server \d+ µs, shard servers \d+ µs and \d+ µs, router \d+ µs\), serve \d+ µs; serve / cluster [0-9.]+×$`).MatchString(r.stdout) {
+		t.Errorf("no CPU-per-search line:\n%s", r.stdout)
 	}
 	for _, want := range []string{"cluster / serve QPS", "cluster / bleve QPS", "failed 0 (target 0) PASS",
 		"cluster with the result cache on", "produce → searchable", "0 of 40 batches not found", "produce → applied"} {
