@@ -28,7 +28,9 @@ import (
 //
 //	1: first layout (text fields with CJK bigrams and English snowball
 //	   stemming, keyword facets, numeric/date/geo fields, stored _raw record).
-const MappingVersion = 1
+//	2: text fields cut the "es" of plurals after a sibilant before
+//	   stemming (buses → bus, boxes → box; see inflectFilterName).
+const MappingVersion = 2
 
 // Analyzer names registered in the mapping.
 const (
@@ -182,7 +184,7 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 		"tokenizer": unicode.Name,
 		"token_filters": []any{
 			cjk.WidthName, lowercase.Name, hangulFilterName, cjk.BigramName,
-			en.PossessiveName, en.StopName, en.SnowballStemmerName,
+			en.PossessiveName, en.StopName, inflectFilterName, en.SnowballStemmerName,
 		},
 	}); err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 var benchCmd = &command{
 	name:     "bench",
 	synopsis: "measure the index and the crawlers against their baselines and targets",
-	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|cluster|reindex|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--pages N] [--conns N] [--duration D] [--freshness D] [--idle-merge D]",
+	usage:    "bench [--suite load|query|relevance|crawl|overload|http|qps|cluster|reindex|all] [--n N] [--shards N] [--repeat R] [--seed S] [--dir DIR] [--tate FILE] [--coco FILE] [--pages N] [--conns N] [--duration D] [--freshness D] [--idle-merge D]",
 	help: `
 Bench runs the index library's benchmarks, each next to its baseline in the
 same process, and prints medians and ratios with PASS/FAIL against the
@@ -29,7 +29,14 @@ targets:
   relevance  known-item ranking quality (MRR@10, success@1/@10) on
              caption-style queries vs SQLite FTS5 BM25 with the porter
              tokenizer, on the synthetic corpus and, when present, the Tate
-             collection
+             collection; and, when --coco is present, the caption
+             protocol: each MS-COCO image indexed with four of its
+             captions, the fifth asked raw, the rank of its own image
+             (R@1/5/10, MRR@10 over all images, the tuning half and the
+             held-out half; goals on the held-out half: R@10 >= 0.70,
+             MRR@10 >= 0.47, no query failed) for picdex, SQLite FTS5
+             (bm25, porter, an OR of the words) and plain bleve (default
+             mapping, a match query)
   crawl      a web crawl of a generated --pages site on loopback with
              politeness off, next to a plain loop of GETs of the same pages
              (target >= 300 pages/s); a file crawl of the shared sample
@@ -102,6 +109,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	fs.Int64Var(&o.Seed, "seed", 1, "corpus and query seed")
 	fs.StringVar(&o.Dir, "dir", "", "scratch `directory` for the indexes (default: system temp)")
 	fs.StringVar(&o.TatePath, "tate", indexbench.DefaultTatePath, "Tate collection JSONL.gz for the relevance and qps suites (- to skip)")
+	fs.StringVar(&o.COCOPath, "coco", indexbench.DefaultCOCOPath, "MS-COCO caption file for the relevance suite's caption protocol (- to skip)")
 	fs.IntVar(&o.Queries, "queries", indexbench.DefaultQueries, "searches per query class and run")
 	fs.IntVar(&o.Targets, "targets", indexbench.DefaultTargets, "known items per corpus in the relevance suite")
 	fs.StringVar(&o.QueryProfile, "query-profile", "", "write a CPU profile of the query (or qps) suite's searches to `file`")

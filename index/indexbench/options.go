@@ -63,6 +63,10 @@ type Options struct {
 	// (default DefaultTatePath; NoTate skips it). A missing file is
 	// reported and skipped, not an error.
 	TatePath string
+	// COCOPath is the MS-COCO caption file of the relevance suite's
+	// caption protocol (default DefaultCOCOPath; "-" skips it). A missing
+	// file is reported and skipped, not an error.
+	COCOPath string
 	// Queries is the number of searches per query class and repeat
 	// (default 2,000).
 	Queries int
@@ -91,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TatePath == "" {
 		o.TatePath = DefaultTatePath
+	}
+	if o.COCOPath == "" {
+		o.COCOPath = DefaultCOCOPath
 	}
 	if o.Queries == 0 {
 		o.Queries = DefaultQueries

@@ -186,23 +186,13 @@ func ftsSystem(name string, f *ftsIndex, form func([]string) string) system {
 // whether picdex's MRR@10 is at least FTS5's best.
 func relevanceCorpus(ctx context.Context, w io.Writer, o Options, scratch, name string, recs []record.Record) error {
 	fmt.Fprintf(w, "\n-- relevance on %s: %d records --\n", name, len(recs))
-	dir, err := os.MkdirTemp(scratch, "relevance-"+name+"-")
+	b, err := buildIndexes(ctx, scratch, "relevance-"+name+"-", o.Shards, recs)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	ix, took, err := BuildIndex(ctx, filepath.Join(dir, "picdex"), o.Shards, recs)
-	if err != nil {
-		return err
-	}
-	defer ix.Close()
-	start := time.Now()
-	fts, err := openFTS(ctx, filepath.Join(dir, "fts5.db"), recs)
-	if err != nil {
-		return err
-	}
-	defer fts.Close()
-	fmt.Fprintf(w, "built picdex (%d shards) in %s, FTS5 in %s\n", o.Shards, took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	defer b.Close()
+	ix, fts := b.ix, b.fts
+	fmt.Fprintf(w, "built picdex (%d shards) in %s, FTS5 in %s\n", o.Shards, b.took.Round(time.Millisecond), b.ftsTook.Round(time.Millisecond))
 
 	ids := make(map[string]int, len(recs))
 	keys := make([]string, len(recs))
@@ -326,6 +316,11 @@ func relevanceSuite(ctx context.Context, w io.Writer, o Options, scratch string,
 	if err := relevanceCorpus(ctx, w, o, scratch, "synth", synthRecs); err != nil {
 		return err
 	}
+	if o.COCOPath == NoTate {
+		fmt.Fprintln(w, "\n-- caption protocol on COCO: skipped (disabled) --")
+	} else if err := captionSuite(ctx, w, o, scratch); err != nil {
+		return err
+	}
 	if o.TatePath == NoTate {
 		fmt.Fprintln(w, "\n-- relevance on tate: skipped (disabled) --")
 		return nil
@@ -342,4 +337,43 @@ func relevanceSuite(ctx context.Context, w io.Writer, o Options, scratch string,
 		fmt.Fprintf(w, "\n(tate: %d lines skipped as unparsable or invalid records)\n", skipped)
 	}
 	return relevanceCorpus(ctx, w, o, scratch, "tate", tate)
+}
+
+// benchIndexes are a corpus's picdex and FTS5 indexes, in a scratch
+// directory of their own.
+type benchIndexes struct {
+	dir           string
+	ix            *index.Index
+	fts           *ftsIndex
+	took, ftsTook time.Duration
+}
+
+func buildIndexes(ctx context.Context, scratch, prefix string, shards int, recs []record.Record) (*benchIndexes, error) {
+	dir, err := os.MkdirTemp(scratch, prefix)
+	if err != nil {
+		return nil, err
+	}
+	b := &benchIndexes{dir: dir}
+	if b.ix, b.took, err = BuildIndex(ctx, filepath.Join(dir, "picdex"), shards, recs); err != nil {
+		b.Close()
+		return nil, err
+	}
+	start := time.Now()
+	if b.fts, err = openFTS(ctx, filepath.Join(dir, "fts5.db"), recs); err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.ftsTook = time.Since(start)
+	return b, nil
+}
+
+// Close closes the indexes and removes their directory.
+func (b *benchIndexes) Close() {
+	if b.fts != nil {
+		b.fts.Close()
+	}
+	if b.ix != nil {
+		b.ix.Close()
+	}
+	os.RemoveAll(b.dir)
 }
