@@ -36,7 +36,8 @@ targets:
              held-out half; goals on the held-out half: R@10 >= 0.70,
              MRR@10 >= 0.47, no query failed) for picdex, SQLite FTS5
              (bm25, porter, an OR of the words) and plain bleve (default
-             mapping, a match query)
+             mapping, a match query), then the same queries with one
+             random edit in each word of 5+ letters
   crawl      a web crawl of a generated --pages site on loopback with
              politeness off, next to a plain loop of GETs of the same pages
              (target >= 300 pages/s); a file crawl of the shared sample

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/blevesearch/bleve/v2"
 
@@ -59,6 +61,7 @@ type CaptionQuery struct {
 	Target int    // the image's record, by position
 	Text   string // the caption, raw
 	Tune   bool   // in the half of the images settings may be tuned on
+	index  int    // its position among the queries
 }
 
 // COCOCaptions reads an MS-COCO caption file into the caption protocol:
@@ -114,7 +117,7 @@ func COCOCaptions(path string) (recs []record.Record, queries []CaptionQuery, er
 		if err := rec.Normalize(); err != nil {
 			return nil, nil, fmt.Errorf("%s: image %d: %w", path, im.ID, err)
 		}
-		queries = append(queries, CaptionQuery{Target: len(recs), Text: c[cocoCaptionsIndexed], Tune: len(recs)%2 == 0})
+		queries = append(queries, CaptionQuery{Target: len(recs), Text: c[cocoCaptionsIndexed], Tune: len(recs)%2 == 0, index: len(queries)})
 		recs = append(recs, rec)
 	}
 	if len(recs) == 0 {
@@ -240,28 +243,12 @@ func captionSuite(ctx context.Context, w io.Writer, o Options, scratch string) e
 	}
 	fmt.Fprintf(w, "%-8s %-9s %6s %6s %6s %7s %7s %10s\n", "system", "images", "R@1", "R@5", "R@10", "MRR@10", "failed", "mean time")
 	var picdexTest recallScores
-	for _, sys := range systems {
-		ranks := make([]int, len(queries))
-		failed := make([]bool, len(queries))
-		var firstErr error
-		start := time.Now()
-		for i, q := range queries {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			hits, err := sys.search(ctx, q.Text)
-			if err != nil {
-				failed[i] = true
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%q: %w", q.Text, err)
-				}
-				continue
-			}
-			if k := slices.Index(hits, q.Target); k >= 0 {
-				ranks[i] = k + 1
-			}
+	exact := make([]recallScores, len(systems))
+	for k, sys := range systems {
+		ranks, failed, mean, firstErr, err := runCaptions(ctx, sys, queries, func(q CaptionQuery) string { return q.Text })
+		if err != nil {
+			return err
 		}
-		mean := time.Since(start) / time.Duration(len(queries))
 		for _, half := range []struct {
 			name string
 			keep func(int) bool
@@ -272,10 +259,38 @@ func captionSuite(ctx context.Context, w io.Writer, o Options, scratch string) e
 		} {
 			s := scoreRanks(ranks, failed, half.keep)
 			fmt.Fprintf(w, "%-8s %-9s %6.3f %6.3f %6.3f %7.3f %7d %10s\n", sys.name, half.name, s.r1, s.r5, s.r10, s.mrr, s.failed, ms(mean))
-			if sys.name == "picdex" && half.name == "held out" {
+			switch {
+			case half.name == "all":
+				exact[k] = s
+			case sys.name == "picdex" && half.name == "held out":
 				picdexTest = s
 			}
 		}
+		if firstErr != nil {
+			fmt.Fprintf(w, "  %s: first failure: %v\n", sys.name, firstErr)
+		}
+	}
+	// The same queries misspelled: one random edit in every word of five
+	// letters or more, as a hurried person makes them.
+	typos := make([]string, len(queries))
+	r := newRand(o.Seed, 0x7479706f)
+	changed := 0
+	for i, q := range queries {
+		typos[i] = misspell(q.Text, r)
+		if typos[i] != q.Text {
+			changed++
+		}
+	}
+	fmt.Fprintf(w, "misspelled: one random edit (a letter dropped, added, changed or two swapped) in each word of 5+ letters; %d of %d queries changed, e.g. %q for %q\n",
+		changed, len(queries), typos[0], queries[0].Text)
+	fmt.Fprintf(w, "%-8s %-9s %6s %6s %6s %7s %7s %14s\n", "system", "images", "R@1", "R@5", "R@10", "MRR@10", "failed", "R@10 of exact")
+	for k, sys := range systems {
+		ranks, failed, _, firstErr, err := runCaptions(ctx, sys, queries, func(q CaptionQuery) string { return typos[q.index] })
+		if err != nil {
+			return err
+		}
+		s := scoreRanks(ranks, failed, func(int) bool { return true })
+		fmt.Fprintf(w, "%-8s %-9s %6.3f %6.3f %6.3f %7.3f %7d %13.0f%%\n", sys.name, "all", s.r1, s.r5, s.r10, s.mrr, s.failed, 100*s.r10/max(exact[k].r10, 1e-9))
 		if firstErr != nil {
 			fmt.Fprintf(w, "  %s: first failure: %v\n", sys.name, firstErr)
 		}
@@ -284,4 +299,76 @@ func captionSuite(ctx context.Context, w io.Writer, o Options, scratch string) e
 		picdexTest.r10, captionR10Goal, PassFail(picdexTest.r10 >= captionR10Goal), picdexTest.mrr, captionMRRGoal,
 		PassFail(picdexTest.mrr >= captionMRRGoal), picdexTest.failed, PassFail(picdexTest.failed == 0))
 	return nil
+}
+
+// runCaptions asks sys every query, as text words it, and returns the
+// rank of each query's image (0: not in the top), which queries failed,
+// the mean time of a search and the first failure.
+func runCaptions(ctx context.Context, sys captionSystem, queries []CaptionQuery, text func(CaptionQuery) string) (ranks []int, failed []bool, mean time.Duration, firstErr, err error) {
+	ranks = make([]int, len(queries))
+	failed = make([]bool, len(queries))
+	start := time.Now()
+	for i, q := range queries {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, 0, nil, err
+		}
+		t := text(q)
+		hits, err := sys.search(ctx, t)
+		if err != nil {
+			failed[i] = true
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%q: %w", t, err)
+			}
+			continue
+		}
+		if k := slices.Index(hits, q.Target); k >= 0 {
+			ranks[i] = k + 1
+		}
+	}
+	return ranks, failed, time.Since(start) / time.Duration(max(len(queries), 1)), firstErr, nil
+}
+
+// misspell makes one random edit in each word (a run of letters) of 5
+// letters or more: a letter dropped, one added, one changed, or two
+// neighbours swapped.
+func misspell(text string, r *rand.Rand) string {
+	rs := []rune(text)
+	var out []rune
+	for i := 0; i < len(rs); {
+		if !unicode.IsLetter(rs[i]) {
+			out = append(out, rs[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(rs) && unicode.IsLetter(rs[j]) {
+			j++
+		}
+		word := slices.Clone(rs[i:j])
+		if len(word) >= 5 {
+			k := r.IntN(len(word))
+			letter := rune('a' + r.IntN(26))
+			switch r.IntN(4) {
+			case 0:
+				word = slices.Delete(word, k, k+1)
+			case 1:
+				word = slices.Insert(word, k, letter)
+			case 2:
+				if word[k] == letter {
+					letter = 'a' + (letter-'a'+1)%26
+				}
+				word[k] = letter
+			default:
+				k = min(k, len(word)-2)
+				if word[k] == word[k+1] {
+					word = slices.Delete(word, k, k+1) // swapping twins changes nothing: drop one
+				} else {
+					word[k], word[k+1] = word[k+1], word[k]
+				}
+			}
+		}
+		out = append(out, word...)
+		i = j
+	}
+	return string(out)
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // writeCOCO writes a small COCO caption file: n images of five captions
@@ -88,9 +90,50 @@ func TestCaptionSuite(t *testing.T) {
 	if !regexp.MustCompile(`picdex on the held-out half: R@10 [01]\.\d{3} \(goal ≥ 0\.70\) (PASS|FAIL), MRR@10 [01]\.\d{3} \(goal ≥ 0\.47\) (PASS|FAIL), failed 0 \(goal 0\) PASS`).MatchString(out.String()) {
 		t.Errorf("no goal line:\n%s", out.String())
 	}
+	for _, system := range []string{"picdex", "fts5-or", "bleve"} {
+		re := regexp.MustCompile(`(?m)^` + system + ` +all +[01]\.\d{3} +[01]\.\d{3} +[01]\.\d{3} +[01]\.\d{3} +0 +\d+%$`)
+		if !re.MatchString(out.String()[strings.Index(out.String(), "misspelled:"):]) {
+			t.Errorf("no misspelled line for %s:\n%s", system, out.String())
+		}
+	}
 	var skipped bytes.Buffer
 	o.COCOPath = filepath.Join(t.TempDir(), "absent.json.gz")
 	if err := captionSuite(context.Background(), &skipped, o, t.TempDir()); err != nil || !bytes.Contains(skipped.Bytes(), []byte("skipped")) {
 		t.Fatalf("absent file: %v, %q", err, skipped.String())
 	}
+}
+
+// TestMisspell: each word of 5 letters or more gets one edit, shorter
+// words and everything between words stay as they were.
+func TestMisspell(t *testing.T) {
+	r := newRand(1, 2)
+	for range 200 {
+		in := "A giraffe, two zebras & an ox (at the waterhole)."
+		out := misspell(in, r)
+		a, b := strings.FieldsFunc(in, notLetter), strings.FieldsFunc(out, notLetter)
+		if len(a) != len(b) {
+			t.Fatalf("%q → %q: words merged or split", in, out)
+		}
+		for i := range a {
+			long := len(a[i]) >= 5
+			if (a[i] != b[i]) != long {
+				t.Fatalf("%q → %q: word %q became %q", in, out, a[i], b[i])
+			}
+			if d := len(a[i]) - len(b[i]); d < -1 || d > 1 {
+				t.Fatalf("%q → %q: more than one edit", a[i], b[i])
+			}
+		}
+		if strings.Map(keepPunct, in) != strings.Map(keepPunct, out) {
+			t.Fatalf("%q → %q: punctuation changed", in, out)
+		}
+	}
+}
+
+func notLetter(r rune) bool { return !unicode.IsLetter(r) }
+
+func keepPunct(r rune) rune {
+	if unicode.IsLetter(r) {
+		return -1
+	}
+	return r
 }
