@@ -27,7 +27,13 @@ type Options struct {
 	// Shards is the number of shards of a new index (default 4). For an
 	// existing index, 0 means "as on disk"; another value must match.
 	Shards int
-	Fanout FanoutOptions
+	// OtherMapping opens an index built with another mapping version
+	// (which Open otherwise refuses with ErrMappingVersion) to read what
+	// it stores, its records and its offsets, as a rebuild from it does
+	// (picdex reindex --from live://): not to search or write it, since
+	// this picdex's analysis is not the one it was built with.
+	OtherMapping bool
+	Fanout       FanoutOptions
 	// Warm builds every shard's search caches in the background after
 	// opening (see Index.Warm and Index.Warmed): for servers, which
 	// should not take searches cold. Bulk loads leave it off.
@@ -101,8 +107,8 @@ func Open(dir string, opts Options) (*Index, error) {
 	case opts.Shards != 0 && opts.Shards != mf.Shards:
 		return nil, fmt.Errorf("%w: %s has %d shards, %d requested; rebuild with `picdex reindex --shards %d`",
 			ErrShardCount, dir, mf.Shards, opts.Shards, opts.Shards)
-	case mf.MappingVersion != MappingVersion:
-		return nil, fmt.Errorf("%w: %s was built with mapping version %d, this picdex writes %d; rebuild it with `picdex reindex`",
+	case mf.MappingVersion != MappingVersion && !opts.OtherMapping:
+		return nil, fmt.Errorf("%w: %s was built with mapping version %d, this picdex writes %d; rebuild it with `picdex reindex --from live://` (stop the server first)",
 			ErrMappingVersion, dir, mf.MappingVersion, MappingVersion)
 	case mf.Routing != routing:
 		return nil, fmt.Errorf("%s: unknown routing %q", dir, mf.Routing)
@@ -115,7 +121,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if ix.shards[i], errs[i] = openShard(filepath.Join(dir, fmt.Sprintf("shard-%03d", i))); errs[i] == nil {
+			if ix.shards[i], errs[i] = openShard(filepath.Join(dir, fmt.Sprintf("shard-%03d", i)), opts.OtherMapping); errs[i] == nil {
 				ix.shards[i].fg, ix.shards[i].ceiling = fg, opts.Fanout.Budget
 			}
 		}()

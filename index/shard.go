@@ -220,7 +220,7 @@ func createShard(path string, m mapping.IndexMapping) error {
 	return nil
 }
 
-func openShard(path string) (*localShard, error) {
+func openShard(path string, otherMapping bool) (*localShard, error) {
 	m, err := newMapping()
 	if err != nil {
 		return nil, err
@@ -261,9 +261,9 @@ func openShard(path string) (*localShard, error) {
 				return nil, err
 			}
 		}
-		if string(v) != strconv.Itoa(MappingVersion) {
+		if string(v) != strconv.Itoa(MappingVersion) && !otherMapping {
 			s.idx.Close()
-			return nil, fmt.Errorf("%w: shard %s has version %q, this picdex writes %d; rebuild it with `picdex reindex`",
+			return nil, fmt.Errorf("%w: shard %s has version %q, this picdex writes %d; rebuild it with `picdex reindex --from live://` (stop the server first)",
 				ErrMappingVersion, path, v, MappingVersion)
 		}
 		if err := s.loadPHashes(); err != nil {

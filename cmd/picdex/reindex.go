@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +22,7 @@ import (
 var reindexCmd = &command{
 	name:     "reindex",
 	synopsis: "build a new index generation from a source, then switch to it",
-	usage: "reindex --from SOURCE[,SOURCE...] (--data DIR [--keep K] [--batch N] [--max-bad N] | --server URL [--api-key-file F]) [--shards N]\n" +
+	usage: "reindex --from SOURCE[,SOURCE...]|live:// (--data DIR [--keep K] [--batch N] [--max-bad N] | --server URL [--api-key-file F]) [--shards N]\n" +
 		"        reindex --from SOURCE[,...]|kafka://BROKERS/TOPIC --brokers B,... [--shards N] [--replicas R] [--mappers M] [--wait D] [--keep K] [--max-bad N] [--topic T]",
 	help: `
 Reindex builds a new generation of the index in DIR from SOURCE and, once
@@ -28,7 +32,11 @@ such as a crawl's output, whose .jsonl and .jsonl.gz files are all read;
 or kafka://BROKERS/TOPIC, every partition of the records topic from its
 first offset to its end when the reindex starts (a compacted
 picdex.images holds every image's last version), after which "picdex
-indexer --data DIR" and "serve --brokers" go on from where it stopped. If
+indexer --data DIR" and "serve --brokers" go on from where it stopped;
+or live:// (with --data, alone), the records the live generation itself
+stores: what rebuilds an index after an upgrade changed the mapping
+version ("built with mapping version 1, this picdex writes 2"), or
+reshards it, when the index is all there is of its records. If
 an id comes more than once, its last version wins (in the order the
 sources are given, and within a file the later line); "op":"delete"
 removes it.
@@ -148,6 +156,9 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 				return c.usageError(e, fs, "--"+local+" is not for a reindex of a cluster (--brokers or a kafka:// source)")
 			}
 		}
+		if slices.Contains(from, liveSource) {
+			return c.usageError(e, fs, liveSource+" is for a reindex of --data; a cluster rebuilds from kafka://")
+		}
 		o := &clusterReindex{topic: *topic, from: from, shards: *shards, replicas: *replicas, mappers: *mappers,
 			maxBad: *maxBad, keep: *keep, wait: *wait, stderr: e.stderr}
 		if len(kafkaSrc) > 0 {
@@ -195,8 +206,17 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	}
 	var kafkaBrokers []string
 	var kafkaTopic string
+	stored := false
 	for _, src := range from {
 		switch {
+		case src == liveSource:
+			if len(from) > 1 {
+				return c.usageError(e, fs, liveSource+" goes alone in --from")
+			}
+			if *server != "" {
+				return c.usageError(e, fs, liveSource+" is for a reindex of --data")
+			}
+			stored = true
 		case strings.HasPrefix(src, "kafka://"):
 			if len(from) > 1 {
 				return c.usageError(e, fs, "a kafka:// source goes alone in --from")
@@ -240,6 +260,16 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	var kafkaSplits []indexer.KafkaSplit
 	var kafkaEnds map[int]int64
 	var total int64
+	source := strings.Join(from, ",")
+	if stored {
+		file, n, err := exportLive(ctx, *data)
+		if err != nil {
+			return fail(err)
+		}
+		defer os.Remove(file)
+		fmt.Fprintf(e.stderr, "read %d records stored in the live generation\n", n)
+		from = []string{file}
+	}
 	if kafkaTopic != "" {
 		kafkaSplits, kafkaEnds, err = indexer.KafkaSplits(ctx, kafkaBrokers, kafkaTopic)
 	} else {
@@ -268,7 +298,7 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 			return fail(fmt.Errorf("reading the live generation %d: %w", old.ID, err))
 		}
 	}
-	g, err := m.Begin(n, strings.Join(from, ","), time.Now())
+	g, err := m.Begin(n, source, time.Now())
 	if err != nil {
 		return fail(err)
 	}
@@ -313,8 +343,12 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	if cerr := ix.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
+	oldMapping := false // the live generation is of another mapping version
 	if err == nil && hasOld {
 		err = answersSearches(ctx, m.Path(old))
+		if errors.Is(err, index.ErrMappingVersion) {
+			oldMapping, err = true, nil
+		}
 	}
 	if err == nil && ctx.Err() != nil {
 		err = errors.New("interrupted")
@@ -332,13 +366,22 @@ func runReindex(ctx context.Context, e *env, args []string) int {
 	if err := m.Switch(g.ID, time.Now()); err != nil {
 		return fail(err)
 	}
+	if oldMapping {
+		// This picdex cannot serve it: no rollback goes back to it.
+		if err := m.Forget(); err != nil {
+			return fail(err)
+		}
+	}
 	if err := m.Retire(*keep); err != nil {
 		fmt.Fprintf(e.stderr, "picdex reindex: retiring old generations: %v\n", err)
 	}
 	rate := float64(st.Records) / max(st.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(e.stdout, "generation %d is live: %d documents in %d shards, from %d records (%d invalid) in %s (%.0f records/s)\n",
 		g.ID, st.TotalDocs(), n, st.Records, st.Bad, st.Elapsed.Round(time.Millisecond), rate)
-	if hasOld {
+	switch {
+	case oldMapping:
+		fmt.Fprintf(e.stdout, "generation %d, of another mapping version, is not kept for rollback: this picdex cannot serve it\n", old.ID)
+	case hasOld:
 		fmt.Fprintf(e.stdout, "generation %d is kept: picdex rollback --data %s goes back to it\n", old.ID, *data)
 	}
 	return 0
@@ -399,6 +442,45 @@ func lockData(dir string) (func(), error) {
 	return unlock, err
 }
 
+// liveSource as --from rebuilds from the records the live generation of
+// --data stores.
+const liveSource = "live://"
+
+// exportLive writes the records stored in the live generation of dir to
+// a JSONL file in dir, and returns its path and how many it holds.
+func exportLive(ctx context.Context, dir string) (string, int64, error) {
+	m, err := generation.Load(dir)
+	if err != nil {
+		return "", 0, err
+	}
+	path := dir
+	if g, ok := m.LiveGeneration(); ok {
+		path = m.Path(g)
+	} else if !index.Exists(dir) {
+		return "", 0, fmt.Errorf("%s holds no index to rebuild from", dir)
+	}
+	f, err := os.CreateTemp(dir, ".live-records-*.jsonl")
+	if err != nil {
+		return "", 0, err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	n, err := index.ExportStored(ctx, path, func(raw json.RawMessage) error {
+		bw.Write(raw)
+		return bw.WriteByte('\n')
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", 0, fmt.Errorf("reading the records of the live generation: %w", err)
+	}
+	return f.Name(), n, nil
+}
+
 // openLive opens the live generation of the data directory dir, or,
 // when it has none, creates the index in dir itself (generation 1).
 func openLive(dir string, opts index.Options) (*index.Index, error) {
@@ -443,7 +525,9 @@ func liveExists(dir string) bool {
 // queueOffsets reads the embedded write queue's positions that the index
 // in dir has applied.
 func queueOffsets(dir string) (map[int]int64, error) {
-	ix, err := index.Open(dir, index.Options{IdleMerge: -1})
+	// Only read: a live generation of another mapping version (which a
+	// rebuild from live:// replaces) is read as any other.
+	ix, err := index.Open(dir, index.Options{IdleMerge: -1, OtherMapping: true})
 	if err != nil {
 		return nil, err
 	}

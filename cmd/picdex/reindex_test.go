@@ -419,3 +419,30 @@ func TestReindexDataFromKafka(t *testing.T) {
 	ix.stop(10 * time.Second)
 	assert.EqualValues(t, 50, total("kudu"))
 }
+
+// TestReindexFromLive: --from live:// rebuilds the live generation from
+// the records it stores (here resharding 4 to 2), with the same
+// answers; it goes alone and only with --data.
+func TestReindexFromLive(t *testing.T) {
+	dir := t.TempDir()
+	src := genFile(t, dir, 3000, 9)
+	data := filepath.Join(dir, "data")
+	runPicdex(t, nil, "index", "--data", data, "--shards", "4", src).want(t, 0)
+	before := searchTotal(t, data, "beach")
+	require.Positive(t, before)
+	r := runPicdex(t, nil, "reindex", "--from", "live://", "--data", data, "--shards", "2").want(t, 0)
+	assert.Contains(t, r.stderr, "read 3000 records stored in the live generation")
+	assert.Contains(t, r.stdout, "generation 2 is live: 3000 documents in 2 shards")
+	assert.Contains(t, r.stdout, "generation 1 is kept")
+	assert.Equal(t, before, searchTotal(t, data, "beach"))
+	entries, err := os.ReadDir(data)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.NotContains(t, e.Name(), "live-records", "the export is removed")
+	}
+	runPicdex(t, nil, "reindex", "--from", "live://,"+src, "--data", data).want(t, 2)
+	runPicdex(t, nil, "reindex", "--from", "live://", "--server", "http://127.0.0.1:1").want(t, 2)
+	runPicdex(t, nil, "reindex", "--from", "live://", "--brokers", "127.0.0.1:1").want(t, 2)
+	r = runPicdex(t, nil, "reindex", "--from", "live://", "--data", filepath.Join(dir, "empty")).want(t, 1)
+	assert.Contains(t, r.stderr, "holds no index")
+}
