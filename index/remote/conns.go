@@ -65,7 +65,12 @@ const (
 	maxHeaderBytes   = 1 << 20 // as net/http's Transport
 )
 
-// long ago is a deadline that has passed: it stops a connection's
+var (
+	errHeaderTooLarge = errors.New("an answer's header of more than 1 MiB")
+	errBodyTooLarge   = errors.New("an answer past the bound of its body")
+)
+
+// longAgo is a deadline that has passed: it stops a connection's
 // pending reads and writes at once.
 var longAgo = time.Unix(1, 0)
 
@@ -123,7 +128,7 @@ func (p *conns) exchange(ctx context.Context, c *conn, path string, headers []st
 	if cap(c.wbuf) > 64<<10 {
 		c.wbuf = nil // a large request's buffer is not kept
 	}
-	c.got, c.left, c.reading = false, maxHeaderBytes, errors.New("an answer's header of more than 1 MiB")
+	c.got, c.left, c.reading = false, maxHeaderBytes, errHeaderTooLarge
 	if _, err := c.Write(w); err != nil {
 		return err
 	}
@@ -138,7 +143,8 @@ func (p *conns) exchange(ctx context.Context, c *conn, path string, headers []st
 	}
 	// read has read to the end of the body; net/http's body reader says
 	// so only once asked again.
-	if n, err := resp.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+	var one [1]byte
+	if n, err := resp.Body.Read(one[:]); n != 0 || err != io.EOF {
 		return fmt.Errorf("%w: bytes after the answer", errBatchFormat)
 	}
 	reuse = !resp.Close
@@ -222,11 +228,11 @@ type boundedBody struct {
 
 func (b *boundedBody) Read(p []byte) (int, error) {
 	if b.left < 0 {
-		return 0, fmt.Errorf("an answer of more than its bound of bytes")
+		return 0, errBodyTooLarge
 	}
 	n, err := b.ReadCloser.Read(p)
 	if b.left -= int64(n); b.left < 0 {
-		return n, fmt.Errorf("an answer past its bound of bytes")
+		return n, errBodyTooLarge
 	}
 	return n, err
 }
